@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Install and run the whole test suite against real Milvus, Redis, Celery and FastChat processes
+# (the tests start the local stack themselves and stop it at the end).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+bash deploy/local/install.sh
+.venv/bin/ruff check .
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,48 @@
+"""Typed errors. The gateway maps each to one HTTP status in one place (api/errors.py)."""
+
+from __future__ import annotations
+
+
+class RagwayError(Exception):
+    """Base class: `code` is a stable machine-readable name, the message is for people."""
+
+    code = "internal_error"
+    http_status = 500
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(RagwayError):
+    code = "not_found"
+    http_status = 404
+
+
+class InvalidRequest(RagwayError):
+    code = "invalid_request"
+    http_status = 400
+
+
+class PayloadTooLarge(RagwayError):
+    code = "payload_too_large"
+    http_status = 413
+
+
+class DependencyUnavailable(RagwayError):
+    """Milvus, Redis or the LLM cannot be reached; the caller may retry."""
+
+    code = "dependency_unavailable"
+    http_status = 503
+
+
+class DocumentError(RagwayError):
+    """A file cannot be turned into chunks (corrupt, encrypted, empty, unsupported, undecodable)."""
+
+    code = "document_error"
+    http_status = 422
+
+    def __init__(self, filename: str, reason: str):
+        super().__init__(f"{filename}: {reason}")
+        self.filename = filename
+        self.reason = reason

@@ -1,0 +1,159 @@
+"""Parsing uploaded files into page-aware sections with `unstructured`, offline.
+
+Every way a file can fail ends as a `DocumentError` naming the file and the reason, so the
+caller records it and the rest of the job goes on."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+
+from ragway.errors import DocumentError
+from ragway.records import Section
+
+# No telemetry call on import, and no model download for element classification at run time.
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("SCARF_NO_ANALYTICS", "true")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+log = logging.getLogger(__name__)
+_nlp_ready = False
+
+
+def _offline_nlp() -> None:
+    """unstructured classifies elements (title, narrative, ...) with spaCy's en_core_web_sm and
+    downloads it on first use, which fails offline. Use the installed model when there is one,
+    else a rule-based pipeline (sentence splitter, no POS tagger): the text is the same, only
+    the element categories are coarser."""
+    global _nlp_ready
+    if _nlp_ready:
+        return
+    import spacy
+    from unstructured.nlp import tokenize
+
+    try:
+        nlp = spacy.load(tokenize._SPACY_MODEL_NAME, exclude=tokenize._SPACY_EXCLUDE)
+    except OSError:
+        nlp = spacy.blank("xx")
+        nlp.add_pipe("sentencizer")
+        log.info("spaCy model %s not installed; using a rule-based sentence splitter",
+                 tokenize._SPACY_MODEL_NAME)
+    tokenize._get_nlp = lambda: nlp
+    _nlp_ready = True
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, DocumentError):
+        return exc.reason
+    name = type(exc).__name__
+    lowered = (name + " " + text).lower()
+    if "password" in lowered or "encrypt" in lowered:
+        return "the file is encrypted or password-protected"
+    if "decode" in lowered or "codec" in lowered or "encoding" in lowered:
+        return f"the text could not be decoded ({text[:200]})"
+    return f"could not be parsed: {name}: {text[:300]}" if text else f"could not be parsed: {name}"
+
+
+# Tried in order when a text file is not UTF-8: Chinese (GB18030 covers GBK/GB2312; Big5) before
+# Western and Cyrillic code pages. Korean is left out on purpose: short GBK text also decodes as
+# EUC-KR and would come out as mojibake.
+FALLBACK_ENCODINGS = ["utf_16", "gb18030", "big5", "shift_jis", "cp1252", "cp1251", "latin_1"]
+TEXT_TYPES = {"TXT", "MD", "CSV", "TSV", "HTML", "XML", "RST", "ORG", "JSON", "EML"}
+
+
+def decode_text(filename: str, data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data, cp_isolation=FALLBACK_ENCODINGS).best()
+    if best is None:
+        raise DocumentError(filename, "the text is neither UTF-8 nor in a known encoding "
+                                      f"({', '.join(FALLBACK_ENCODINGS)})")
+    log.info("%s decoded as %s", filename, best.encoding)
+    return str(best)
+
+
+def _check_pdf(filename: str, data: bytes) -> None:
+    """pdfminer swallows structural damage and returns no text; pypdf names the problem."""
+    from pypdf import PdfReader
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        encrypted = reader.is_encrypted and not reader.decrypt("")
+        if not encrypted:
+            len(reader.pages)
+    except Exception as exc:
+        raise DocumentError(filename, f"PDF: the file is corrupt or truncated ({_describe(exc)})") from exc
+    if encrypted:
+        raise DocumentError(filename, "PDF: the file is encrypted or password-protected")
+
+
+def detect_type(filename: str, data: bytes) -> str:
+    """The file type unstructured sees, from the content first and the name second."""
+    from unstructured.file_utils.filetype import detect_filetype
+    from unstructured.file_utils.model import FileType
+
+    try:
+        file_type = detect_filetype(file=io.BytesIO(data), metadata_file_path=filename)
+    except Exception as exc:  # detection itself can fail on garbage input
+        raise DocumentError(filename, f"file type could not be detected: {exc}") from exc
+    if file_type is None or file_type in (FileType.UNK, FileType.EMPTY) or not file_type.is_partitionable:
+        raise DocumentError(filename, f"unsupported file type ({getattr(file_type, 'name', 'unknown')})")
+    return file_type.name
+
+
+def load(filename: str, data: bytes) -> list[Section]:
+    if not data or not data.strip():
+        raise DocumentError(filename, "the file is empty")
+    file_type = detect_type(filename, data)
+    encoding = None
+    if file_type in TEXT_TYPES:
+        data, encoding = decode_text(filename, data).encode("utf-8"), "utf-8"
+    elif file_type == "PDF":
+        _check_pdf(filename, data)
+    _offline_nlp()
+    from unstructured.partition.auto import partition
+
+    try:
+        elements = partition(file=io.BytesIO(data), metadata_filename=filename, strategy="fast",
+                             encoding=encoding, languages=["eng", "zho"])
+    except DocumentError:
+        raise
+    except Exception as exc:
+        log.info("parse failed for %s: %r", filename, exc)
+        raise DocumentError(filename, f"{file_type}: {_describe(exc)}") from exc
+    sections = _sections(elements)
+    if not sections:
+        raise DocumentError(filename, f"{file_type}: no text could be extracted (scanned or empty document)")
+    return sections
+
+
+def _sections(elements) -> list[Section]:
+    """Consecutive elements of one page become one section; titles ride along with what follows."""
+    sections: list[Section] = []
+    texts: list[str] = []
+    page, title = 0, ""
+
+    def flush() -> None:
+        if texts:
+            sections.append(Section(text="\n\n".join(texts), page=page, title=title))
+            texts.clear()
+
+    for el in elements:
+        text = (el.text or "").strip()
+        if not text:
+            continue
+        el_page = int(getattr(el.metadata, "page_number", None) or 0)
+        if el_page != page:
+            flush()
+            page = el_page
+        if el.category == "Title":
+            title = text
+        texts.append(text)
+    flush()
+    return sections

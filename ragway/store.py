@@ -1,0 +1,184 @@
+"""The Milvus chunk store: one collection, explicit schema, HNSW/COSINE, tenant as partition key."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from pymilvus import DataType, MilvusClient
+from pymilvus.exceptions import MilvusException
+
+from ragway import filters
+from ragway.errors import DependencyUnavailable
+from ragway.records import Chunk, Hit
+from ragway.settings import Settings
+
+log = logging.getLogger(__name__)
+
+TEXT_MAX_BYTES = 65_535
+SOURCE_MAX_BYTES = 1_024
+OUTPUT_FIELDS = ["chunk_id", "text", "kb", "doc_id", "source", "page", "chunk_index", "metadata"]
+
+COLLECTION_DESCRIPTION = (
+    "Ragway document chunks: one row per text chunk of an ingested document, with its sentence "
+    "embedding. Tenants are isolated by the partition key `tenant`; `kb` names the knowledge base "
+    "inside a tenant; all chunks of one file share `doc_id`."
+)
+
+
+def _truncate_utf8(text: str, max_bytes: int) -> str:
+    """Milvus VARCHAR limits count bytes; cut on a character boundary so CJK text stays valid."""
+    data = text.encode("utf-8")
+    if len(data) <= max_bytes:
+        return text
+    return data[:max_bytes].decode("utf-8", errors="ignore")
+
+
+@contextmanager
+def _unavailable_on_error(action: str) -> Iterator[None]:
+    """Milvus errors become `DependencyUnavailable`, which workers retry and the gateway maps to 503."""
+    try:
+        yield
+    except MilvusException as exc:
+        raise DependencyUnavailable(f"Milvus {action} failed: {exc}") from exc
+
+
+class ChunkStore:
+    def __init__(self, settings: Settings, dim: int, client: MilvusClient | None = None):
+        self.settings = settings
+        self.dim = dim
+        self.collection = settings.collection
+        try:
+            self.client = client or MilvusClient(uri=settings.milvus_uri, token=settings.milvus_token)
+        except MilvusException as exc:
+            raise DependencyUnavailable(f"Milvus at {settings.milvus_uri} is unreachable: {exc}") from exc
+
+    # --- schema ----------------------------------------------------------------------------------
+    def _schema(self):
+        s = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False,
+                                       description=COLLECTION_DESCRIPTION)
+        s.add_field("chunk_id", DataType.VARCHAR, max_length=64, is_primary=True,
+                    description="Chunk id: sha256 of (tenant, kb, doc_id, chunk_index); re-ingesting a "
+                                "file overwrites its chunks instead of adding copies")
+        s.add_field("embedding", DataType.FLOAT_VECTOR, dim=self.dim,
+                    description=f"Normalised sentence embedding of `text` ({self.dim} dims); "
+                                "HNSW index, COSINE similarity")
+        s.add_field("text", DataType.VARCHAR, max_length=TEXT_MAX_BYTES,
+                    description="The chunk's text as given to the embedder and the LLM")
+        s.add_field("tenant", DataType.VARCHAR, max_length=64, is_partition_key=True,
+                    description="Owning tenant (partition key): every query is filtered to one tenant")
+        s.add_field("kb", DataType.VARCHAR, max_length=128,
+                    description="Knowledge base the document was ingested into, within its tenant")
+        s.add_field("doc_id", DataType.VARCHAR, max_length=64,
+                    description="Document id: sha256 of (tenant, kb, source); shared by all chunks of a file")
+        s.add_field("source", DataType.VARCHAR, max_length=SOURCE_MAX_BYTES,
+                    description="Source file name or path as uploaded, shown to users in citations")
+        s.add_field("page", DataType.INT64,
+                    description="1-based page number in the source (0 when the format has no pages)")
+        s.add_field("chunk_index", DataType.INT64,
+                    description="Position of the chunk in its document, from 0")
+        s.add_field("content_hash", DataType.VARCHAR, max_length=64,
+                    description="sha256 of the source file's bytes: an unchanged file is not re-ingested")
+        s.add_field("created_at", DataType.INT64,
+                    description="Ingestion time, Unix epoch milliseconds")
+        s.add_field("metadata", DataType.JSON,
+                    description="Other metadata: file type, section title, chunk_count, job id")
+        return s
+
+    def ensure_collection(self) -> None:
+        """Create the collection and its index if missing, then load it."""
+        with _unavailable_on_error(f"collection {self.collection}"):
+            if not self.client.has_collection(self.collection):
+                index = self.client.prepare_index_params()
+                index.add_index(field_name="embedding", index_type="HNSW", metric_type="COSINE",
+                                index_name="embedding_hnsw",
+                                params={"M": self.settings.hnsw_m,
+                                        "efConstruction": self.settings.hnsw_ef_construction})
+                self.client.create_collection(self.collection, schema=self._schema(), index_params=index,
+                                              num_partitions=self.settings.num_partitions,
+                                              consistency_level="Bounded")
+                log.info("created collection %s", self.collection)
+            self.client.load_collection(self.collection)
+
+    # --- writes ------------------------------------------------------------------------------------
+    def upsert(self, chunks: Sequence[Chunk]) -> int:
+        if not chunks:
+            return 0
+        rows = [self._row(c) for c in chunks]
+        with _unavailable_on_error("upsert"):
+            self.client.upsert(self.collection, data=rows)
+        return len(rows)
+
+    def _row(self, c: Chunk) -> dict[str, Any]:
+        if c.embedding is None:
+            raise ValueError(f"chunk {c.chunk_id} has no embedding")
+        return {
+            "chunk_id": c.chunk_id, "embedding": list(c.embedding),
+            "text": _truncate_utf8(c.text, TEXT_MAX_BYTES), "tenant": c.tenant, "kb": c.kb,
+            "doc_id": c.doc_id, "source": _truncate_utf8(c.source, SOURCE_MAX_BYTES), "page": c.page,
+            "chunk_index": c.chunk_index, "content_hash": c.content_hash, "created_at": c.created_at,
+            "metadata": c.metadata,
+        }
+
+    def delete_chunks_from(self, tenant: str, doc_id: str, first_stale_index: int) -> None:
+        """Remove chunks a shorter new version of a document no longer has."""
+        expr = filters.all_of(filters.equals("tenant", tenant), filters.equals("doc_id", doc_id),
+                              f"chunk_index >= {int(first_stale_index)}")
+        with _unavailable_on_error("delete"):
+            self.client.delete(self.collection, filter=expr)
+
+    def delete_document(self, tenant: str, doc_id: str) -> None:
+        self.delete_chunks_from(tenant, doc_id, 0)
+
+    # --- reads -------------------------------------------------------------------------------------
+    def count(self, tenant: str, kb: str | None = None, doc_id: str | None = None) -> int:
+        clauses = [filters.equals("tenant", tenant)]
+        if kb is not None:
+            clauses.append(filters.equals("kb", kb))
+        if doc_id is not None:
+            clauses.append(filters.equals("doc_id", doc_id))
+        with _unavailable_on_error("count"):
+            rows = self.client.query(self.collection, filter=filters.all_of(*clauses),
+                                     output_fields=["count(*)"], consistency_level="Strong")
+        return int(rows[0]["count(*)"]) if rows else 0
+
+    def stored_version(self, tenant: str, doc_id: str) -> tuple[str, int, int] | None:
+        """(content_hash, chunk_count it was written with, chunks present), or None if absent.
+
+        A document counts as fully stored only when every expected chunk is present with one hash:
+        a worker killed half way leaves a mismatch, so the file is ingested again."""
+        expr = filters.all_of(filters.equals("tenant", tenant), filters.equals("doc_id", doc_id))
+        with _unavailable_on_error("query"):
+            rows = self.client.query(self.collection, filter=expr, output_fields=["content_hash", "metadata"],
+                                     limit=16_384, consistency_level="Strong")
+        if not rows:
+            return None
+        hashes = {r["content_hash"] for r in rows}
+        expected = {int((r.get("metadata") or {}).get("chunk_count", -1)) for r in rows}
+        if len(hashes) != 1 or len(expected) != 1:
+            return ("", -1, len(rows))
+        return (hashes.pop(), expected.pop(), len(rows))
+
+    def search(self, tenant: str, kb: str, vector: Sequence[float], top_k: int) -> list[Hit]:
+        expr = filters.all_of(filters.equals("tenant", tenant), filters.equals("kb", kb))
+        with _unavailable_on_error("search"):
+            result = self.client.search(
+                self.collection, data=[list(vector)], limit=top_k, filter=expr,
+                output_fields=OUTPUT_FIELDS, anns_field="embedding",
+                search_params={"metric_type": "COSINE", "params": {"ef": max(self.settings.search_ef, top_k)}},
+                consistency_level=self.settings.search_consistency,
+            )
+        return [self._hit(h) for h in result[0]]
+
+    @staticmethod
+    def _hit(h: dict[str, Any]) -> Hit:
+        e = h.get("entity", h)
+        return Hit(chunk_id=e["chunk_id"], score=float(h["distance"]), text=e["text"], kb=e["kb"],
+                   doc_id=e["doc_id"], source=e["source"], page=int(e["page"]),
+                   chunk_index=int(e["chunk_index"]), metadata=e.get("metadata") or {})
+
+    def ping(self) -> None:
+        with _unavailable_on_error(f"at {self.settings.milvus_uri}"):
+            self.client.list_collections()
