@@ -47,17 +47,30 @@ class AskResponse(BaseModel):
     sources: list[ChunkOut] = Field(..., description="The chunks the answer was generated from, [1] first")
 
 
-class UploadedFile(BaseModel):
-    file_id: str
-    name: str
-    size: int
-
-
-class UploadResponse(BaseModel):
+class JobCreated(BaseModel):
     job_id: str
     kb: str
-    files: list[UploadedFile]
+    files: int = Field(..., description="Files added to the job (archive members counted one by one)")
+    refused: list[str] = Field([], description="Files recorded as failed at once, with the reason")
     status_url: str
+
+
+class OpenJobRequest(BaseModel):
+    kb: str = Field(..., description="Knowledge base the job ingests into")
+
+
+class ServerSourceRequest(BaseModel):
+    path: str = Field(..., description="Folder on the workers' shared storage, under an allowed root")
+    include: list[str] = Field([], description="Glob patterns of files to take (relative paths), e.g. **/*.pdf")
+    exclude: list[str] = Field([], description="Glob patterns of files to leave out")
+
+
+class DocumentOut(BaseModel):
+    doc_id: str
+    source: str
+    content_hash: str
+    created_at: int = Field(..., description="Ingestion time, Unix epoch milliseconds")
+    chunks: int
 
 
 class Readiness(BaseModel):

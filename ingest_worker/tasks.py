@@ -1,19 +1,28 @@
-"""Celery tasks: ingest one uploaded file of a job and record its outcome."""
+"""Celery task: ingest a small batch of a job's files and record each file's outcome.
+
+Safe to run twice (acks_late redelivers the task of a killed worker): files already finished
+are left alone, and writing a document again overwrites the same chunk ids."""
 
 from __future__ import annotations
 
 import logging
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
 
 from ingest_worker.app import celery_app
+from ingest_worker.dispatch import INGEST_TASK
 from ragway.blobs import LocalBlobStore
 from ragway.embedder import get_embedder
 from ragway.errors import DependencyUnavailable, DocumentError
-from ragway.ingest import Ingestor
-from ragway.jobs import TERMINAL, FileStatus, JobStore
+from ragway.ingest import Ingestor, IngestResult, PreparedDocument
+from ragway.jobs import TERMINAL, FileState, FileStatus, JobStore
 from ragway.logs import configure_logging
 from ragway.settings import get_settings
 from ragway.splitter import Splitter
@@ -40,36 +49,126 @@ def _init_process(**_) -> None:
     configure_logging(get_settings().log_level, service="ingest-worker")
 
 
-@celery_app.task(bind=True, name="ragway.ingest_file", max_retries=8)
-def ingest_file(self: Task, job_id: str, file_id: str) -> dict:
+class FileTimeout(Exception):
+    pass
+
+
+@contextmanager
+def time_limit(seconds: int) -> Iterator[None]:
+    """Interrupt parsing of one pathological file; the rest of the batch goes on."""
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(*_):
+        raise FileTimeout
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def read_file(state: FileState, job_id: str, blobs: LocalBlobStore, max_bytes: int) -> bytes:
+    if state.path is None:
+        return blobs.get(job_id, state.file_id)
+    path = Path(state.path)
+    if path.stat().st_size > max_bytes:
+        raise DocumentError(state.name, f"larger than the {max_bytes // (1024 * 1024)} MiB limit per file")
+    return path.read_bytes()
+
+
+class Batch:
+    """One task's files: prepares each on its own, then writes the survivors together."""
+
+    def __init__(self, job_id: str, jobs: JobStore, blobs: LocalBlobStore):
+        self.s = get_settings()
+        self.job_id = job_id
+        self.jobs = jobs
+        self.blobs = blobs
+        self.job = jobs.get(job_id, with_files=False)
+        self.prepared: list[tuple[FileState, PreparedDocument]] = []
+
+    def finish(self, state: FileState, status: FileStatus, error: str | None = None,
+               result: IngestResult | None = None) -> None:
+        state.status, state.error = status, error
+        added = 0
+        if result is not None:
+            state.doc_id, state.chunks = result.doc_id, result.chunks
+            added = 0 if result.skipped else result.chunks
+        self.jobs.update_file(self.job_id, state, chunks_added=added)
+        if status in (FileStatus.done, FileStatus.skipped) and state.path is None:
+            self.blobs.delete(self.job_id, state.file_id)  # failed uploads stay, for a retry
+        log.info("file finished", extra={"job_id": self.job_id, "file": state.name, "status": status,
+                                         "chunks": state.chunks, "error": error})
+
+    def prepare(self, file_id: str) -> None:
+        state = self.jobs.file(self.job_id, file_id)
+        if state.status in TERMINAL:  # finished before a redelivery, or cancelled
+            return
+        if self.job.cancelled:
+            self.finish(state, FileStatus.cancelled, "the job was cancelled")
+            return
+        state.status, state.attempts = FileStatus.running, state.attempts + 1
+        self.jobs.update_file(self.job_id, state)
+        try:
+            with time_limit(self.s.file_time_limit_s):
+                data = read_file(state, self.job_id, self.blobs, self.s.max_file_bytes)
+                prepared = ingestor().prepare(self.job.tenant, self.job.kb, state.name, data, self.job_id)
+        except DocumentError as exc:
+            self.finish(state, FileStatus.failed, exc.message)
+        except FileTimeout:
+            limit = self.s.file_time_limit_s
+            self.finish(state, FileStatus.failed, f"{state.name}: parsing took longer than {limit} s")
+        except OSError as exc:
+            self.finish(state, FileStatus.failed, f"{state.name}: cannot be read: {exc}")
+        except DependencyUnavailable:
+            raise
+        except Exception as exc:  # a parser bug must not leave the file 'running' forever
+            log.exception("unexpected error preparing %s", state.name)
+            self.finish(state, FileStatus.failed, f"{state.name}: internal error: {type(exc).__name__}: {exc}")
+        else:
+            if isinstance(prepared, IngestResult):
+                self.finish(state, FileStatus.skipped, result=prepared)
+            else:
+                self.prepared.append((state, prepared))
+
+    def write(self) -> None:
+        if not self.prepared:
+            return
+        results = ingestor().write([doc for _, doc in self.prepared])
+        for (state, _), result in zip(self.prepared, results, strict=True):
+            self.finish(state, FileStatus.done, result=result)
+
+
+
+def fail_unfinished(jobs: JobStore, job_id: str, file_ids: list[str], reason: str) -> None:
+    """The batch gives up: its files that did not finish end as failed, not 'running' forever."""
+    for file_id in file_ids:
+        state = jobs.file(job_id, file_id)
+        if state.status not in TERMINAL:
+            state.status, state.error = FileStatus.failed, f"{state.name}: {reason}"
+            jobs.update_file(job_id, state)
+
+
+@celery_app.task(bind=True, name=INGEST_TASK, max_retries=10)
+def ingest_batch(self: Task, job_id: str, file_ids: list[str]) -> dict:
     s = get_settings()
     jobs = JobStore.from_url(s.redis_url)
-    blobs = LocalBlobStore(s.blob_dir)
-    state = jobs.file(job_id, file_id)
-    if state.status in TERMINAL:  # a redelivered task whose work was already recorded
-        return {"status": state.status}
-    job = jobs.get(job_id)
-    state.status, state.attempts = FileStatus.running, state.attempts + 1
-    jobs.update_file(job_id, state)
     try:
-        result = ingestor().ingest(job.tenant, job.kb, state.name, blobs.get(job_id, file_id), job_id)
-    except DocumentError as exc:
-        state.status, state.error = FileStatus.failed, exc.message
-    except SoftTimeLimitExceeded:
-        state.status, state.error = FileStatus.failed, f"{state.name}: took longer than {s.task_time_limit_s} s"
+        batch = Batch(job_id, jobs, LocalBlobStore(s.blob_dir))
+        jobs.mark_started(job_id)
+        for file_id in file_ids:
+            batch.prepare(file_id)
+        batch.write()
     except DependencyUnavailable as exc:
         if self.request.retries < self.max_retries:
-            log.warning("dependency unavailable, retrying %s/%s: %s", job_id, file_id, exc)
-            raise self.retry(exc=exc, countdown=min(2 ** self.request.retries, 60)) from exc
-        state.status, state.error = FileStatus.failed, f"{state.name}: gave up after {self.max_retries} retries: {exc}"
-    except Exception as exc:  # a bug must not leave the file 'running' forever
-        log.exception("unexpected error ingesting %s", state.name)
-        state.status, state.error = FileStatus.failed, f"{state.name}: internal error: {type(exc).__name__}: {exc}"
-    else:
-        state.status = FileStatus.skipped if result.skipped else FileStatus.done
-        state.doc_id, state.chunks, state.error = result.doc_id, result.chunks, None
-    jobs.update_file(job_id, state)
-    blobs.delete(job_id, file_id)
-    log.info("ingested", extra={"job_id": job_id, "file": state.name, "status": state.status,
-                                "chunks": state.chunks})
-    return {"status": state.status, "chunks": state.chunks}
+            log.warning("dependency unavailable, retrying job %s: %s", job_id, exc)
+            raise self.retry(exc=exc, countdown=min(2 ** self.request.retries, 30)) from exc
+        fail_unfinished(jobs, job_id, file_ids, f"gave up after {self.max_retries} retries: {exc}")
+    except SoftTimeLimitExceeded:
+        fail_unfinished(jobs, job_id, file_ids, f"the batch took longer than {s.task_time_limit_s} s")
+    return {"files": len(file_ids)}

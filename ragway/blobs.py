@@ -31,6 +31,9 @@ class LocalBlobStore:
         except FileNotFoundError as exc:
             raise NotFound(f"upload {file_id} of job {job_id} is no longer stored") from exc
 
+    def exists(self, job_id: str, file_id: str) -> bool:
+        return self._path(job_id, file_id).exists()
+
     def delete(self, job_id: str, file_id: str) -> None:
         self._path(job_id, file_id).unlink(missing_ok=True)
 

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from ragway.settings import get_settings
 
@@ -17,6 +24,8 @@ app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 stack_app = typer.Typer(help="The local stack without Docker (Milvus, Redis, FastChat, workers, gateway).",
                         no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
+jobs_app = typer.Typer(help="Ingest jobs: list, show, cancel, retry failed files.", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
 console = Console(stderr=True)
 SERVICE_NAMES = ["redis", "milvus", "fastchat-controller", "fastchat-worker", "fastchat-api", "ingest-worker",
                  "gateway"]
@@ -72,39 +81,110 @@ def run_service(name: str = typer.Argument(..., help="One of: " + ", ".join(SERV
 
 @app.command("ingest")
 def ingest(
-    paths: list[Path] = typer.Argument(..., exists=True, help="Files or directories to ingest"),
+    paths: list[Path] = typer.Argument(..., exists=True, help="Files or folders to ingest (folders are walked)"),
     kb: str = typer.Option(..., "--kb", help="Knowledge base"),
+    include: list[str] = typer.Option([], "--include", help="Glob of files to take in folders, e.g. '**/*.pdf'"),
+    exclude: list[str] = typer.Option([], "--exclude", help="Glob of files to leave out"),
+    batch_files: int = typer.Option(50, help="Files per upload request"),
+    batch_mib: int = typer.Option(64, help="MiB per upload request"),
     wait: bool = typer.Option(True, help="Follow the job until it ends"),
 ) -> None:
-    """Upload files to a knowledge base and follow the ingest job."""
-    files = sorted(p for path in paths for p in ([path] if path.is_file() else path.rglob("*")) if p.is_file())
+    """Upload files and folders to a knowledge base as one job, in batches, and follow it."""
+    from ragway.sources import walk
+
+    files: list[tuple[Path, str]] = []
+    for path in paths:
+        files.extend([(path, path.name)] if path.is_file() else walk(path, include, exclude))
+    names = [n for _, n in files]
     if not files:
         raise typer.BadParameter("no files found")
+    if len(set(names)) != len(names):
+        raise typer.BadParameter("two files have the same name relative to their folder; ingest them separately")
     client = _client()
-    job = client.upload(kb, files)
-    console.print(f"job {job['job_id']}: {len(files)} file(s) queued")
+    job_id = client.open_job(kb)["job_id"]
+    console.print(f"job {job_id}: uploading {len(files)} file(s) to kb {kb!r}")
+    for batch in _upload_batches(files, batch_files, batch_mib * 1024 * 1024):
+        refused = client.add_files(job_id, [p for p, _ in batch], [n for _, n in batch])["refused"]
+        for reason in refused:
+            console.print(f"[red]refused[/red] {reason}")
+    client.seal(job_id)
     if wait:
-        job = follow_job(client, job["job_id"], len(files))
+        job = follow_job(client, job_id)
         for f in job["files"]:
             if f["status"] == "failed":
                 console.print(f"[red]failed[/red] {f['error']}")
-        console.print(f"job {job['status']}: {job['counts']}")
+        console.print(f"job {job['status']}: {job['counts']}, {job['chunks']} chunks")
         if job["status"] == "failed":
             raise typer.Exit(1)
 
 
-def follow_job(client, job_id: str, total: int, poll_s: float = 1.0) -> dict:
-    with Progress(TextColumn("[bold]ingesting"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                  TimeElapsedColumn(), console=console) as bar:
-        task = bar.add_task("ingest", total=total, info="")
+def _upload_batches(files: list[tuple[Path, str]], max_files: int, max_bytes: int):
+    batch, size = [], 0
+    for path, name in files:
+        n = path.stat().st_size
+        if batch and (len(batch) >= max_files or size + n > max_bytes):
+            yield batch
+            batch, size = [], 0
+        batch.append((path, name))
+        size += n
+    if batch:
+        yield batch
+
+
+def follow_job(client, job_id: str, poll_s: float = 1.0) -> dict:
+    columns = [TextColumn("[bold]ingesting"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task("ingest", total=None, info="")
         while True:
-            job = client.job(job_id)
+            job = client.job(job_id, files=False)
             c = job["counts"]
-            bar.update(task, completed=c["done"] + c["skipped"] + c["failed"],
-                       info=f"done {c['done']} skipped {c['skipped']} failed {c['failed']}")
-            if job["status"] in ("done", "failed"):
-                return job
+            finished = c["done"] + c["skipped"] + c["failed"] + c["cancelled"]
+            elapsed = time.time() - job["started_at"] if job["started_at"] else 0
+            rate = f"{job['chunks'] / elapsed:.1f} chunks/s" if elapsed > 0 else ""
+            bar.update(task, total=job["total"], completed=finished,
+                       info=f"done {c['done']} skipped {c['skipped']} failed {c['failed']} {rate}")
+            if job["status"] in ("done", "failed", "cancelled"):
+                return client.job(job_id)
             time.sleep(poll_s)
+
+
+@jobs_app.command("list")
+def jobs_list(limit: int = typer.Option(20, "--limit")) -> None:
+    """Recent jobs."""
+    for job in _client().jobs(limit):
+        console.print(f"{job['job_id']}  {job['kb']:20s} {job['status']:10s} {job['counts']} {job['chunks']} chunks")
+
+
+@jobs_app.command("show")
+def jobs_show(job_id: str) -> None:
+    """A job with every file's status and error."""
+    job = _client().job(job_id)
+    console.print(f"{job['job_id']}  kb={job['kb']} status={job['status']} {job['counts']} {job['chunks']} chunks")
+    for f in job["files"]:
+        console.print(f"  {f['status']:9s} {f['chunks']:6d}  {f['name']}  {f['error'] or ''}")
+
+
+@jobs_app.command("cancel")
+def jobs_cancel(job_id: str) -> None:
+    """Cancel a job: files not started are not ingested."""
+    console.print(_client().cancel(job_id)["counts"])
+
+
+@jobs_app.command("retry")
+def jobs_retry(job_id: str, wait: bool = typer.Option(True)) -> None:
+    """Queue a job's failed files again."""
+    client = _client()
+    client.retry(job_id)
+    if wait:
+        console.print(follow_job(client, job_id)["counts"])
+
+
+@app.command("documents")
+def documents(kb: str = typer.Option(..., "--kb"), limit: int = typer.Option(100, "--limit")) -> None:
+    """The documents of a knowledge base with their chunk counts."""
+    for d in _client().documents(kb, limit):
+        console.print(f"{d['doc_id']}  {d['chunks']:6d} chunks  {d['source']}")
 
 
 @app.command("search")
@@ -136,7 +216,7 @@ def demo(
 ) -> None:
     """The main job: bring the stack up, ingest the sample corpus, ask a question, print the answer."""
     stack_up()
-    ingest([SAMPLE_DIR], kb=kb, wait=True)
+    ingest([SAMPLE_DIR], kb=kb, include=[], exclude=[], batch_files=50, batch_mib=64, wait=True)
     print_answer(_client().ask(kb, question))
 
 

@@ -27,14 +27,53 @@ class GatewayClient:
                 raise GatewayError(f"{response.status_code}: {response.text[:500]}") from None
         return response.json()
 
-    def upload(self, kb: str, paths: list[Path], names: list[str] | None = None) -> dict:
+    @staticmethod
+    def _multipart(paths: list[Path], names: list[str] | None) -> list:
         names = names or [p.name for p in paths]
-        files = [("files", (name, p.read_bytes(), mimetypes.guess_type(name)[0] or "application/octet-stream"))
-                 for p, name in zip(paths, names, strict=True)]
-        return self._json(self.http.post(f"/v1/kbs/{kb}/documents", files=files))
+        return [("files", (name, p.read_bytes(), mimetypes.guess_type(name)[0] or "application/octet-stream"))
+                for p, name in zip(paths, names, strict=True)]
 
-    def job(self, job_id: str) -> dict:
-        return self._json(self.http.get(f"/v1/jobs/{job_id}"))
+    def upload(self, kb: str, paths: list[Path], names: list[str] | None = None) -> dict:
+        """One request, one sealed job."""
+        return self._json(self.http.post(f"/v1/kbs/{kb}/documents", files=self._multipart(paths, names)))
+
+    def open_job(self, kb: str) -> dict:
+        return self._json(self.http.post("/v1/jobs", json={"kb": kb}))
+
+    def add_files(self, job_id: str, paths: list[Path], names: list[str] | None = None) -> dict:
+        return self._json(self.http.post(f"/v1/jobs/{job_id}/files", files=self._multipart(paths, names)))
+
+    def seal(self, job_id: str) -> dict:
+        return self._json(self.http.post(f"/v1/jobs/{job_id}/seal"))
+
+    def job(self, job_id: str, files: bool = True) -> dict:
+        return self._json(self.http.get(f"/v1/jobs/{job_id}", params={"files": files}))
+
+    def jobs(self, limit: int = 20) -> list[dict]:
+        return self._json(self.http.get("/v1/jobs", params={"limit": limit}))
+
+    def cancel(self, job_id: str) -> dict:
+        return self._json(self.http.post(f"/v1/jobs/{job_id}/cancel"))
+
+    def retry(self, job_id: str) -> dict:
+        return self._json(self.http.post(f"/v1/jobs/{job_id}/retry"))
+
+    def ingest_server_folder(self, kb: str, path: str, include: list[str], exclude: list[str]) -> dict:
+        body = {"path": path, "include": include, "exclude": exclude}
+        return self._json(self.http.post(f"/v1/kbs/{kb}/sources", json=body))
+
+    def documents(self, kb: str, limit: int = 100, offset: int = 0) -> list[dict]:
+        return self._json(self.http.get(f"/v1/kbs/{kb}/documents", params={"limit": limit, "offset": offset}))
+
+    def delete_document(self, kb: str, doc_id: str) -> None:
+        self._check(self.http.delete(f"/v1/kbs/{kb}/documents/{doc_id}"))
+
+    def delete_kb(self, kb: str) -> None:
+        self._check(self.http.delete(f"/v1/kbs/{kb}"))
+
+    def _check(self, response: httpx.Response) -> None:
+        if response.status_code >= 400:
+            self._json(response)
 
     def search(self, kb: str, query: str, top_k: int = 5) -> dict:
         return self._json(self.http.post("/v1/search", json={"kb": kb, "query": query, "top_k": top_k}))

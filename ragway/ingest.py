@@ -1,4 +1,7 @@
-"""One document in, its chunks stored: load -> split -> embed -> upsert, idempotently."""
+"""Documents in, chunks stored: load -> split -> embed -> upsert, idempotently.
+
+`prepare` parses one file; `write` embeds the chunks of several prepared files in one batch (small
+files alone would leave the embedder's batches half empty) and stores each document."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from ragway import ids, loader
 from ragway.embedder import Embedder
 from ragway.errors import DocumentError
 from ragway.records import Chunk
-from ragway.splitter import Splitter
+from ragway.splitter import Splitter, TextPiece
 from ragway.store import ChunkStore
 
 UPSERT_BATCH = 512
@@ -22,37 +25,64 @@ class IngestResult:
     skipped: bool
 
 
+@dataclass(frozen=True)
+class PreparedDocument:
+    tenant: str
+    kb: str
+    source: str
+    doc_id: str
+    content_hash: str
+    pieces: list[TextPiece]
+    job_id: str = ""
+
+
 class Ingestor:
     def __init__(self, splitter: Splitter, embedder: Embedder, store: ChunkStore):
         self.splitter = splitter
         self.embedder = embedder
         self.store = store
 
-    def ingest(self, tenant: str, kb: str, source: str, data: bytes, job_id: str = "") -> IngestResult:
+    def prepare(self, tenant: str, kb: str, source: str, data: bytes,
+                job_id: str = "") -> PreparedDocument | IngestResult:
+        """Parse and split a file, or an `IngestResult(skipped=True)` when it is stored unchanged."""
         doc_id = ids.document_id(tenant, kb, source)
         digest = ids.content_hash(data)
         stored = self.store.stored_version(tenant, doc_id)
         if stored is not None and stored[0] == digest and stored[1] == stored[2]:
             return IngestResult(doc_id=doc_id, chunks=stored[2], skipped=True)
-
         pieces = self.splitter.split(loader.load(source, data))
         if not pieces:
             raise DocumentError(source, "no text could be extracted")
-        vectors = self.embedder.embed([p.text for p in pieces])
+        return PreparedDocument(tenant, kb, source, doc_id, digest, pieces, job_id)
+
+    def write(self, documents: list[PreparedDocument]) -> list[IngestResult]:
+        vectors = iter(self.embedder.embed([p.text for d in documents for p in d.pieces]))
+        results = []
+        for doc in documents:
+            chunks = self._chunks(doc, [next(vectors) for _ in doc.pieces])
+            # Deterministic ids make a re-run overwrite the same rows; a shorter new version then
+            # drops the chunks it no longer has. A crash in between is repaired by the retry,
+            # because `stored_version` calls a document complete only when every chunk carries
+            # one hash and the expected count.
+            for start in range(0, len(chunks), UPSERT_BATCH):
+                self.store.upsert(chunks[start:start + UPSERT_BATCH])
+            self.store.delete_chunks_from(doc.tenant, doc.doc_id, len(chunks))
+            results.append(IngestResult(doc_id=doc.doc_id, chunks=len(chunks), skipped=False))
+        return results
+
+    def ingest(self, tenant: str, kb: str, source: str, data: bytes, job_id: str = "") -> IngestResult:
+        prepared = self.prepare(tenant, kb, source, data, job_id)
+        return prepared if isinstance(prepared, IngestResult) else self.write([prepared])[0]
+
+    @staticmethod
+    def _chunks(doc: PreparedDocument, vectors: list[list[float]]) -> list[Chunk]:
         now_ms = int(time.time() * 1000)
-        file_type = source.rsplit(".", 1)[-1].lower() if "." in source else ""
-        chunks = [
-            Chunk(chunk_id=ids.chunk_id(tenant, kb, doc_id, i), tenant=tenant, kb=kb, doc_id=doc_id,
-                  source=source, page=p.page, chunk_index=i, content_hash=digest, text=p.text,
-                  created_at=now_ms, embedding=v,
-                  metadata={"title": p.title, "file_type": file_type, "chunk_count": len(pieces),
-                            "job_id": job_id})
-            for i, (p, v) in enumerate(zip(pieces, vectors, strict=True))
+        file_type = doc.source.rsplit(".", 1)[-1].lower() if "." in doc.source else ""
+        return [
+            Chunk(chunk_id=ids.chunk_id(doc.tenant, doc.kb, doc.doc_id, i), tenant=doc.tenant, kb=doc.kb,
+                  doc_id=doc.doc_id, source=doc.source, page=p.page, chunk_index=i, content_hash=doc.content_hash,
+                  text=p.text, created_at=now_ms, embedding=v,
+                  metadata={"title": p.title, "file_type": file_type, "chunk_count": len(doc.pieces),
+                            "job_id": doc.job_id})
+            for i, (p, v) in enumerate(zip(doc.pieces, vectors, strict=True))
         ]
-        # Deterministic ids make a re-run overwrite the same rows; a shorter new version then
-        # drops the chunks it no longer has. A crash in between is repaired by the retry, because
-        # `stored_version` only calls a document complete when every chunk carries one hash.
-        for start in range(0, len(chunks), UPSERT_BATCH):
-            self.store.upsert(chunks[start:start + UPSERT_BATCH])
-        self.store.delete_chunks_from(tenant, doc_id, len(chunks))
-        return IngestResult(doc_id=doc_id, chunks=len(chunks), skipped=False)

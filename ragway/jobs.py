@@ -1,19 +1,24 @@
 """Ingest jobs and their per-file state, kept in Redis so gateway replicas and workers share them.
 
-Keys: `ragway:job:<id>` (hash: job fields), `ragway:job:<id>:files` (hash: file id -> JSON state),
-`ragway:jobs:<tenant>` (sorted set of job ids by creation time). Each file's state is one hash
-field written whole, so concurrent workers never overwrite each other's files."""
+Keys: `ragway:job:<id>` (hash: job fields and counters), `ragway:job:<id>:files` (hash: file id ->
+JSON state), `ragway:jobs:<tenant>` (sorted set of job ids by creation time). Each file's state is
+one hash field written whole, so concurrent workers never overwrite each other's files.
+
+A job is *open* while a client still adds files in batches (`ragway ingest` of a large folder);
+it cannot be done before it is sealed."""
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 
 import redis
 from pydantic import BaseModel, Field
 
-from ragway.errors import DependencyUnavailable, NotFound
+from ragway.errors import DependencyUnavailable, InvalidRequest, NotFound
 
 PREFIX = "ragway"
 
@@ -21,30 +26,33 @@ PREFIX = "ragway"
 class FileStatus(StrEnum):
     queued = "queued"
     running = "running"
-    done = "done"          # chunks written
-    skipped = "skipped"    # same content already stored
+    done = "done"            # chunks written
+    skipped = "skipped"      # same content already stored
     failed = "failed"
+    cancelled = "cancelled"
 
 
 class JobStatus(StrEnum):
     queued = "queued"
     running = "running"
-    done = "done"          # every file finished; some may have failed (see `failed`)
-    failed = "failed"      # every file failed
+    done = "done"            # every file finished; some may have failed (see `counts`)
+    failed = "failed"        # every file failed
+    cancelled = "cancelled"
 
 
-TERMINAL = {FileStatus.done, FileStatus.skipped, FileStatus.failed}
+TERMINAL = {FileStatus.done, FileStatus.skipped, FileStatus.failed, FileStatus.cancelled}
 
 
 class FileState(BaseModel):
     file_id: str
-    name: str
+    name: str = Field(..., description="Source name: the file name, or its path inside an archive or folder")
     size: int
     status: FileStatus = FileStatus.queued
     error: str | None = None
     doc_id: str | None = None
     chunks: int = 0
     attempts: int = 0
+    path: str | None = Field(None, description="Server-side file read by the worker instead of an upload")
     updated_at: float = Field(default_factory=time.time)
 
 
@@ -53,21 +61,23 @@ class Job(BaseModel):
     tenant: str
     kb: str
     created_at: float
+    started_at: float | None = Field(None, description="When the first file started")
     status: JobStatus
+    sealed: bool = Field(..., description="No more files will be added")
+    cancelled: bool = False
     total: int
+    chunks: int = Field(0, description="Chunks written so far")
     counts: dict[str, int]
     files: list[FileState] = []
 
 
-def _now() -> float:
-    return time.time()
-
-
-def job_status(files: list[FileState]) -> JobStatus:
+def job_status(files: list[FileState], sealed: bool = True, cancelled: bool = False) -> JobStatus:
     statuses = [f.status for f in files]
+    if cancelled and all(s in TERMINAL for s in statuses):
+        return JobStatus.cancelled
     if all(s == FileStatus.queued for s in statuses):
         return JobStatus.queued
-    if not all(s in TERMINAL for s in statuses):
+    if not sealed or not all(s in TERMINAL for s in statuses):
         return JobStatus.running
     if all(s == FileStatus.failed for s in statuses):
         return JobStatus.failed
@@ -81,7 +91,8 @@ class JobStore:
     @classmethod
     def from_url(cls, url: str) -> JobStore:
         return cls(redis.Redis.from_url(url, decode_responses=True, socket_timeout=10,
-                                        socket_connect_timeout=5, health_check_interval=30))
+                                        socket_connect_timeout=5, health_check_interval=30,
+                                        retry_on_timeout=True))
 
     @staticmethod
     def _job_key(job_id: str) -> str:
@@ -91,51 +102,123 @@ class JobStore:
     def _files_key(job_id: str) -> str:
         return f"{PREFIX}:job:{job_id}:files"
 
-    def create(self, tenant: str, kb: str, files: list[FileState], job_id: str | None = None) -> str:
+    def create(self, tenant: str, kb: str, files: list[FileState], job_id: str | None = None,
+               sealed: bool = True) -> str:
         job_id = job_id or uuid.uuid4().hex
-        created = _now()
-        try:
+        created = time.time()
+        with _redis_errors():
             pipe = self.r.pipeline(transaction=True)
             pipe.hset(self._job_key(job_id), mapping={"tenant": tenant, "kb": kb, "created_at": created,
-                                                      "total": len(files)})
+                                                      "total": len(files), "sealed": int(sealed),
+                                                      "cancelled": 0, "chunks": 0})
             if files:
                 pipe.hset(self._files_key(job_id), mapping={f.file_id: f.model_dump_json() for f in files})
             pipe.zadd(f"{PREFIX}:jobs:{tenant}", {job_id: created})
             pipe.execute()
-        except redis.RedisError as exc:
-            raise DependencyUnavailable(f"Redis is unavailable: {exc}") from exc
         return job_id
 
-    def get(self, job_id: str, tenant: str | None = None) -> Job:
-        try:
+    def add_files(self, job_id: str, tenant: str, files: list[FileState]) -> None:
+        meta = self._meta(job_id, tenant)
+        if meta.get("sealed") == "1":
+            raise InvalidRequest(f"job {job_id} is sealed: start a new job to add files")
+        if meta.get("cancelled") == "1":
+            raise InvalidRequest(f"job {job_id} was cancelled")
+        with _redis_errors():
+            pipe = self.r.pipeline(transaction=True)
+            pipe.hset(self._files_key(job_id), mapping={f.file_id: f.model_dump_json() for f in files})
+            pipe.hincrby(self._job_key(job_id), "total", len(files))
+            pipe.execute()
+
+    def seal(self, job_id: str, tenant: str) -> None:
+        self._meta(job_id, tenant)
+        with _redis_errors():
+            self.r.hset(self._job_key(job_id), "sealed", 1)
+
+    def _meta(self, job_id: str, tenant: str | None) -> dict[str, str]:
+        with _redis_errors():
             meta = self.r.hgetall(self._job_key(job_id))
-            raw_files = self.r.hgetall(self._files_key(job_id)) if meta else {}
-        except redis.RedisError as exc:
-            raise DependencyUnavailable(f"Redis is unavailable: {exc}") from exc
         if not meta or (tenant is not None and meta["tenant"] != tenant):
             raise NotFound(f"job {job_id} not found")
-        files = sorted((FileState.model_validate_json(v) for v in raw_files.values()), key=lambda f: f.name)
+        return meta
+
+    def get(self, job_id: str, tenant: str | None = None, with_files: bool = True) -> Job:
+        meta = self._meta(job_id, tenant)
+        with _redis_errors():
+            raw_files = self.r.hvals(self._files_key(job_id))
+        files = sorted((FileState.model_validate_json(v) for v in raw_files), key=lambda f: f.name)
         counts = {s.value: 0 for s in FileStatus}
         for f in files:
             counts[f.status.value] += 1
+        sealed, cancelled = meta.get("sealed", "1") == "1", meta.get("cancelled") == "1"
         return Job(job_id=job_id, tenant=meta["tenant"], kb=meta["kb"], created_at=float(meta["created_at"]),
-                   status=job_status(files), total=int(meta["total"]), counts=counts, files=files)
+                   started_at=float(meta["started_at"]) if "started_at" in meta else None,
+                   status=job_status(files, sealed, cancelled), sealed=sealed, cancelled=cancelled,
+                   total=int(meta["total"]), chunks=int(meta.get("chunks", 0)), counts=counts,
+                   files=files if with_files else [])
 
     def list_ids(self, tenant: str, limit: int = 50) -> list[str]:
-        return list(self.r.zrevrange(f"{PREFIX}:jobs:{tenant}", 0, limit - 1))
+        with _redis_errors():
+            return list(self.r.zrevrange(f"{PREFIX}:jobs:{tenant}", 0, limit - 1))
 
     def file(self, job_id: str, file_id: str) -> FileState:
-        raw = self.r.hget(self._files_key(job_id), file_id)
+        with _redis_errors():
+            raw = self.r.hget(self._files_key(job_id), file_id)
         if raw is None:
             raise NotFound(f"file {file_id} of job {job_id} not found")
         return FileState.model_validate_json(raw)
 
-    def update_file(self, job_id: str, state: FileState) -> None:
-        state.updated_at = _now()
-        self.r.hset(self._files_key(job_id), state.file_id, state.model_dump_json())
+    def files(self, job_id: str) -> list[FileState]:
+        with _redis_errors():
+            return [FileState.model_validate_json(v) for v in self.r.hvals(self._files_key(job_id))]
+
+    def is_cancelled(self, job_id: str) -> bool:
+        with _redis_errors():
+            return self.r.hget(self._job_key(job_id), "cancelled") == "1"
+
+    def mark_started(self, job_id: str) -> None:
+        with _redis_errors():
+            self.r.hsetnx(self._job_key(job_id), "started_at", time.time())
+
+    def update_file(self, job_id: str, state: FileState, chunks_added: int = 0) -> None:
+        state.updated_at = time.time()
+        with _redis_errors():
+            pipe = self.r.pipeline(transaction=True)
+            pipe.hset(self._files_key(job_id), state.file_id, state.model_dump_json())
+            if chunks_added:
+                pipe.hincrby(self._job_key(job_id), "chunks", chunks_added)
+            pipe.execute()
+
+    def cancel(self, job_id: str, tenant: str) -> list[FileState]:
+        """Stop a job: files not yet started end as cancelled; files being ingested finish."""
+        self._meta(job_id, tenant)
+        with _redis_errors():
+            self.r.hset(self._job_key(job_id), mapping={"cancelled": 1, "sealed": 1})
+        cancelled = [f for f in self.files(job_id) if f.status == FileStatus.queued]
+        for f in cancelled:
+            f.status, f.error = FileStatus.cancelled, "the job was cancelled"
+            self.update_file(job_id, f)
+        return cancelled
+
+    def requeue_failed(self, job_id: str, tenant: str, retryable: Callable[[FileState], bool]) -> list[FileState]:
+        """Failed files whose bytes are still at hand go back to queued (the caller enqueues them)."""
+        meta = self._meta(job_id, tenant)
+        if meta.get("cancelled") == "1":
+            raise InvalidRequest(f"job {job_id} was cancelled; start a new job instead")
+        again = [f for f in self.files(job_id) if f.status == FileStatus.failed and retryable(f)]
+        for f in again:
+            f.status, f.error = FileStatus.queued, None
+            self.update_file(job_id, f)
+        return again
 
     def ping(self) -> None:
-        try:
+        with _redis_errors():
             self.r.ping()
-        except redis.RedisError as exc:
-            raise DependencyUnavailable(f"Redis is unreachable: {exc}") from exc
+
+
+@contextmanager
+def _redis_errors() -> Iterator[None]:
+    """Redis failures become `DependencyUnavailable` (503 at the gateway, a retry in workers)."""
+    try:
+        yield
+    except redis.RedisError as exc:
+        raise DependencyUnavailable(f"Redis is unavailable: {exc}") from exc

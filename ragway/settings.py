@@ -44,7 +44,10 @@ class Settings(BaseSettings):
     # Restores a dead worker's unacked tasks within seconds instead of after the visibility timeout.
     unacked_restore_interval_s: int = 1
     visibility_timeout_s: int = 3600
-    task_time_limit_s: int = Field(600, description="Hard limit for ingesting one file")
+    task_time_limit_s: int = Field(1800, description="Hard limit for one ingest task (a batch of files)")
+    file_time_limit_s: int = Field(300, description="Parsing one file longer than this fails the file")
+    ingest_batch_files: int = Field(8, description="Files per ingest task: their chunks are embedded together")
+    ingest_batch_bytes: int = Field(8 * 1024 * 1024, description="Bytes per ingest task (files are not split)")
 
     # --- ingestion ---------------------------------------------------------------------------
     chunk_size: int = 500
@@ -54,6 +57,10 @@ class Settings(BaseSettings):
     embedding_threads: int = Field(0, description="torch threads for encoding; 0 = library default")
     max_file_bytes: int = 100 * 1024 * 1024
     max_files_per_upload: int = 1000
+    max_archive_members: int = 20_000
+    source_roots: list[Path] = Field(
+        [], description="Server folders workers may ingest from directly (empty: server-side sources off)"
+    )
     default_tenant: str = "default"
 
     # --- generation (FastChat or any OpenAI-compatible endpoint) -----------------------------

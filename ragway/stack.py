@@ -105,15 +105,18 @@ def _milvus_ok(s: Settings) -> Callable[[], bool]:
     """The gRPC port clients use answers, not just the metrics port."""
     def check() -> bool:
         from pymilvus import MilvusClient
+        from pymilvus.client.types import LoadState
         from pymilvus.exceptions import MilvusException
 
         if not _http_ok(f"http://{s.bind_host}:9091/healthz")():
             return False
         try:
             client = MilvusClient(uri=s.milvus_uri, token=s.milvus_token, timeout=3)
-            client.list_collections()
+            # After a restart the server reloads its collections; serving before that fails queries.
+            loading = [c for c in client.list_collections()
+                       if client.get_load_state(c)["state"] == LoadState.Loading]
             client.close()
-            return True
+            return not loading
         except MilvusException:
             return False
     return check

@@ -148,6 +148,21 @@ class ChunkStore:
     def delete_document(self, tenant: str, doc_id: str) -> None:
         self.delete_chunks_from(tenant, doc_id, 0)
 
+    def delete_kb(self, tenant: str, kb: str) -> None:
+        expr = filters.all_of(filters.equals("tenant", tenant), filters.equals("kb", kb))
+        with _unavailable_on_error("delete"):
+            self.client.delete(self.collection, filter=expr)
+
+    def list_documents(self, tenant: str, kb: str, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+        """One row per document: its first chunk carries the document's fields and chunk count."""
+        expr = filters.all_of(filters.equals("tenant", tenant), filters.equals("kb", kb), "chunk_index == 0")
+        rows = self._read("query", lambda: self.client.query(
+            self.collection, filter=expr, limit=limit, offset=offset,
+            output_fields=["doc_id", "source", "content_hash", "created_at", "metadata"], consistency_level="Strong"))
+        return sorted(({"doc_id": r["doc_id"], "source": r["source"], "content_hash": r["content_hash"],
+                        "created_at": r["created_at"], "chunks": int((r.get("metadata") or {}).get("chunk_count", 0))}
+                       for r in rows), key=lambda d: d["source"])
+
     # --- reads -------------------------------------------------------------------------------------
     def count(self, tenant: str, kb: str | None = None, doc_id: str | None = None) -> int:
         clauses = [filters.equals("tenant", tenant)]
@@ -155,9 +170,8 @@ class ChunkStore:
             clauses.append(filters.equals("kb", kb))
         if doc_id is not None:
             clauses.append(filters.equals("doc_id", doc_id))
-        with _unavailable_on_error("count"):
-            rows = self.client.query(self.collection, filter=filters.all_of(*clauses),
-                                     output_fields=["count(*)"], consistency_level="Strong")
+        rows = self._read("count", lambda: self.client.query(
+            self.collection, filter=filters.all_of(*clauses), output_fields=["count(*)"], consistency_level="Strong"))
         return int(rows[0]["count(*)"]) if rows else 0
 
     def stored_version(self, tenant: str, doc_id: str) -> tuple[str, int, int] | None:
@@ -166,9 +180,9 @@ class ChunkStore:
         A document counts as fully stored only when every expected chunk is present with one hash:
         a worker killed half way leaves a mismatch, so the file is ingested again."""
         expr = filters.all_of(filters.equals("tenant", tenant), filters.equals("doc_id", doc_id))
-        with _unavailable_on_error("query"):
-            rows = self.client.query(self.collection, filter=expr, output_fields=["content_hash", "metadata"],
-                                     limit=16_384, consistency_level="Strong")
+        rows = self._read("query", lambda: self.client.query(
+            self.collection, filter=expr, output_fields=["content_hash", "metadata"], limit=16_384,
+            consistency_level="Strong"))
         if not rows:
             return None
         hashes = {r["content_hash"] for r in rows}
@@ -177,15 +191,26 @@ class ChunkStore:
             return ("", -1, len(rows))
         return (hashes.pop(), expected.pop(), len(rows))
 
+    def _read(self, action: str, call):
+        """Run a read; if the server lost the collection's loaded state (a restart), load it and retry."""
+        with _unavailable_on_error(action):
+            try:
+                return call()
+            except MilvusException as exc:
+                if "not loaded" not in str(exc):
+                    raise
+                log.warning("collection %s not loaded; loading it again", self.collection)
+                self.client.load_collection(self.collection)
+                return call()
+
     def search(self, tenant: str, kb: str, vector: Sequence[float], top_k: int) -> list[Hit]:
         expr = filters.all_of(filters.equals("tenant", tenant), filters.equals("kb", kb))
-        with _unavailable_on_error("search"):
-            result = self.client.search(
-                self.collection, data=[list(vector)], limit=top_k, filter=expr,
-                output_fields=OUTPUT_FIELDS, anns_field="embedding",
-                search_params={"metric_type": "COSINE", "params": {"ef": max(self.settings.search_ef, top_k)}},
-                consistency_level=self.settings.search_consistency,
-            )
+        result = self._read("search", lambda: self.client.search(
+            self.collection, data=[list(vector)], limit=top_k, filter=expr,
+            output_fields=OUTPUT_FIELDS, anns_field="embedding",
+            search_params={"metric_type": "COSINE", "params": {"ef": max(self.settings.search_ef, top_k)}},
+            consistency_level=self.settings.search_consistency,
+        ))
         return [self._hit(h) for h in result[0]]
 
     @staticmethod

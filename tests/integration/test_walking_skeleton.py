@@ -99,7 +99,7 @@ def test_upload_errors_are_clear_json(client, tmp_path):
     assert resp.json()["error"]["code"] == "invalid_request"
     assert "knowledge base" in resp.json()["error"]["message"]
     dup = client.http.post("/v1/kbs/dups/documents", files=[("files", ("a.txt", b"x")), ("files", ("a.txt", b"y"))])
-    assert dup.status_code == 400 and "same name" in dup.json()["error"]["message"]
+    assert dup.status_code == 400 and "two files are named" in dup.json()["error"]["message"]
     assert client.http.get("/v1/jobs/doesnotexist").status_code == 404
 
 

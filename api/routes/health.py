@@ -1,0 +1,31 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+
+from api.schemas import Readiness
+from api.services import Services, get_services
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="The gateway process is alive")
+def healthz() -> dict:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", response_model=Readiness, summary="Milvus, Redis and the LLM are reachable",
+            responses={503: {"model": Readiness}})
+def readyz(services: Services = Depends(get_services)) -> JSONResponse:
+    checks: dict[str, str] = {}
+    for name, probe in (("milvus", lambda: services.store.ping()), ("redis", services.jobs.ping),
+                        ("llm", lambda: services.generator.ping())):
+        try:
+            probe()
+            checks[name] = "ok"
+        except Exception as exc:  # report every failing dependency, not just the first
+            checks[name] = str(getattr(exc, "message", exc))
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse(Readiness(ready=ready, checks=checks).model_dump(), status_code=200 if ready else 503)
