@@ -81,10 +81,10 @@ def _expand(name: str, data: bytes, s: Settings) -> list[Incoming]:
 
 def from_server_folder(path: str, include: list[str], exclude: list[str], s: Settings) -> list[Incoming]:
     folder = Path(path).resolve()
-    roots = [r.resolve() for r in s.source_roots]
+    roots = [r.resolve() for r in s.allowed_source_roots]
     if not any(folder.is_relative_to(r) for r in roots):
         raise InvalidRequest(f"{path} is not under an allowed source root; the operator allows: "
-                             f"{', '.join(map(str, roots)) or 'none (set RAGWAY_SOURCE_ROOTS)'}")
+                             f"{', '.join(map(str, roots))} (RAGWAY_SOURCE_ROOTS adds more)")
     if not folder.is_dir():
         raise NotFound(f"{path} is not a folder the server can read")
     incoming = []

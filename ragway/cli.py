@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -220,5 +221,18 @@ def demo(
     print_answer(_client().ask(kb, question))
 
 
+def main() -> None:
+    from ragway.client import GatewayError
+
+    try:
+        app()
+    except GatewayError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        sys.exit(2)
+    except httpx.ConnectError as exc:
+        console.print(f"[red]cannot reach the gateway:[/red] {exc} (is the stack up? `ragway stack status`)")
+        sys.exit(2)
+
+
 if __name__ == "__main__":
-    app()
+    main()

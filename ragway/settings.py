@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     max_files_per_upload: int = 1000
     max_archive_members: int = 20_000
     source_roots: list[Path] = Field(
-        [], description="Server folders workers may ingest from directly (empty: server-side sources off)"
+        [], description="Server folders workers may ingest from directly, besides <state_dir>/sources"
     )
     default_tenant: str = "default"
 
@@ -97,6 +97,10 @@ class Settings(BaseSettings):
     @property
     def blob_dir(self) -> Path:
         return self.state_dir / "blobs"
+
+    @property
+    def allowed_source_roots(self) -> list[Path]:
+        return [self.state_dir / "sources", *self.source_roots]
 
 
 @lru_cache

@@ -112,11 +112,13 @@ def _milvus_ok(s: Settings) -> Callable[[], bool]:
             return False
         try:
             client = MilvusClient(uri=s.milvus_uri, token=s.milvus_token, timeout=3)
-            # After a restart the server reloads its collections; serving before that fails queries.
-            loading = [c for c in client.list_collections()
-                       if client.get_load_state(c)["state"] == LoadState.Loading]
+            # After a restart the server may report Ragway's collection as not (yet) loaded, and
+            # queries fail until it is: healthy means it serves.
+            if (s.collection in client.list_collections()
+                    and client.get_load_state(s.collection)["state"] != LoadState.Loaded):
+                client.load_collection(s.collection, timeout=60)
             client.close()
-            return not loading
+            return True
         except MilvusException:
             return False
     return check

@@ -62,7 +62,7 @@ def wait_for_job(client: GatewayClient, job_id: str, timeout_s: float = 600) -> 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         job = client.job(job_id)
-        if job["status"] in ("done", "failed"):
+        if job["status"] in ("done", "failed", "cancelled"):
             return job
         time.sleep(0.5)
     raise AssertionError(f"job {job_id} did not finish in {timeout_s}s: {client.job(job_id)}")
