@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +19,7 @@ from celery.signals import worker_process_init
 
 from ingest_worker.app import celery_app
 from ingest_worker.dispatch import INGEST_TASK
+from ingest_worker.lease import visibility_lease
 from ragway.blobs import LocalBlobStore
 from ragway.embedder import get_embedder
 from ragway.errors import DependencyUnavailable, DocumentError
@@ -154,21 +156,35 @@ def fail_unfinished(jobs: JobStore, job_id: str, file_ids: list[str], reason: st
             jobs.update_file(job_id, state)
 
 
-@celery_app.task(bind=True, name=INGEST_TASK, max_retries=10)
+@celery_app.task(bind=True, name=INGEST_TASK)
 def ingest_batch(self: Task, job_id: str, file_ids: list[str]) -> dict:
+    """While Milvus or Redis is unreachable the batch waits and tries again here, holding its
+    message: a Celery retry would have to publish a new message to the very broker that is down,
+    and a task that fails is acknowledged and gone."""
     s = get_settings()
     jobs = JobStore.from_url(s.redis_url)
-    try:
-        batch = Batch(job_id, jobs, LocalBlobStore(s.blob_dir))
-        jobs.mark_started(job_id)
-        for file_id in file_ids:
-            batch.prepare(file_id)
-        batch.write()
-    except DependencyUnavailable as exc:
-        if self.request.retries < self.max_retries:
-            log.warning("dependency unavailable, retrying job %s: %s", job_id, exc)
-            raise self.retry(exc=exc, countdown=min(2 ** self.request.retries, 30)) from exc
-        fail_unfinished(jobs, job_id, file_ids, f"gave up after {self.max_retries} retries: {exc}")
-    except SoftTimeLimitExceeded:
-        fail_unfinished(jobs, job_id, file_ids, f"the batch took longer than {s.task_time_limit_s} s")
-    return {"files": len(file_ids)}
+    deadline = time.monotonic() + s.dependency_wait_s
+    delay = 1.0
+    with visibility_lease(s.redis_url, self.request.id, every_s=s.visibility_timeout_s / 4):
+        while True:
+            try:
+                run_batch(job_id, file_ids, jobs, s)
+                return {"files": len(file_ids)}
+            except DependencyUnavailable as exc:
+                if time.monotonic() + delay > deadline:
+                    fail_unfinished(jobs, job_id, file_ids, f"gave up after {s.dependency_wait_s} s: {exc}")
+                    raise
+                log.warning("dependency unavailable, job %s retries in %.0f s: %s", job_id, delay, exc)
+                time.sleep(delay)
+                delay = min(delay * 2, 30)
+            except SoftTimeLimitExceeded:
+                fail_unfinished(jobs, job_id, file_ids, f"the batch took longer than {s.task_time_limit_s} s")
+                return {"files": len(file_ids)}
+
+
+def run_batch(job_id: str, file_ids: list[str], jobs: JobStore, s) -> None:
+    batch = Batch(job_id, jobs, LocalBlobStore(s.blob_dir))
+    jobs.mark_started(job_id)
+    for file_id in file_ids:
+        batch.prepare(file_id)
+    batch.write()

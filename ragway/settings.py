@@ -43,7 +43,9 @@ class Settings(BaseSettings):
     worker_concurrency: int = 1
     # Restores a dead worker's unacked tasks within seconds instead of after the visibility timeout.
     unacked_restore_interval_s: int = 1
-    visibility_timeout_s: int = 3600
+    # A dead worker's batch is re-delivered after this; running tasks renew it (ingest_worker/lease.py).
+    visibility_timeout_s: int = 20
+    dependency_wait_s: int = Field(600, description="How long a batch waits for Milvus/Redis to come back")
     task_time_limit_s: int = Field(1800, description="Hard limit for one ingest task (a batch of files)")
     file_time_limit_s: int = Field(300, description="Parsing one file longer than this fails the file")
     ingest_batch_files: int = Field(8, description="Files per ingest task: their chunks are embedded together")

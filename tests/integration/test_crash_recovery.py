@@ -1,0 +1,95 @@
+"""Issue 3: a killed worker, a stopped Milvus and a restarted Redis in the middle of a job lose
+nothing and duplicate nothing. Real processes, real signals."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from tests.integration.conftest import new_kb, wait_for_job
+
+FILES = 40
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("crash-corpus")
+    paths = []
+    for i in range(FILES):
+        path = folder / f"report-{i:02d}.txt"
+        path.write_text("\n\n".join(f"Report {i}, section {s}: the warehouse in district {i} shipped "
+                                    f"{i * 10 + s} pallets of equipment during week {s}. " * 3 for s in range(4)))
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def clean_run(client, corpus, milvus, settings):
+    """Chunk count of an undisturbed run of the same files."""
+    kb = new_kb("clean")
+    job = wait_for_job(client, client.upload(kb, corpus)["job_id"])
+    assert job["counts"]["done"] == FILES
+    return chunk_ids(milvus, settings, kb)
+
+
+def chunk_ids(milvus, settings, kb: str) -> list[str]:
+    rows = milvus.query(settings.collection, filter=f'tenant == "{settings.default_tenant}" and kb == "{kb}"',
+                        output_fields=["chunk_id"], limit=16_000, consistency_level="Strong")
+    return [r["chunk_id"] for r in rows]
+
+
+def start_and_wait_for_progress(client, kb, corpus, at_least: int = 1) -> str:
+    job_id = client.upload(kb, corpus)["job_id"]
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        job = client.job(job_id, files=False)
+        if job["counts"]["done"] >= at_least:
+            assert job["status"] == "running", "the job finished before it could be disturbed"
+            return job_id
+        time.sleep(0.2)
+    raise AssertionError("the job made no progress")
+
+
+def assert_complete_without_duplicates(client, milvus, settings, kb, job_id, clean_ids):
+    job = wait_for_job(client, job_id)
+    assert job["status"] == "done" and job["counts"]["done"] == FILES, job["counts"]
+    ids = chunk_ids(milvus, settings, kb)
+    assert len(ids) == len(set(ids)), "duplicate chunks"
+    assert len(ids) == len(clean_ids)
+    rows = milvus.query(settings.collection, filter=f'kb == "{kb}"', output_fields=["count(*)"],
+                        consistency_level="Strong")
+    assert rows[0]["count(*)"] == len(clean_ids)
+
+
+def test_sigkilled_worker_is_replaced_and_the_job_completes(stack, client, corpus, clean_run, milvus, settings):
+    kb = new_kb("kill")
+    job_id = start_and_wait_for_progress(client, kb, corpus)
+    pid = stack.pid("ingest-worker")
+    os.killpg(pid, signal.SIGKILL)
+    time.sleep(1)
+    assert stack.pid("ingest-worker") is None
+    assert set(stack.up()) == {"ingest-worker"}
+    assert_complete_without_duplicates(client, milvus, settings, kb, job_id, clean_run)
+
+
+def test_milvus_stopped_mid_job_the_job_completes_after_it_is_back(stack, client, corpus, clean_run, milvus,
+                                                                   settings):
+    kb = new_kb("milvus")
+    job_id = start_and_wait_for_progress(client, kb, corpus)
+    stack.down(["milvus"])
+    time.sleep(5)
+    assert client.job(job_id, files=False)["status"] == "running"
+    stack.up()
+    assert_complete_without_duplicates(client, milvus, settings, kb, job_id, clean_run)
+
+
+def test_redis_restarted_mid_job_loses_no_job_file_or_task(stack, client, corpus, clean_run, milvus, settings):
+    kb = new_kb("redis")
+    job_id = start_and_wait_for_progress(client, kb, corpus)
+    stack.down(["redis"])
+    time.sleep(2)
+    stack.up()
+    assert_complete_without_duplicates(client, milvus, settings, kb, job_id, clean_run)
