@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import shutil
 
 from ragway.errors import DocumentError
 from ragway.records import Section
@@ -78,6 +79,19 @@ def decode_text(filename: str, data: bytes) -> str:
     return str(best)
 
 
+IMAGE_TYPES = {"JPG", "PNG", "TIFF", "BMP", "HEIC", "GIF", "WEBP"}
+LEGACY_OFFICE_TYPES = {"DOC", "PPT", "XLS"}
+
+
+def _check_tools(filename: str, file_type: str) -> None:
+    """Types that need a tool this deployment may not have get a reason a user can act on."""
+    if file_type in IMAGE_TYPES:
+        raise DocumentError(filename, f"{file_type}: images need OCR, which this deployment does not run")
+    if file_type in LEGACY_OFFICE_TYPES and not shutil.which("soffice"):
+        raise DocumentError(filename, f"{file_type}: legacy Office files need LibreOffice (soffice), which is "
+                                      "not installed; save the file as DOCX/PPTX/XLSX")
+
+
 def _check_pdf(filename: str, data: bytes) -> None:
     """pdfminer swallows structural damage and returns no text; pypdf names the problem."""
     from pypdf import PdfReader
@@ -111,6 +125,7 @@ def load(filename: str, data: bytes) -> list[Section]:
     if not data or not data.strip():
         raise DocumentError(filename, "the file is empty")
     file_type = detect_type(filename, data)
+    _check_tools(filename, file_type)
     encoding = None
     if file_type in TEXT_TYPES:
         data, encoding = decode_text(filename, data).encode("utf-8"), "utf-8"

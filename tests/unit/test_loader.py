@@ -1,5 +1,7 @@
 """The loader on real files through unstructured (offline), including the ways files go wrong."""
 
+import io
+
 import pytest
 
 from ragway import loader
@@ -62,3 +64,12 @@ def test_encrypted_pdf_is_reported_as_encrypted():
     writer.write(out)
     with pytest.raises(DocumentError, match="encrypted"):
         loader.load("secret.pdf", out.getvalue())
+
+
+def test_images_fail_with_an_actionable_reason():
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), "white").save(out, format="PNG")
+    with pytest.raises(DocumentError, match="images need OCR"):
+        loader.load("scan.png", out.getvalue())
