@@ -60,7 +60,8 @@ def _describe(exc: Exception) -> str:
 # Tried in order when a text file is not UTF-8: Chinese (GB18030 covers GBK/GB2312; Big5) before
 # Western and Cyrillic code pages. Korean is left out on purpose: short GBK text also decodes as
 # EUC-KR and would come out as mojibake.
-FALLBACK_ENCODINGS = ["utf_16", "gb18030", "big5", "shift_jis", "cp1252", "cp1251", "latin_1"]
+FALLBACK_ENCODINGS = ["utf_32", "utf_16", "utf_16_le", "utf_16_be", "gb18030", "big5", "shift_jis", "cp1252",
+                      "cp1251", "latin_1"]
 TEXT_TYPES = {"TXT", "MD", "CSV", "TSV", "HTML", "XML", "RST", "ORG", "JSON", "EML"}
 
 
@@ -135,8 +136,10 @@ def load(filename: str, data: bytes) -> list[Section]:
     from unstructured.partition.auto import partition
 
     try:
+        # E-mail attachments would each need their own parser (images need OCR, audio a speech
+        # model): the message body is ingested, attachments are not.
         elements = partition(file=io.BytesIO(data), metadata_filename=filename, strategy="fast",
-                             encoding=encoding, languages=["eng", "zho"])
+                             encoding=encoding, languages=["eng", "zho"], process_attachments=False)
     except DocumentError:
         raise
     except Exception as exc:
@@ -144,7 +147,7 @@ def load(filename: str, data: bytes) -> list[Section]:
         raise DocumentError(filename, f"{file_type}: {_describe(exc)}") from exc
     sections = _sections(elements)
     if not sections:
-        raise DocumentError(filename, f"{file_type}: no text could be extracted (scanned or empty document)")
+        raise DocumentError(filename, f"{file_type}: no text could be extracted (empty, or only scanned images)")
     return sections
 
 

@@ -23,7 +23,7 @@ def test_docx_and_markdown_keep_text_and_titles():
     assert any("least recently used" in s.text for s in md)
 
 
-@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030", "big5"])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030", "big5", "utf-16-le", "utf-32"])
 def test_chinese_text_in_any_common_encoding(encoding):
     text = "臺北和北京都是大城市。長城很有名，遊客很多。" if encoding == "big5" else docs.ZH_FACT
     [section] = loader.load("zh.txt", text.encode(encoding))
