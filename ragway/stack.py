@@ -188,7 +188,8 @@ class Stack:
     def _child_env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update({"RAGWAY_STATE_DIR": str(self.state), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-                    "DO_NOT_TRACK": "1", "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1"})
+                    "DO_NOT_TRACK": "1", "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1",
+                    "LOGDIR": str(self.log_dir)})  # FastChat writes its own log files there
         return env
 
     def _spawn(self, name: str) -> int:
