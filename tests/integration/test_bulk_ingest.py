@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import io
 import subprocess
 import sys
 import uuid
-import zipfile
 
 import pytest
 
@@ -14,18 +12,10 @@ from tests import documents as docs
 from tests.integration.conftest import count_chunks, new_kb, wait_for_job
 
 
-def zip_of(members: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as z:
-        for name, data in members.items():
-            z.writestr(name, data)
-    return out.getvalue()
-
-
 def test_archive_upload_expands_members_and_fails_bad_ones(client, tmp_path):
     kb = new_kb()
     archive = tmp_path / "bundle.zip"
-    archive.write_bytes(zip_of({"guide/kestrel.md": f"# Kestrel\n\n{docs.MD_FACT}\n".encode(),
+    archive.write_bytes(docs.zip_bytes({"guide/kestrel.md": f"# Kestrel\n\n{docs.MD_FACT}\n".encode(),
                                 "guide/长城.txt": docs.ZH_FACT.encode("gb18030"),
                                 "guide/broken.pdf": b"%PDF-1.4 nothing else"}))
     created = client.upload(kb, [archive])

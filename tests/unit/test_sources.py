@@ -1,10 +1,10 @@
 import io
 import tarfile
-import zipfile
 
 import pytest
 
 from ragway import sources
+from tests.documents import zip_bytes
 
 
 def make_tree(root):
@@ -20,14 +20,6 @@ def test_walk_applies_globs_and_drops_junk(tmp_path):
     assert names == ["a.pdf", "docs/b.md", "docs/deep/c.pdf", "skip/d.txt"]
     assert [n for _, n in sources.walk(tmp_path, include=["**/*.pdf"])] == ["a.pdf", "docs/deep/c.pdf"]
     assert [n for _, n in sources.walk(tmp_path, exclude=["skip/*", "*.md"])] == ["a.pdf", "docs/deep/c.pdf"]
-
-
-def zip_bytes(members: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as z:
-        for name, data in members.items():
-            z.writestr(name, data)
-    return out.getvalue()
 
 
 def tar_bytes(members: dict[str, bytes]) -> bytes:
