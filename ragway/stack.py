@@ -58,6 +58,10 @@ def service_argv(name: str, s: Settings) -> list[str]:
                 "--extra-config", f"proxy.timeTickInterval={s.milvus_time_tick_ms}",
                 # A restart waits for the previous instance's etcd sessions to expire: keep it short.
                 "--extra-config", "common.session.ttl=10",
+                # Growing (not yet indexed) segments otherwise get an IVF "interim index" searched with
+                # nprobe 16 of 128: a filter that keeps a few rows of a large segment then finds nothing.
+                # Brute force on them is exact and cheap at growing-segment sizes.
+                "--extra-config", "queryNode.segcore.interimIndex.enableIndex=false",
                 "--extra-config", f"etcd.data.dir={state / 'milvus' / 'etcd'}"]
     if name == "fastchat-controller":
         return [py, "-m", "fastchat.serve.controller", "--host", host, "--port", str(s.fastchat_controller_port)]
