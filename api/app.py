@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 
 from fastapi import FastAPI, Request
-from prometheus_client import Histogram, make_asgi_app
+from fastapi.responses import JSONResponse
+from prometheus_client import make_asgi_app
 
-from api.errors import install_error_handlers
+from api.errors import error_body, install_error_handlers
+from api.limits import BodySizeLimit
+from api.metrics import REQUEST_SECONDS, register_ingest_metrics
 from api.routes import router
-from ragway.logs import configure_logging, request_id
+from api.services import get_services
+from ragway import logs
+from ragway.logs import configure_logging
 from ragway.settings import get_settings
-
-REQUEST_SECONDS = Histogram("ragway_http_request_seconds", "Gateway request latency",
-                            ["method", "route", "status"])
 
 
 def create_app() -> FastAPI:
@@ -22,22 +25,31 @@ def create_app() -> FastAPI:
     configure_logging(settings.log_level, service="gateway")
     app = FastAPI(
         title="Ragway",
-        version="0.1.0",
-        description="Enterprise retrieval: upload documents to knowledge bases, search them, and ask "
-                    "questions answered with citations.",
+        version="0.2.0",
+        description="Enterprise retrieval: upload documents to knowledge bases, search them, ask questions "
+                    "answered with citations, and chat through an OpenAI-compatible API. Every endpoint but "
+                    "the health checks needs an API key: `Authorization: Bearer rgw_...`.",
     )
     install_error_handlers(app)
     app.include_router(router)
     app.mount("/metrics", make_asgi_app())
+    register_ingest_metrics(get_services())
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
 
     @app.middleware("http")
     async def _request_context(request: Request, call_next):
         rid = request.headers.get("x-request-id") or uuid.uuid4().hex
-        token = request_id.set(rid)
+        token = logs.request_id.set(rid)
         start = time.perf_counter()
         status = 500
         try:
-            response = await call_next(request)
+            try:
+                # Until the response starts; a stream may then run longer.
+                response = await asyncio.wait_for(call_next(request), settings.request_timeout_s)
+            except TimeoutError:
+                response = JSONResponse(error_body("timeout", f"the request took longer than "
+                                                   f"{settings.request_timeout_s:.0f} s; retry, or narrow it"),
+                                        status_code=504)
             status = response.status_code
             response.headers["x-request-id"] = rid
             return response
@@ -45,7 +57,7 @@ def create_app() -> FastAPI:
             route = request.scope.get("route")
             REQUEST_SECONDS.labels(request.method, getattr(route, "path", "unmatched"), str(status)).observe(
                 time.perf_counter() - start)
-            request_id.reset(token)
+            logs.request_id.reset(token)
 
     return app
 

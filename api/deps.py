@@ -1,12 +1,39 @@
-"""Request-scoped dependencies shared by the routes."""
+"""Request-scoped dependencies: who is calling (API key -> tenant and role), and their limits.
+
+The tenant comes only from the key, never from the request body or path, so no request field can
+reach another tenant's data."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.services import Services, get_services
+from ragway import logs
+from ragway.auth import Caller, Role
+
+bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer rgw_...`")
 
 
-def tenant_of_request(services: Services = Depends(get_services)) -> str:
-    # Single-tenant until API keys bind callers to tenants.
-    return services.settings.default_tenant
+def authenticated(credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+                  services: Services = Depends(get_services)) -> Caller:
+    caller = services.keys.authenticate(credentials.credentials if credentials else None)
+    logs.tenant.set(caller.tenant)
+    logs.key_id.set(caller.key_id)
+    services.limits.count_request(caller.key_id)
+    return caller
+
+
+def role(needed: Role) -> Callable[..., Caller]:
+    def dependency(caller: Caller = Depends(authenticated)) -> Caller:
+        return caller.require(needed)
+
+    dependency.__name__ = f"requires_{needed.value}"
+    return dependency
+
+
+reader = role(Role.reader)
+writer = role(Role.writer)
+admin = role(Role.admin)

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ragway.errors import RagwayError
+from ragway.errors import RagwayError, RateLimited, Unauthenticated
 
 log = logging.getLogger(__name__)
 
@@ -18,12 +18,20 @@ def error_body(code: str, message: str, **extra) -> dict:
     return {"error": {"code": code, "message": message, **extra}}
 
 
+def _headers(exc: RagwayError) -> dict[str, str]:
+    if isinstance(exc, RateLimited):
+        return {"Retry-After": str(exc.retry_after_s)}
+    if isinstance(exc, Unauthenticated):
+        return {"WWW-Authenticate": "Bearer"}
+    return {}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RagwayError)
     async def _ragway(_: Request, exc: RagwayError) -> JSONResponse:
         if exc.http_status >= 500:
             log.warning("request failed: %s", exc.message)
-        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.http_status)
+        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.http_status, headers=_headers(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -8,11 +8,17 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import UploadFile
 
+if TYPE_CHECKING:
+    from api.services import Services
+
+from api.schemas import JobCreated
 from ingest_worker.dispatch import enqueue
 from ragway import sources
+from ragway.auth import Caller
 from ragway.blobs import LocalBlobStore
 from ragway.errors import InvalidRequest, NotFound, PayloadTooLarge
 from ragway.jobs import FileState, FileStatus, JobStore
@@ -107,15 +113,30 @@ def _reject_duplicates(names: list[str]) -> None:
         seen.add(name)
 
 
+def start_job(services: Services, caller: Caller, kb: str, incoming: list[Incoming]) -> JobCreated:
+    """A new sealed job for the files, within the caller's concurrent-job limit, recorded in the audit log."""
+    job_id = uuid.uuid4().hex
+    services.limits.start_job(caller.key_id, job_id)
+    try:
+        submit(incoming, job_id, services.jobs, services.blobs, services.settings, caller.tenant, kb=kb,
+               created_by=caller.key_id)
+    except Exception:
+        services.limits.release_job(caller.key_id, job_id)
+        raise
+    services.audit.record(caller.tenant, caller.key_id, "job.create", f"{kb}/{job_id}", files=len(incoming))
+    return JobCreated(job_id=job_id, kb=kb, files=len(incoming), status_url=f"/v1/jobs/{job_id}",
+                      refused=[i.state.error for i in incoming if i.state.error])
+
+
 def submit(incoming: list[Incoming], job_id: str, jobs: JobStore, blobs: LocalBlobStore, s: Settings,
-           tenant: str, kb: str | None = None, sealed: bool = True) -> None:
+           tenant: str, kb: str | None = None, sealed: bool = True, created_by: str = "") -> None:
     """Store the bytes, record the files (creating the job when `kb` is given) and queue them."""
     for item in incoming:
         if item.data is not None:
             blobs.put(job_id, item.state.file_id, item.data)
     states = [i.state for i in incoming]
     if kb is not None:
-        jobs.create(tenant, kb, states, job_id=job_id, sealed=sealed)
+        jobs.create(tenant, kb, states, job_id=job_id, sealed=sealed, created_by=created_by)
     else:
         jobs.add_files(job_id, tenant, states)
     enqueue(job_id, [f for f in states if f.status == FileStatus.queued], s)

@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from ragway.auth import ApiKey, Role
+from ragway.rag import RetrievalMode, RetrievalOptions
 from ragway.records import Hit
 
 
-class SearchRequest(BaseModel):
+class RetrievalParams(BaseModel):
+    top_k: int = Field(5, ge=1, le=100, description="Number of chunks to retrieve")
+    mode: RetrievalMode = Field("dense", description="dense (embeddings), mmr (dense, diversified), "
+                                                     "bm25 (keywords) or hybrid (bm25 + dense)")
+    score_threshold: float | None = Field(None, ge=-1, le=1, description="Drop chunks below this cosine similarity "
+                                                                         "(answers default to the server's setting)")
+    filter: dict[str, Any] | None = Field(
+        None, description="Metadata filter, validated on the server: {field: value} or {field: {op: value}} "
+                          "with fields source, doc_id, page, chunk_index, created_at, metadata.<key> and "
+                          "ops eq, ne, gt, gte, lt, lte, in, prefix",
+        examples=[{"source": "handbook.pdf", "page": {"gte": 2}}])
+
+    def options(self) -> RetrievalOptions:
+        return RetrievalOptions(top_k=self.top_k, mode=self.mode, score_threshold=self.score_threshold,
+                                filter=self.filter)
+
+
+class SearchRequest(RetrievalParams):
     kb: str = Field(..., description="Knowledge base to search", examples=["handbook"])
     query: str = Field(..., min_length=1, max_length=8_000, description="Question or keywords")
-    top_k: int = Field(5, ge=1, le=100, description="Number of chunks to return")
 
 
 class ChunkOut(BaseModel):
@@ -36,10 +54,9 @@ class SearchResponse(BaseModel):
     hits: list[ChunkOut]
 
 
-class AskRequest(BaseModel):
+class AskRequest(RetrievalParams):
     kb: str = Field(..., description="Knowledge base to answer from", examples=["handbook"])
     question: str = Field(..., min_length=1, max_length=8_000)
-    top_k: int = Field(5, ge=1, le=50, description="Chunks retrieved before the best are given to the LLM")
 
 
 class AskResponse(BaseModel):
@@ -76,3 +93,65 @@ class DocumentOut(BaseModel):
 class Readiness(BaseModel):
     ready: bool
     checks: dict[str, str] = Field(..., description="'ok' or the reason a dependency is not ready")
+
+
+class KbCreate(BaseModel):
+    name: str = Field(..., description="1-64 letters (any script), digits, '_', '-' or '.'", examples=["handbook"])
+    description: str = Field("", max_length=1000)
+
+
+class KeyCreate(BaseModel):
+    role: Role = Field(..., description="reader: search/ask/chat; writer: + ingest and delete; admin: + keys, kbs")
+    name: str = Field("", max_length=200, description="What the key is for, shown in listings")
+
+
+class KeyCreated(ApiKey):
+    key: str = Field(..., description="The API key. Shown only now: store it safely")
+
+
+# --- OpenAI-compatible API ----------------------------------------------------------------------
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["system", "user", "assistant", "tool", "developer", "function"]
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        """The text of a message; multi-part content (OpenAI's content parts) joins its text parts."""
+        if isinstance(self.content, list):
+            return "\n".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
+        return self.content or ""
+
+
+class ChatCompletionRequest(BaseModel):
+    """OpenAI's chat request; fields Ragway does not use on kb models are accepted and ignored there
+    (and passed on to the LLM on the plain model)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str = Field(..., description="kb:<name> to answer from a knowledge base, or the LLM's name",
+                       examples=["kb:handbook"])
+    messages: list[ChatMessage] = Field(..., min_length=1)
+    stream: bool = False
+    temperature: float | None = None
+    max_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: int | None = Field(None, ge=1)
+    retrieval: RetrievalParams | None = Field(None, description="Ragway extension: retrieval options (kb models)")
+
+
+class ModelList(BaseModel):
+    object: str = "list"
+    data: list[dict[str, Any]]
+
+
+class ChatCompletion(BaseModel):
+    """OpenAI's chat.completion, plus `sources` (kb models): the chunks the answer was generated from."""
+
+    id: str
+    object: str = "chat.completion"
+    created: int
+    model: str
+    choices: list[dict[str, Any]]
+    usage: dict[str, int] | None = None
+    sources: list[ChunkOut] = Field([], description="Ragway extension: the chunks given to the LLM, [1] first")
+    retrieval_query: str = Field("", description="Ragway extension: the standalone question retrieval used")

@@ -6,11 +6,18 @@ from __future__ import annotations
 import threading
 from functools import cached_property
 
+import redis
+
+from ragway.audit import AuditLog
+from ragway.auth import KeyStore
 from ragway.blobs import LocalBlobStore
 from ragway.embedder import Embedder, get_embedder
 from ragway.generator import Generator
 from ragway.jobs import JobStore
+from ragway.kbs import KnowledgeBases
+from ragway.limits import Limits
 from ragway.rag import RagService
+from ragway.redis_client import connect
 from ragway.settings import Settings, get_settings
 from ragway.store import ChunkStore
 
@@ -35,8 +42,28 @@ class Services:
             return self._store
 
     @cached_property
+    def redis(self) -> redis.Redis:
+        return connect(self.settings.redis_url)
+
+    @cached_property
     def jobs(self) -> JobStore:
-        return JobStore.from_url(self.settings.redis_url)
+        return JobStore(self.redis)
+
+    @cached_property
+    def keys(self) -> KeyStore:
+        return KeyStore(self.redis)
+
+    @cached_property
+    def kbs(self) -> KnowledgeBases:
+        return KnowledgeBases(self.redis)
+
+    @cached_property
+    def limits(self) -> Limits:
+        return Limits(self.redis, self.jobs, self.settings.requests_per_minute, self.settings.concurrent_jobs_per_key)
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        return AuditLog(self.redis)
 
     @cached_property
     def blobs(self) -> LocalBlobStore:

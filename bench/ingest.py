@@ -28,8 +28,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from ragway.auth import KeyStore, Role  # noqa: E402
 from ragway.client import GatewayClient  # noqa: E402
 from ragway.embedder import bundled_model_dir  # noqa: E402
+from ragway.redis_client import connect  # noqa: E402
 from ragway.settings import get_settings  # noqa: E402
 
 
@@ -128,8 +130,10 @@ def main() -> None:
     rows.append(("seed: splitter + HuggingFaceEmbeddings + Milvus.from_documents", len(texts), t))
     print(f"  seed done in {t:.1f}s", flush=True)
 
-    client = GatewayClient(s.gateway_url)
+    _, token = KeyStore(connect(s.redis_url)).create(s.default_tenant, Role.admin, "bench/ingest.py")
+    client = GatewayClient(s.gateway_url, api_key=token)
     kb = f"bench-{uuid.uuid4().hex[:8]}"
+    client.create_kb(kb, "bench/ingest.py (deleted at the end)")
     with tempfile.TemporaryDirectory() as tmp:
         paths = write_articles(paras, Path(tmp))
         t, job = run_job(client, kb, paths)

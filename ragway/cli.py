@@ -27,16 +27,81 @@ stack_app = typer.Typer(help="The local stack without Docker (Milvus, Redis, Fas
 app.add_typer(stack_app, name="stack")
 jobs_app = typer.Typer(help="Ingest jobs: list, show, cancel, retry failed files.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
+keys_app = typer.Typer(help="API keys, managed on the server (direct access to Redis).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+kb_app = typer.Typer(help="Knowledge bases of your tenant (through the gateway, admin key).", no_args_is_help=True)
+app.add_typer(kb_app, name="kb")
 console = Console(stderr=True)
 SERVICE_NAMES = ["redis", "milvus", "fastchat-controller", "fastchat-worker", "fastchat-api", "ingest-worker",
                  "gateway"]
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "deploy" / "sample"
 
 
+def _local_key_file() -> Path:
+    return get_settings().state_dir / "admin.key"
+
+
 def _client():
+    """A gateway client with the key from RAGWAY_API_KEY, else the local stack's admin key (`ragway demo`)."""
     from ragway.client import GatewayClient
 
-    return GatewayClient(os.environ.get("RAGWAY_GATEWAY_URL", get_settings().gateway_url))
+    key = os.environ.get("RAGWAY_API_KEY") or (
+        _local_key_file().read_text().strip() if _local_key_file().exists() else None)
+    return GatewayClient(os.environ.get("RAGWAY_GATEWAY_URL", get_settings().gateway_url), api_key=key)
+
+
+def _key_store():
+    from ragway.auth import KeyStore
+    from ragway.redis_client import connect
+
+    return KeyStore(connect(get_settings().redis_url))
+
+
+@keys_app.command("create")
+def keys_create(tenant: str = typer.Option(..., "--tenant"),
+                role: str = typer.Option(..., "--role", help="reader, writer or admin"),
+                name: str = typer.Option("", "--name", help="What the key is for")) -> None:
+    """Create an API key (bootstrap: the first admin key of a tenant). Prints the key once."""
+    from ragway.auth import Role
+
+    record, token = _key_store().create(tenant, Role(role), name)
+    console.print(f"key id {record.key_id}, tenant {record.tenant}, role {record.role}")
+    typer.echo(token)
+
+
+@keys_app.command("list")
+def keys_list(tenant: str = typer.Option(..., "--tenant")) -> None:
+    """The keys of a tenant (ids and roles, never the secrets)."""
+    for k in _key_store().list(tenant):
+        state = "revoked" if k.revoked_at else "active"
+        console.print(f"{k.key_id}  {k.role:7s} {state:8s} {k.name}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str, tenant: str = typer.Option(..., "--tenant")) -> None:
+    """Revoke a key: requests with it fail at once."""
+    _key_store().revoke(tenant, key_id)
+    console.print(f"revoked {key_id}")
+
+
+@kb_app.command("create")
+def kb_create(name: str, description: str = typer.Option("", "--description")) -> None:
+    """Create a knowledge base."""
+    console.print(_client().create_kb(name, description))
+
+
+@kb_app.command("list")
+def kb_list() -> None:
+    """The knowledge bases of your tenant."""
+    for kb in _client().kbs():
+        console.print(f"{kb['name']:30s} {kb['description']}")
+
+
+@kb_app.command("delete")
+def kb_delete(name: str) -> None:
+    """Delete a knowledge base and every chunk in it."""
+    _client().delete_kb(name)
+    console.print(f"deleted {name}")
 
 
 @stack_app.command("up")
@@ -217,8 +282,29 @@ def demo(
 ) -> None:
     """The main job: bring the stack up, ingest the sample corpus, ask a question, print the answer."""
     stack_up()
+    _ensure_local_admin_key()
+    if kb not in {k["name"] for k in _client().kbs()}:
+        _client().create_kb(kb, "The sample corpus of `ragway demo`")
     ingest([SAMPLE_DIR], kb=kb, include=[], exclude=[], batch_files=50, batch_mib=64, wait=True)
     print_answer(_client().ask(kb, question))
+
+
+def _ensure_local_admin_key() -> None:
+    """An admin key of the default tenant for the local stack's CLI, kept in the state folder (mode 600)."""
+    from ragway.errors import Unauthenticated
+
+    path, store = _local_key_file(), _key_store()
+    if path.exists():
+        try:
+            store.authenticate(path.read_text().strip())
+            return
+        except Unauthenticated:
+            pass
+    _, token = store.create(get_settings().default_tenant, "admin", "local CLI (ragway demo)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(token)
+    console.print(f"created an admin API key for tenant {get_settings().default_tenant!r} in {path}")
 
 
 def main() -> None:

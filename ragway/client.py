@@ -33,6 +33,21 @@ class GatewayClient:
         return [("files", (name, p.read_bytes(), mimetypes.guess_type(name)[0] or "application/octet-stream"))
                 for p, name in zip(paths, names, strict=True)]
 
+    def create_kb(self, name: str, description: str = "") -> dict:
+        return self._json(self.http.post("/v1/kbs", json={"name": name, "description": description}))
+
+    def kbs(self) -> list[dict]:
+        return self._json(self.http.get("/v1/kbs"))
+
+    def create_key(self, role: str, name: str = "") -> dict:
+        return self._json(self.http.post("/v1/keys", json={"role": role, "name": name}))
+
+    def keys(self) -> list[dict]:
+        return self._json(self.http.get("/v1/keys"))
+
+    def revoke_key(self, key_id: str) -> dict:
+        return self._json(self.http.delete(f"/v1/keys/{key_id}"))
+
     def upload(self, kb: str, paths: list[Path], names: list[str] | None = None) -> dict:
         """One request, one sealed job."""
         return self._json(self.http.post(f"/v1/kbs/{kb}/documents", files=self._multipart(paths, names)))
@@ -75,8 +90,11 @@ class GatewayClient:
         if response.status_code >= 400:
             self._json(response)
 
-    def search(self, kb: str, query: str, top_k: int = 5) -> dict:
-        return self._json(self.http.post("/v1/search", json={"kb": kb, "query": query, "top_k": top_k}))
+    def search(self, kb: str, query: str, top_k: int = 5, **options: Any) -> dict:
+        """`options`: mode, score_threshold, filter (see the gateway's OpenAPI document)."""
+        body = {"kb": kb, "query": query, "top_k": top_k, **options}
+        return self._json(self.http.post("/v1/search", json=body))
 
-    def ask(self, kb: str, question: str, top_k: int = 5) -> dict:
-        return self._json(self.http.post("/v1/ask", json={"kb": kb, "question": question, "top_k": top_k}))
+    def ask(self, kb: str, question: str, top_k: int = 5, **options: Any) -> dict:
+        body = {"kb": kb, "question": question, "top_k": top_k, **options}
+        return self._json(self.http.post("/v1/ask", json=body))

@@ -24,6 +24,41 @@ class InvalidRequest(RagwayError):
     http_status = 400
 
 
+class Unauthenticated(RagwayError):
+    """No API key, a malformed or unknown one, or a revoked one."""
+
+    code = "unauthenticated"
+    http_status = 401
+
+
+class Forbidden(RagwayError):
+    """The key is valid but its role does not allow the request."""
+
+    code = "forbidden"
+    http_status = 403
+
+
+class Conflict(RagwayError):
+    code = "conflict"
+    http_status = 409
+
+
+class RateLimited(RagwayError):
+    """A per-key limit is reached; `retry_after_s` becomes the Retry-After header."""
+
+    code = "rate_limited"
+    http_status = 429
+
+    def __init__(self, message: str, retry_after_s: int):
+        super().__init__(message)
+        self.retry_after_s = max(1, int(retry_after_s))
+
+
+class Timeout(RagwayError):
+    code = "timeout"
+    http_status = 504
+
+
 class PayloadTooLarge(RagwayError):
     code = "payload_too_large"
     http_status = 413

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from enum import StrEnum
 
 import redis
 from pydantic import BaseModel, Field
 
-from ragway.errors import DependencyUnavailable, InvalidRequest, NotFound
+from ragway.errors import InvalidRequest, NotFound
+from ragway.redis_client import connect, redis_errors
 
 PREFIX = "ragway"
+STATS_KEY = f"{PREFIX}:stats"
 
 
 class FileStatus(StrEnum):
@@ -61,6 +62,7 @@ class Job(BaseModel):
     tenant: str
     kb: str
     created_at: float
+    created_by: str = Field("", description="Id of the API key that created the job")
     started_at: float | None = Field(None, description="When the first file started")
     status: JobStatus
     sealed: bool = Field(..., description="No more files will be added")
@@ -90,9 +92,7 @@ class JobStore:
 
     @classmethod
     def from_url(cls, url: str) -> JobStore:
-        return cls(redis.Redis.from_url(url, decode_responses=True, socket_timeout=10,
-                                        socket_connect_timeout=5, health_check_interval=30,
-                                        retry_on_timeout=True))
+        return cls(connect(url))
 
     @staticmethod
     def _job_key(job_id: str) -> str:
@@ -103,17 +103,18 @@ class JobStore:
         return f"{PREFIX}:job:{job_id}:files"
 
     def create(self, tenant: str, kb: str, files: list[FileState], job_id: str | None = None,
-               sealed: bool = True) -> str:
+               sealed: bool = True, created_by: str = "") -> str:
         job_id = job_id or uuid.uuid4().hex
         created = time.time()
-        with _redis_errors():
+        with redis_errors():
             pipe = self.r.pipeline(transaction=True)
             pipe.hset(self._job_key(job_id), mapping={"tenant": tenant, "kb": kb, "created_at": created,
                                                       "total": len(files), "sealed": int(sealed),
-                                                      "cancelled": 0, "chunks": 0})
+                                                      "cancelled": 0, "chunks": 0, "created_by": created_by})
             if files:
                 pipe.hset(self._files_key(job_id), mapping={f.file_id: f.model_dump_json() for f in files})
             pipe.zadd(f"{PREFIX}:jobs:{tenant}", {job_id: created})
+            pipe.hincrby(STATS_KEY, "jobs", 1)
             pipe.execute()
         return job_id
 
@@ -123,7 +124,7 @@ class JobStore:
             raise InvalidRequest(f"job {job_id} is sealed: start a new job to add files")
         if meta.get("cancelled") == "1":
             raise InvalidRequest(f"job {job_id} was cancelled")
-        with _redis_errors():
+        with redis_errors():
             pipe = self.r.pipeline(transaction=True)
             pipe.hset(self._files_key(job_id), mapping={f.file_id: f.model_dump_json() for f in files})
             pipe.hincrby(self._job_key(job_id), "total", len(files))
@@ -131,11 +132,11 @@ class JobStore:
 
     def seal(self, job_id: str, tenant: str) -> None:
         self._meta(job_id, tenant)
-        with _redis_errors():
+        with redis_errors():
             self.r.hset(self._job_key(job_id), "sealed", 1)
 
     def _meta(self, job_id: str, tenant: str | None) -> dict[str, str]:
-        with _redis_errors():
+        with redis_errors():
             meta = self.r.hgetall(self._job_key(job_id))
         if not meta or (tenant is not None and meta["tenant"] != tenant):
             raise NotFound(f"job {job_id} not found")
@@ -143,7 +144,7 @@ class JobStore:
 
     def get(self, job_id: str, tenant: str | None = None, with_files: bool = True) -> Job:
         meta = self._meta(job_id, tenant)
-        with _redis_errors():
+        with redis_errors():
             raw_files = self.r.hvals(self._files_key(job_id))
         files = sorted((FileState.model_validate_json(v) for v in raw_files), key=lambda f: f.name)
         counts = {s.value: 0 for s in FileStatus}
@@ -151,47 +152,51 @@ class JobStore:
             counts[f.status.value] += 1
         sealed, cancelled = meta.get("sealed", "1") == "1", meta.get("cancelled") == "1"
         return Job(job_id=job_id, tenant=meta["tenant"], kb=meta["kb"], created_at=float(meta["created_at"]),
+                   created_by=meta.get("created_by", ""),
                    started_at=float(meta["started_at"]) if "started_at" in meta else None,
                    status=job_status(files, sealed, cancelled), sealed=sealed, cancelled=cancelled,
                    total=int(meta["total"]), chunks=int(meta.get("chunks", 0)), counts=counts,
                    files=files if with_files else [])
 
     def list_ids(self, tenant: str, limit: int = 50) -> list[str]:
-        with _redis_errors():
+        with redis_errors():
             return list(self.r.zrevrange(f"{PREFIX}:jobs:{tenant}", 0, limit - 1))
 
     def file(self, job_id: str, file_id: str) -> FileState:
-        with _redis_errors():
+        with redis_errors():
             raw = self.r.hget(self._files_key(job_id), file_id)
         if raw is None:
             raise NotFound(f"file {file_id} of job {job_id} not found")
         return FileState.model_validate_json(raw)
 
     def files(self, job_id: str) -> list[FileState]:
-        with _redis_errors():
+        with redis_errors():
             return [FileState.model_validate_json(v) for v in self.r.hvals(self._files_key(job_id))]
 
     def is_cancelled(self, job_id: str) -> bool:
-        with _redis_errors():
+        with redis_errors():
             return self.r.hget(self._job_key(job_id), "cancelled") == "1"
 
     def mark_started(self, job_id: str) -> None:
-        with _redis_errors():
+        with redis_errors():
             self.r.hsetnx(self._job_key(job_id), "started_at", time.time())
 
     def update_file(self, job_id: str, state: FileState, chunks_added: int = 0) -> None:
         state.updated_at = time.time()
-        with _redis_errors():
+        with redis_errors():
             pipe = self.r.pipeline(transaction=True)
             pipe.hset(self._files_key(job_id), state.file_id, state.model_dump_json())
             if chunks_added:
                 pipe.hincrby(self._job_key(job_id), "chunks", chunks_added)
+                pipe.hincrby(STATS_KEY, "chunks", chunks_added)
+            if state.status in (FileStatus.done, FileStatus.failed, FileStatus.cancelled):
+                pipe.hincrby(STATS_KEY, f"files_{state.status.value}", 1)
             pipe.execute()
 
     def cancel(self, job_id: str, tenant: str) -> list[FileState]:
         """Stop a job: files not yet started end as cancelled; files being ingested finish."""
         self._meta(job_id, tenant)
-        with _redis_errors():
+        with redis_errors():
             self.r.hset(self._job_key(job_id), mapping={"cancelled": 1, "sealed": 1})
         cancelled = [f for f in self.files(job_id) if f.status == FileStatus.queued]
         for f in cancelled:
@@ -210,15 +215,11 @@ class JobStore:
             self.update_file(job_id, f)
         return again
 
+    def stats(self) -> dict[str, int]:
+        """Totals since the Redis data began: jobs, chunks, files_done/failed/cancelled (for /metrics)."""
+        with redis_errors():
+            return {k: int(v) for k, v in self.r.hgetall(STATS_KEY).items()}
+
     def ping(self) -> None:
-        with _redis_errors():
+        with redis_errors():
             self.r.ping()
-
-
-@contextmanager
-def _redis_errors() -> Iterator[None]:
-    """Redis failures become `DependencyUnavailable` (503 at the gateway, a retry in workers)."""
-    try:
-        yield
-    except redis.RedisError as exc:
-        raise DependencyUnavailable(f"Redis is unavailable: {exc}") from exc

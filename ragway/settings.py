@@ -90,6 +90,11 @@ class Settings(BaseSettings):
 
     # --- gateway -----------------------------------------------------------------------------
     gateway_port: int = 8080
+    requests_per_minute: int = Field(600, description="Per API key, shared by all gateway replicas")
+    concurrent_jobs_per_key: int = Field(4, description="Unfinished ingest jobs one API key may have")
+    max_request_bytes: int = Field(1024 * 1024 * 1024, description="Largest upload request (all its files)")
+    request_timeout_s: float = Field(300.0, description="A request still running after this gets 504")
+    chat_history_messages: int = Field(6, description="Earlier chat messages used to condense a follow-up")
     log_level: str = "INFO"
 
     @property

@@ -145,8 +145,11 @@ class ChunkStore:
         with _unavailable_on_error("delete"):
             self.client.delete(self.collection, filter=expr)
 
-    def delete_document(self, tenant: str, doc_id: str) -> None:
-        self.delete_chunks_from(tenant, doc_id, 0)
+    def delete_document(self, tenant: str, kb: str, doc_id: str) -> None:
+        expr = filters.all_of(filters.equals("tenant", tenant), filters.equals("kb", kb),
+                              filters.equals("doc_id", doc_id))
+        with _unavailable_on_error("delete"):
+            self.client.delete(self.collection, filter=expr)
 
     def delete_kb(self, tenant: str, kb: str) -> None:
         expr = filters.all_of(filters.equals("tenant", tenant), filters.equals("kb", kb))
@@ -203,8 +206,9 @@ class ChunkStore:
                 self.client.load_collection(self.collection)
                 return call()
 
-    def search(self, tenant: str, kb: str, vector: Sequence[float], top_k: int) -> list[Hit]:
-        expr = filters.all_of(filters.equals("tenant", tenant), filters.equals("kb", kb))
+    def search(self, tenant: str, kb: str, vector: Sequence[float], top_k: int, extra_filter: str = "") -> list[Hit]:
+        """Nearest chunks of one kb of one tenant; `extra_filter` (from filters.user_filter) can only narrow."""
+        expr = filters.all_of(filters.equals("tenant", tenant), filters.equals("kb", kb), extra_filter)
         result = self._read("search", lambda: self.client.search(
             self.collection, data=[list(vector)], limit=top_k, filter=expr,
             output_fields=OUTPUT_FIELDS, anns_field="embedding",

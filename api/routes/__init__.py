@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from api.routes import documents, health, jobs, retrieval
+from api.routes import admin, documents, health, jobs, kbs, openai_compat, retrieval
 
 router = APIRouter()
-for module in (documents, jobs, retrieval, health):
+for module in (kbs, documents, jobs, retrieval, openai_compat, admin, health):
     router.include_router(module.router)

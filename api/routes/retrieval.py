@@ -1,25 +1,27 @@
-"""Search and ask over a knowledge base."""
+"""Search and ask over a knowledge base of the caller's tenant."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from api.deps import tenant_of_request
+from api.deps import reader
 from api.schemas import AskRequest, AskResponse, ChunkOut, SearchRequest, SearchResponse
 from api.services import Services, get_services
+from ragway.auth import Caller
 
 router = APIRouter(tags=["retrieval"])
 
 
 @router.post("/v1/search", response_model=SearchResponse, summary="The chunks of a knowledge base closest to a query")
-def search(body: SearchRequest, tenant: str = Depends(tenant_of_request),
+def search(body: SearchRequest, caller: Caller = Depends(reader),
            services: Services = Depends(get_services)) -> SearchResponse:
-    hits = services.rag.search(tenant, body.kb, body.query, body.top_k)
+    services.kbs.get(caller.tenant, body.kb)
+    hits = services.rag.search(caller.tenant, body.kb, body.query, body.options())
     return SearchResponse(kb=body.kb, hits=[ChunkOut.of(h) for h in hits])
 
 
 @router.post("/v1/ask", response_model=AskResponse, summary="Answer a question from a knowledge base, with sources")
-def ask(body: AskRequest, tenant: str = Depends(tenant_of_request),
-        services: Services = Depends(get_services)) -> AskResponse:
-    result = services.rag.ask(tenant, body.kb, body.question, body.top_k)
+def ask(body: AskRequest, caller: Caller = Depends(reader), services: Services = Depends(get_services)) -> AskResponse:
+    services.kbs.get(caller.tenant, body.kb)
+    result = services.rag.ask(caller.tenant, body.kb, body.question, body.options())
     return AskResponse(answer=result.answer, sources=[ChunkOut.of(h) for h in result.sources])

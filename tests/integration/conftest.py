@@ -13,7 +13,9 @@ import uuid
 import pytest
 from pymilvus import MilvusClient
 
+from ragway.auth import KeyStore, Role
 from ragway.client import GatewayClient
+from ragway.redis_client import connect
 from ragway.settings import get_settings
 from ragway.stack import Stack
 
@@ -45,8 +47,20 @@ def settings(stack):
 
 
 @pytest.fixture(scope="session")
-def client(stack, settings) -> GatewayClient:
-    return GatewayClient(settings.gateway_url)
+def keys(stack, settings) -> KeyStore:
+    return KeyStore(connect(settings.redis_url))
+
+
+def client_for(settings, keys: KeyStore, tenant: str, role: Role) -> GatewayClient:
+    """A gateway client with a new API key, made on the server side as `ragway keys create` does."""
+    _, token = keys.create(tenant, role, name=f"pytest {role}")
+    return GatewayClient(settings.gateway_url, api_key=token)
+
+
+@pytest.fixture(scope="session")
+def client(stack, settings, keys) -> GatewayClient:
+    """An admin of the default tenant."""
+    return client_for(settings, keys, settings.default_tenant, Role.admin)
 
 
 @pytest.fixture(scope="session")
@@ -54,8 +68,11 @@ def milvus(settings) -> MilvusClient:
     return MilvusClient(uri=settings.milvus_uri)
 
 
-def new_kb(prefix: str = "it") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+def new_kb(client: GatewayClient, prefix: str = "it") -> str:
+    """A new, empty knowledge base (the client must be an admin)."""
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    client.create_kb(name)
+    return name
 
 
 def wait_for_job(client: GatewayClient, job_id: str, timeout_s: float = 600) -> dict:

@@ -13,7 +13,7 @@ from tests.integration.conftest import count_chunks, new_kb, wait_for_job
 
 
 def test_archive_upload_expands_members_and_fails_bad_ones(client, tmp_path):
-    kb = new_kb()
+    kb = new_kb(client)
     archive = tmp_path / "bundle.zip"
     archive.write_bytes(docs.zip_bytes({"guide/kestrel.md": f"# Kestrel\n\n{docs.MD_FACT}\n".encode(),
                                 "guide/长城.txt": docs.ZH_FACT.encode("gb18030"),
@@ -27,7 +27,7 @@ def test_archive_upload_expands_members_and_fails_bad_ones(client, tmp_path):
 
 
 def test_cli_ingests_a_folder_in_batches_with_globs(settings, client, tmp_path):
-    kb = new_kb()
+    kb = new_kb(client)
     docs.write_corpus(tmp_path / "corpus")
     (tmp_path / "corpus" / "notes").mkdir()
     for i in range(7):
@@ -47,7 +47,7 @@ def test_cli_ingests_a_folder_in_batches_with_globs(settings, client, tmp_path):
 
 
 def test_server_side_folder_under_an_allowed_root(settings, client):
-    kb = new_kb()
+    kb = new_kb(client)
     folder = settings.state_dir.resolve() / "sources" / uuid.uuid4().hex
     docs.write_corpus(folder)
     created = client.ingest_server_folder(kb, str(folder), include=["**/*.md", "**/*.txt"], exclude=[])
@@ -59,7 +59,7 @@ def test_server_side_folder_under_an_allowed_root(settings, client):
 
 
 def test_cancel_stops_files_not_yet_started(client, tmp_path):
-    kb = new_kb()
+    kb = new_kb(client)
     paths = []
     for i in range(40):
         p = tmp_path / f"memo-{i:02d}.md"
@@ -76,7 +76,7 @@ def test_cancel_stops_files_not_yet_started(client, tmp_path):
 
 
 def test_retry_runs_failed_files_again(client, tmp_path):
-    kb = new_kb()
+    kb = new_kb(client)
     bad = tmp_path / "broken.pdf"
     bad.write_bytes(b"%PDF-1.4 truncated")
     job_id = client.upload(kb, [bad])["job_id"]
@@ -87,7 +87,7 @@ def test_retry_runs_failed_files_again(client, tmp_path):
 
 
 def test_delete_a_document_and_a_whole_kb(client, milvus, settings, tmp_path):
-    kb = new_kb()
+    kb = new_kb(client)
     paths = docs.write_corpus(tmp_path)
     wait_for_job(client, client.upload(kb, [paths["kestrel.md"], paths["onboarding.docx"]])["job_id"])
     listed = {d["source"]: d for d in client.documents(kb)}

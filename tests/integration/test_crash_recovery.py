@@ -29,7 +29,7 @@ def corpus(tmp_path_factory):
 @pytest.fixture(scope="module")
 def clean_run(client, corpus, milvus, settings):
     """Chunk count of an undisturbed run of the same files."""
-    kb = new_kb("clean")
+    kb = new_kb(client, "clean")
     job = wait_for_job(client, client.upload(kb, corpus)["job_id"])
     assert job["counts"]["done"] == FILES
     return chunk_ids(milvus, settings, kb)
@@ -65,7 +65,7 @@ def assert_complete_without_duplicates(client, milvus, settings, kb, job_id, cle
 
 
 def test_sigkilled_worker_is_replaced_and_the_job_completes(stack, client, corpus, clean_run, milvus, settings):
-    kb = new_kb("kill")
+    kb = new_kb(client, "kill")
     job_id = start_and_wait_for_progress(client, kb, corpus)
     pid = stack.pid("ingest-worker")
     os.killpg(pid, signal.SIGKILL)
@@ -77,7 +77,7 @@ def test_sigkilled_worker_is_replaced_and_the_job_completes(stack, client, corpu
 
 def test_milvus_stopped_mid_job_the_job_completes_after_it_is_back(stack, client, corpus, clean_run, milvus,
                                                                    settings):
-    kb = new_kb("milvus")
+    kb = new_kb(client, "milvus")
     job_id = start_and_wait_for_progress(client, kb, corpus)
     stack.down(["milvus"])
     time.sleep(5)
@@ -87,7 +87,7 @@ def test_milvus_stopped_mid_job_the_job_completes_after_it_is_back(stack, client
 
 
 def test_redis_restarted_mid_job_loses_no_job_file_or_task(stack, client, corpus, clean_run, milvus, settings):
-    kb = new_kb("redis")
+    kb = new_kb(client, "redis")
     job_id = start_and_wait_for_progress(client, kb, corpus)
     stack.down(["redis"])
     time.sleep(2)

@@ -31,7 +31,7 @@ def expected_names(docs) -> list[str]:
 
 def test_whole_shared_corpus_in_one_job(settings, client, tmp_path):
     docs = require("docs")
-    kb = new_kb("corpus")
+    kb = new_kb(client, "corpus")
     run = subprocess.run([sys.executable, "-m", "ragway.cli", "ingest", str(docs), "--kb", kb,
                           "--exclude", "MANIFEST.tsv", "--exclude", "README.md"],
                          capture_output=True, text=True, timeout=3600,

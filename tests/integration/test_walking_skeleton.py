@@ -15,7 +15,7 @@ GOOD = ["satellite-report.pdf", "onboarding.docx", "kestrel.md", "长城介绍.t
 
 @pytest.fixture(scope="module")
 def corpus(client, tmp_path_factory):
-    kb = new_kb()
+    kb = new_kb(client)
     paths = docs.write_corpus(tmp_path_factory.mktemp("corpus"))
     upload = client.upload(kb, list(paths.values()))
     job = wait_for_job(client, upload["job_id"])
@@ -63,7 +63,7 @@ def test_ask_answers_from_the_right_source(client, corpus):
 
 
 def test_ask_declines_when_nothing_relevant_is_stored(client):
-    result = client.ask(new_kb("empty"), "What does the Zephyr satellite measure?")
+    result = client.ask(new_kb(client, "empty"), "What does the Zephyr satellite measure?")
     assert result == {"answer": NOT_FOUND_ANSWER, "sources": []}
 
 
@@ -76,7 +76,7 @@ def test_reingesting_the_same_files_adds_no_chunks(client, corpus, milvus, setti
 
 
 def test_changed_file_replaces_its_chunks(client, milvus, settings, tmp_path):
-    kb = new_kb()
+    kb = new_kb(client)
     path = tmp_path / "notes.md"
     long_text = "\n\n".join(f"Old paragraph {i} about the retired Falcon server rack." * 3 for i in range(12))
     path.write_text(long_text)
@@ -98,7 +98,10 @@ def test_upload_errors_are_clear_json(client, tmp_path):
     assert resp.status_code == 400
     assert resp.json()["error"]["code"] == "invalid_request"
     assert "knowledge base" in resp.json()["error"]["message"]
-    dup = client.http.post("/v1/kbs/dups/documents", files=[("files", ("a.txt", b"x")), ("files", ("a.txt", b"y"))])
+    missing = client.http.post("/v1/kbs/nosuchkb/documents", files=[("files", ("a.txt", b"hello"))])
+    assert missing.status_code == 404 and "does not exist" in missing.json()["error"]["message"]
+    kb = new_kb(client, "dups")
+    dup = client.http.post(f"/v1/kbs/{kb}/documents", files=[("files", ("a.txt", b"x")), ("files", ("a.txt", b"y"))])
     assert dup.status_code == 400 and "two files are named" in dup.json()["error"]["message"]
     assert client.http.get("/v1/jobs/doesnotexist").status_code == 404
 

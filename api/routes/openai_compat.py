@@ -1,0 +1,132 @@
+"""OpenAI-compatible API: knowledge bases appear as models `kb:<name>`; the plain LLM passes through.
+
+On a kb model, `/v1/chat/completions` condenses a follow-up with the chat history, retrieves from
+the kb and answers from the retrieved chunks. The chunks come back in the extra top-level field
+`sources` (streams: on the last chunk, before `[DONE]`). Retrieval options go in the extra body
+field `retrieval` (the `openai` client: `extra_body={"retrieval": {...}}`)."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, Depends
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from api.deps import reader
+from api.schemas import ChatCompletion, ChatCompletionRequest, ChunkOut, ModelList
+from api.services import Services, get_services
+from ragway.auth import Caller
+from ragway.errors import DependencyUnavailable, InvalidRequest, RagwayError
+from ragway.generator import ChatTurn
+from ragway.rag import Answer, Context, RetrievalOptions
+
+router = APIRouter(tags=["openai-compatible"])
+KB_MODEL_PREFIX = "kb:"
+
+
+@router.get("/v1/models", response_model=ModelList, summary="Knowledge bases you can read (kb:<name>) and the LLM")
+def list_models(caller: Caller = Depends(reader), services: Services = Depends(get_services)) -> ModelList:
+    models = [{"id": f"{KB_MODEL_PREFIX}{kb.name}", "object": "model", "created": int(kb.created_at),
+               "owned_by": caller.tenant} for kb in services.kbs.list(caller.tenant)]
+    models.append({"id": services.settings.llm_model, "object": "model", "created": 0, "owned_by": "ragway"})
+    return ModelList(data=models)
+
+
+@router.post("/v1/chat/completions", response_model=ChatCompletion,
+             summary="Chat: on a kb:<name> model, answers from the knowledge base with `sources`")
+async def chat_completions(body: ChatCompletionRequest, caller: Caller = Depends(reader),
+                           services: Services = Depends(get_services)):
+    if not body.model.startswith(KB_MODEL_PREFIX):
+        return await _pass_through(body, services)
+    kb = body.model.removeprefix(KB_MODEL_PREFIX)
+    services.kbs.get(caller.tenant, kb)
+    history, question = _split_messages(body)
+    options = body.retrieval.options() if body.retrieval else RetrievalOptions(top_k=services.settings.top_k)
+    context = await run_in_threadpool(services.rag.chat_context, caller.tenant, kb, history, question, options)
+    completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+    if body.stream:
+        return StreamingResponse(_sse(services, context, body.model, completion_id), media_type="text/event-stream")
+    answer = await run_in_threadpool(services.rag.chat, context)
+    return JSONResponse(_completion(answer, body.model, completion_id))
+
+
+def _split_messages(body: ChatCompletionRequest) -> tuple[list[ChatTurn], str]:
+    turns = [ChatTurn(m.role, m.text()) for m in body.messages if m.role in ("user", "assistant")]
+    if not turns or turns[-1].role != "user" or not turns[-1].content.strip():
+        raise InvalidRequest("the last message must be a non-empty user message (the question)")
+    return turns[:-1], turns[-1].content
+
+
+def _sources(hits) -> list[dict[str, Any]]:
+    return [ChunkOut.of(h).model_dump() for h in hits]
+
+
+def _completion(answer: Answer, model: str, completion_id: str) -> dict[str, Any]:
+    return {
+        "id": completion_id, "object": "chat.completion", "created": int(time.time()), "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.answer},
+                     "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": answer.prompt_tokens, "completion_tokens": answer.completion_tokens,
+                  "total_tokens": answer.prompt_tokens + answer.completion_tokens},
+        "sources": _sources(answer.sources), "retrieval_query": answer.question,
+    }
+
+
+def _chunk(completion_id: str, model: str, delta: dict, finish_reason: str | None = None, **extra) -> str:
+    payload = {"id": completion_id, "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
+               "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}], **extra}
+    return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
+
+
+async def _sse(services: Services, context: Context, model: str, completion_id: str) -> AsyncIterator[str]:
+    yield _chunk(completion_id, model, {"role": "assistant", "content": ""})
+    try:
+        async for piece in services.rag.chat_stream(context):
+            yield _chunk(completion_id, model, {"content": piece})
+    except RagwayError as exc:  # the status line is sent already: report the error in the stream
+        yield f"data: {json.dumps({'error': {'code': exc.code, 'message': exc.message}})}\n\n"
+    else:
+        yield _chunk(completion_id, model, {}, "stop", sources=_sources(context.hits),
+                     retrieval_query=context.question)
+    yield "data: [DONE]\n\n"
+
+
+async def _pass_through(body: ChatCompletionRequest, services: Services):
+    """The plain LLM: forward to FastChat (or the configured endpoint), streaming included."""
+    s = services.settings
+    if body.model != s.llm_model:
+        raise InvalidRequest(f"unknown model {body.model!r}; GET /v1/models lists kb:<name> models and "
+                             f"{s.llm_model!r}")
+    payload = body.model_dump(exclude_none=True, exclude={"retrieval", "max_completion_tokens"})
+    # FastChat ignores max_completion_tokens (what newer clients send) and would otherwise generate
+    # to the context limit.
+    payload["max_tokens"] = body.max_tokens or body.max_completion_tokens or s.llm_max_tokens
+    url = f"{s.llm_base_url.rstrip('/')}/chat/completions"
+    headers = {"Authorization": f"Bearer {s.llm_api_key}"}
+    client = httpx.AsyncClient(timeout=s.llm_timeout_s)
+    try:
+        if not body.stream:
+            response = await client.post(url, json=payload, headers=headers)
+            await client.aclose()
+            return JSONResponse(response.json(), status_code=response.status_code)
+        request = client.build_request("POST", url, json=payload, headers=headers)
+        upstream = await client.send(request, stream=True)
+    except (httpx.HTTPError, ValueError) as exc:
+        await client.aclose()
+        raise DependencyUnavailable(f"the LLM at {s.llm_base_url} failed: {exc}") from exc
+
+    async def relay() -> AsyncIterator[bytes]:
+        try:
+            async for raw in upstream.aiter_raw():
+                yield raw
+        finally:
+            await upstream.aclose()
+            await client.aclose()
+
+    return StreamingResponse(relay(), status_code=upstream.status_code, media_type="text/event-stream")

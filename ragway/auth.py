@@ -1,0 +1,140 @@
+"""API keys: each bound to one tenant and one role, stored in Redis only as a hash.
+
+A key reads `rgw_<key id>_<secret>`. The key id is public (logs, audit, admin listings); the
+secret is 256 random bits, so a plain SHA-256 of the whole key is a safe verifier (slow password
+hashes only matter for guessable secrets). Every request looks its key up again, so a revoked key
+fails at once on every gateway replica.
+
+Keys: `ragway:apikey:<key id>` (hash) and `ragway:tenant:<tenant>:apikeys` (set of key ids)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from enum import StrEnum
+
+import redis
+from pydantic import BaseModel, Field
+
+from ragway import filters
+from ragway.errors import Forbidden, NotFound, Unauthenticated
+from ragway.redis_client import redis_errors
+
+PREFIX = "ragway"
+TOKEN_PREFIX = "rgw"
+
+
+class Role(StrEnum):
+    """Each role includes the rights of the ones before it."""
+
+    reader = "reader"  # search, ask, chat, list documents and jobs
+    writer = "writer"  # + ingest, delete documents, cancel and retry jobs
+    admin = "admin"  # + API keys and knowledge bases of its tenant
+
+    @property
+    def rank(self) -> int:
+        return list(Role).index(self)
+
+    def allows(self, needed: Role) -> bool:
+        return self.rank >= needed.rank
+
+
+class ApiKey(BaseModel):
+    key_id: str
+    tenant: str
+    role: Role
+    name: str = ""
+    created_at: float = Field(..., description="Unix epoch seconds")
+    revoked_at: float | None = None
+
+
+class Caller(BaseModel):
+    """Who is making a request, as established from the API key."""
+
+    key_id: str
+    tenant: str
+    role: Role
+
+    def require(self, role: Role) -> Caller:
+        if not self.role.allows(role):
+            raise Forbidden(f"this API key has the role '{self.role}'; the request needs '{role}' or above")
+        return self
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class KeyStore:
+    def __init__(self, client: redis.Redis):
+        self.r = client
+
+    @staticmethod
+    def _key(key_id: str) -> str:
+        return f"{PREFIX}:apikey:{key_id}"
+
+    @staticmethod
+    def _tenant_set(tenant: str) -> str:
+        return f"{PREFIX}:tenant:{tenant}:apikeys"
+
+    def create(self, tenant: str, role: Role, name: str = "") -> tuple[ApiKey, str]:
+        """A new key; the token is returned this once and never stored."""
+        filters.validate_name("tenant", tenant)
+        key_id = secrets.token_hex(6)
+        token = f"{TOKEN_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
+        record = ApiKey(key_id=key_id, tenant=tenant, role=Role(role), name=name[:200], created_at=time.time())
+        with redis_errors():
+            pipe = self.r.pipeline(transaction=True)
+            pipe.hset(self._key(key_id), mapping={**_fields(record), "digest": _digest(token)})
+            pipe.sadd(self._tenant_set(tenant), key_id)
+            pipe.execute()
+        return record, token
+
+    def authenticate(self, token: str | None) -> Caller:
+        if not token:
+            raise Unauthenticated("missing API key: send 'Authorization: Bearer <key>' "
+                                  "(an admin creates keys with `ragway keys create` or POST /v1/keys)")
+        parts = token.split("_", 2)
+        if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
+            raise Unauthenticated("malformed API key: expected 'Authorization: Bearer rgw_...'")
+        with redis_errors():
+            stored = self.r.hgetall(self._key(parts[1]))
+        if not stored or not hmac.compare_digest(stored.get("digest", ""), _digest(token)):
+            raise Unauthenticated("unknown API key")
+        record = _record(stored)
+        if record.revoked_at is not None:
+            raise Unauthenticated(f"API key {record.key_id} was revoked")
+        return Caller(key_id=record.key_id, tenant=record.tenant, role=record.role)
+
+    def list(self, tenant: str) -> list[ApiKey]:
+        with redis_errors():
+            ids = sorted(self.r.smembers(self._tenant_set(tenant)))
+            pipe = self.r.pipeline()
+            for key_id in ids:
+                pipe.hgetall(self._key(key_id))
+            rows = pipe.execute()
+        return sorted((_record(row) for row in rows if row), key=lambda k: k.created_at)
+
+    def revoke(self, tenant: str, key_id: str) -> ApiKey:
+        with redis_errors():
+            stored = self.r.hgetall(self._key(key_id))
+            if not stored or stored["tenant"] != tenant:
+                raise NotFound(f"API key {key_id} not found in tenant {tenant}")
+            if not stored.get("revoked_at"):
+                self.r.hset(self._key(key_id), "revoked_at", time.time())
+                stored = self.r.hgetall(self._key(key_id))
+        return _record(stored)
+
+
+def _fields(record: ApiKey) -> dict[str, str]:
+    return {"key_id": record.key_id, "tenant": record.tenant, "role": record.role.value, "name": record.name,
+            "created_at": repr(record.created_at), "revoked_at": ""}
+
+
+def _record(stored: dict[str, str]) -> ApiKey:
+    revoked = stored.get("revoked_at") or None
+    return ApiKey(key_id=stored["key_id"], tenant=stored["tenant"], role=Role(stored["role"]),
+                  name=stored.get("name", ""), created_at=float(stored["created_at"]),
+                  revoked_at=float(revoked) if revoked else None)

@@ -1,0 +1,62 @@
+"""Knowledge bases: named collections of documents that belong to one tenant.
+
+The registry lives in Redis (`ragway:tenant:<tenant>:kbs`, a hash name -> JSON), so every gateway
+replica sees the same list; the chunks themselves live in Milvus with `tenant` and `kb` fields."""
+
+from __future__ import annotations
+
+import time
+
+import redis
+from pydantic import BaseModel, Field
+
+from ragway import filters
+from ragway.errors import Conflict, NotFound
+from ragway.redis_client import redis_errors
+
+PREFIX = "ragway"
+
+
+class KnowledgeBase(BaseModel):
+    name: str
+    tenant: str
+    description: str = ""
+    created_at: float = Field(..., description="Unix epoch seconds")
+    created_by: str = Field("", description="Key id (or 'cli') that created it")
+
+
+class KnowledgeBases:
+    def __init__(self, client: redis.Redis):
+        self.r = client
+
+    @staticmethod
+    def _key(tenant: str) -> str:
+        return f"{PREFIX}:tenant:{tenant}:kbs"
+
+    def create(self, tenant: str, name: str, description: str = "", created_by: str = "") -> KnowledgeBase:
+        filters.validate_name("knowledge base", name)
+        kb = KnowledgeBase(name=name, tenant=tenant, description=description[:1000], created_at=time.time(),
+                           created_by=created_by)
+        with redis_errors():
+            created = self.r.hsetnx(self._key(tenant), name, kb.model_dump_json())
+        if not created:
+            raise Conflict(f"knowledge base {name!r} already exists")
+        return kb
+
+    def get(self, tenant: str, name: str) -> KnowledgeBase:
+        filters.validate_name("knowledge base", name)
+        with redis_errors():
+            raw = self.r.hget(self._key(tenant), name)
+        if raw is None:
+            raise NotFound(f"knowledge base {name!r} does not exist in this tenant; "
+                           "an admin creates it with POST /v1/kbs or `ragway kb create`")
+        return KnowledgeBase.model_validate_json(raw)
+
+    def list(self, tenant: str) -> list[KnowledgeBase]:
+        with redis_errors():
+            rows = self.r.hvals(self._key(tenant))
+        return sorted((KnowledgeBase.model_validate_json(r) for r in rows), key=lambda kb: kb.name)
+
+    def remove(self, tenant: str, name: str) -> None:
+        with redis_errors():
+            self.r.hdel(self._key(tenant), name)

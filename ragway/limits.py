@@ -1,0 +1,68 @@
+"""Per-key limits counted in Redis, so several gateway replicas share them.
+
+Requests per minute: a fixed one-minute window per key (`INCR` + `EXPIRE`), cheap and exact
+enough for abuse protection. Concurrent ingest jobs: a set of the key's unfinished job ids,
+pruned of finished jobs on each check, so a crashed gateway cannot leak a slot."""
+
+from __future__ import annotations
+
+import time
+
+import redis
+
+from ragway.errors import RateLimited
+from ragway.jobs import JobStatus, JobStore
+from ragway.redis_client import redis_errors
+
+PREFIX = "ragway"
+WINDOW_S = 60
+FINISHED = {JobStatus.done, JobStatus.failed, JobStatus.cancelled}
+
+
+class Limits:
+    def __init__(self, client: redis.Redis, jobs: JobStore, requests_per_minute: int, concurrent_jobs: int):
+        self.r = client
+        self.jobs = jobs
+        self.requests_per_minute = requests_per_minute
+        self.concurrent_jobs = concurrent_jobs
+
+    def count_request(self, key_id: str) -> None:
+        now = time.time()
+        window = int(now // WINDOW_S)
+        key = f"{PREFIX}:ratelimit:{key_id}:{window}"
+        with redis_errors():
+            pipe = self.r.pipeline(transaction=True)
+            pipe.incr(key)
+            pipe.expire(key, WINDOW_S * 2)
+            count = pipe.execute()[0]
+        if count > self.requests_per_minute:
+            retry = (window + 1) * WINDOW_S - now
+            raise RateLimited(f"this API key made more than {self.requests_per_minute} requests this minute; "
+                              f"retry in {int(retry) + 1} s or ask an admin for a higher limit", retry + 1)
+
+    def _active_key(self, key_id: str) -> str:
+        return f"{PREFIX}:apikey:{key_id}:active_jobs"
+
+    def start_job(self, key_id: str, job_id: str) -> None:
+        """Claim a job slot for the key, or raise RateLimited if all are taken by unfinished jobs."""
+        active_key = self._active_key(key_id)
+        with redis_errors():
+            for other in self.r.smembers(active_key):
+                if self._finished(other):
+                    self.r.srem(active_key, other)
+            # Add first, then count: two replicas racing for the last slot cannot both get it.
+            self.r.sadd(active_key, job_id)
+            if self.r.scard(active_key) > self.concurrent_jobs:
+                self.r.srem(active_key, job_id)
+                raise RateLimited(f"this API key already has {self.concurrent_jobs} unfinished ingest jobs; wait "
+                                  "for one to finish (GET /v1/jobs) or add files to an open job", 30)
+
+    def release_job(self, key_id: str, job_id: str) -> None:
+        with redis_errors():
+            self.r.srem(self._active_key(key_id), job_id)
+
+    def _finished(self, job_id: str) -> bool:
+        try:
+            return self.jobs.get(job_id, with_files=False).status in FINISHED
+        except Exception:  # the job record is gone: nothing to wait for
+            return True
