@@ -22,7 +22,7 @@ def authenticated(credentials: HTTPAuthorizationCredentials | None = Depends(bea
     caller = services.keys.authenticate(credentials.credentials if credentials else None)
     logs.tenant.set(caller.tenant)
     logs.key_id.set(caller.key_id)
-    services.limits.count_request(caller.key_id)
+    services.limits.count_request(caller.key_id, caller.requests_per_minute)
     return caller
 
 

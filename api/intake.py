@@ -116,7 +116,7 @@ def _reject_duplicates(names: list[str]) -> None:
 def start_job(services: Services, caller: Caller, kb: str, incoming: list[Incoming]) -> JobCreated:
     """A new sealed job for the files, within the caller's concurrent-job limit, recorded in the audit log."""
     job_id = uuid.uuid4().hex
-    services.limits.start_job(caller.key_id, job_id)
+    services.limits.start_job(caller.key_id, job_id, caller.concurrent_jobs)
     try:
         submit(incoming, job_id, services.jobs, services.blobs, services.settings, caller.tenant, kb=kb,
                created_by=caller.key_id)

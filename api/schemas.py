@@ -103,6 +103,8 @@ class KbCreate(BaseModel):
 class KeyCreate(BaseModel):
     role: Role = Field(..., description="reader: search/ask/chat; writer: + ingest and delete; admin: + keys, kbs")
     name: str = Field("", max_length=200, description="What the key is for, shown in listings")
+    requests_per_minute: int | None = Field(None, ge=1, description="Override the server's per-key default")
+    concurrent_jobs: int | None = Field(None, ge=1, description="Override the server's per-key default")
 
 
 class KeyCreated(ApiKey):

@@ -48,6 +48,8 @@ class ApiKey(BaseModel):
     name: str = ""
     created_at: float = Field(..., description="Unix epoch seconds")
     revoked_at: float | None = None
+    requests_per_minute: int | None = Field(None, description="This key's limit; none = the server's default")
+    concurrent_jobs: int | None = Field(None, description="This key's limit; none = the server's default")
 
 
 class Caller(BaseModel):
@@ -56,6 +58,8 @@ class Caller(BaseModel):
     key_id: str
     tenant: str
     role: Role
+    requests_per_minute: int | None = None
+    concurrent_jobs: int | None = None
 
     def require(self, role: Role) -> Caller:
         if not self.role.allows(role):
@@ -79,12 +83,14 @@ class KeyStore:
     def _tenant_set(tenant: str) -> str:
         return f"{PREFIX}:tenant:{tenant}:apikeys"
 
-    def create(self, tenant: str, role: Role, name: str = "") -> tuple[ApiKey, str]:
+    def create(self, tenant: str, role: Role, name: str = "", requests_per_minute: int | None = None,
+               concurrent_jobs: int | None = None) -> tuple[ApiKey, str]:
         """A new key; the token is returned this once and never stored."""
         filters.validate_name("tenant", tenant)
         key_id = secrets.token_hex(6)
         token = f"{TOKEN_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
-        record = ApiKey(key_id=key_id, tenant=tenant, role=Role(role), name=name[:200], created_at=time.time())
+        record = ApiKey(key_id=key_id, tenant=tenant, role=Role(role), name=name[:200], created_at=time.time(),
+                        requests_per_minute=requests_per_minute, concurrent_jobs=concurrent_jobs)
         with redis_errors():
             pipe = self.r.pipeline(transaction=True)
             pipe.hset(self._key(key_id), mapping={**_fields(record), "digest": _digest(token)})
@@ -106,7 +112,8 @@ class KeyStore:
         record = _record(stored)
         if record.revoked_at is not None:
             raise Unauthenticated(f"API key {record.key_id} was revoked")
-        return Caller(key_id=record.key_id, tenant=record.tenant, role=record.role)
+        return Caller(key_id=record.key_id, tenant=record.tenant, role=record.role,
+                      requests_per_minute=record.requests_per_minute, concurrent_jobs=record.concurrent_jobs)
 
     def list(self, tenant: str) -> list[ApiKey]:
         with redis_errors():
@@ -130,11 +137,23 @@ class KeyStore:
 
 def _fields(record: ApiKey) -> dict[str, str]:
     return {"key_id": record.key_id, "tenant": record.tenant, "role": record.role.value, "name": record.name,
-            "created_at": repr(record.created_at), "revoked_at": ""}
+            "created_at": repr(record.created_at), "revoked_at": "",
+            "requests_per_minute": _optional(record.requests_per_minute),
+            "concurrent_jobs": _optional(record.concurrent_jobs)}
+
+
+def _optional(value: int | None) -> str:
+    return "" if value is None else str(value)
+
+
+def _int_or_none(value: str | None) -> int | None:
+    return int(value) if value else None
 
 
 def _record(stored: dict[str, str]) -> ApiKey:
     revoked = stored.get("revoked_at") or None
     return ApiKey(key_id=stored["key_id"], tenant=stored["tenant"], role=Role(stored["role"]),
                   name=stored.get("name", ""), created_at=float(stored["created_at"]),
-                  revoked_at=float(revoked) if revoked else None)
+                  revoked_at=float(revoked) if revoked else None,
+                  requests_per_minute=_int_or_none(stored.get("requests_per_minute")),
+                  concurrent_jobs=_int_or_none(stored.get("concurrent_jobs")))

@@ -15,6 +15,7 @@ class GatewayError(RuntimeError):
 
 class GatewayClient:
     def __init__(self, base_url: str, api_key: str | None = None, timeout_s: float = 300):
+        self.api_key = api_key
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.http = httpx.Client(base_url=base_url, headers=headers, timeout=timeout_s)
 

@@ -26,7 +26,8 @@ class Limits:
         self.requests_per_minute = requests_per_minute
         self.concurrent_jobs = concurrent_jobs
 
-    def count_request(self, key_id: str) -> None:
+    def count_request(self, key_id: str, limit: int | None = None) -> None:
+        limit = limit or self.requests_per_minute
         now = time.time()
         window = int(now // WINDOW_S)
         key = f"{PREFIX}:ratelimit:{key_id}:{window}"
@@ -35,16 +36,17 @@ class Limits:
             pipe.incr(key)
             pipe.expire(key, WINDOW_S * 2)
             count = pipe.execute()[0]
-        if count > self.requests_per_minute:
+        if count > limit:
             retry = (window + 1) * WINDOW_S - now
-            raise RateLimited(f"this API key made more than {self.requests_per_minute} requests this minute; "
+            raise RateLimited(f"this API key made more than {limit} requests this minute; "
                               f"retry in {int(retry) + 1} s or ask an admin for a higher limit", retry + 1)
 
     def _active_key(self, key_id: str) -> str:
         return f"{PREFIX}:apikey:{key_id}:active_jobs"
 
-    def start_job(self, key_id: str, job_id: str) -> None:
+    def start_job(self, key_id: str, job_id: str, limit: int | None = None) -> None:
         """Claim a job slot for the key, or raise RateLimited if all are taken by unfinished jobs."""
+        limit = limit or self.concurrent_jobs
         active_key = self._active_key(key_id)
         with redis_errors():
             for other in self.r.smembers(active_key):
@@ -52,9 +54,9 @@ class Limits:
                     self.r.srem(active_key, other)
             # Add first, then count: two replicas racing for the last slot cannot both get it.
             self.r.sadd(active_key, job_id)
-            if self.r.scard(active_key) > self.concurrent_jobs:
+            if self.r.scard(active_key) > limit:
                 self.r.srem(active_key, job_id)
-                raise RateLimited(f"this API key already has {self.concurrent_jobs} unfinished ingest jobs; wait "
+                raise RateLimited(f"this API key already has {limit} unfinished ingest jobs; wait "
                                   "for one to finish (GET /v1/jobs) or add files to an open job", 30)
 
     def release_job(self, key_id: str, job_id: str) -> None:

@@ -18,7 +18,8 @@ router = APIRouter(tags=["admin"])
              summary="Create an API key in your tenant; the key is shown this once")
 def create_key(body: KeyCreate, caller: Caller = Depends(admin),
                services: Services = Depends(get_services)) -> KeyCreated:
-    record, token = services.keys.create(caller.tenant, body.role, body.name)
+    record, token = services.keys.create(caller.tenant, body.role, body.name, body.requests_per_minute,
+                                         body.concurrent_jobs)
     services.audit.record(caller.tenant, caller.key_id, "key.create", record.key_id, role=record.role.value,
                           name=record.name)
     return KeyCreated(key=token, **record.model_dump())

@@ -23,7 +23,7 @@ def open_job(body: OpenJobRequest, caller: Caller = Depends(writer),
              services: Services = Depends(get_services)) -> JobCreated:
     services.kbs.get(caller.tenant, body.kb)
     job_id = uuid.uuid4().hex
-    services.limits.start_job(caller.key_id, job_id)
+    services.limits.start_job(caller.key_id, job_id, caller.concurrent_jobs)
     services.jobs.create(caller.tenant, body.kb, [], job_id=job_id, sealed=False, created_by=caller.key_id)
     services.audit.record(caller.tenant, caller.key_id, "job.create", f"{body.kb}/{job_id}", files=0)
     return JobCreated(job_id=job_id, kb=body.kb, files=0, status_url=f"/v1/jobs/{job_id}")

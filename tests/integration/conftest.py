@@ -6,14 +6,19 @@ checks that no process of it is left."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
+import sys
 import time
 import uuid
 
+import httpx
 import pytest
 from pymilvus import MilvusClient
 
 from ragway.auth import KeyStore, Role
+from ragway.cli import SAMPLE_DIR  # noqa: F401 - the sample corpus, for tests
 from ragway.client import GatewayClient
 from ragway.redis_client import connect
 from ragway.settings import get_settings
@@ -91,3 +96,28 @@ def count_chunks(milvus: MilvusClient, settings, kb: str, doc_id: str | None = N
         expr += f' and doc_id == "{doc_id}"'
     rows = milvus.query(settings.collection, filter=expr, output_fields=["count(*)"], consistency_level="Strong")
     return int(rows[0]["count(*)"])
+
+
+@contextlib.contextmanager
+def extra_gateway(settings, port: int, **overrides: str):
+    """A second gateway replica on its own port (same Redis, Milvus and LLM), with setting overrides."""
+    env = {**os.environ, "RAGWAY_GATEWAY_PORT": str(port), "HF_HUB_OFFLINE": "1",
+           **{f"RAGWAY_{k.upper()}": v for k, v in overrides.items()}}
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.app:app", "--host", settings.bind_host,
+                             "--port", str(port), "--no-access-log"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    url = f"http://{settings.bind_host}:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        else:
+            raise AssertionError(f"gateway replica on port {port} did not start")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
