@@ -7,8 +7,8 @@ import time
 import uuid
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from prometheus_client import make_asgi_app
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.errors import error_body, install_error_handlers
 from api.limits import BodySizeLimit
@@ -32,14 +32,18 @@ def create_app() -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(router)
-    app.mount("/metrics", make_asgi_app())
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
     register_ingest_metrics(get_services())
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
 
     @app.middleware("http")
     async def _request_context(request: Request, call_next):
         rid = request.headers.get("x-request-id") or uuid.uuid4().hex
-        token = logs.request_id.set(rid)
+        token = logs.start_request(rid)
         start = time.perf_counter()
         status = 500
         try:
@@ -57,7 +61,7 @@ def create_app() -> FastAPI:
             route = request.scope.get("route")
             REQUEST_SECONDS.labels(request.method, getattr(route, "path", "unmatched"), str(status)).observe(
                 time.perf_counter() - start)
-            logs.request_id.reset(token)
+            logs.request_context.reset(token)
 
     return app
 

@@ -20,8 +20,7 @@ bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: B
 def authenticated(credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
                   services: Services = Depends(get_services)) -> Caller:
     caller = services.keys.authenticate(credentials.credentials if credentials else None)
-    logs.tenant.set(caller.tenant)
-    logs.key_id.set(caller.key_id)
+    logs.set_caller(caller.tenant, caller.key_id)
     services.limits.count_request(caller.key_id, caller.requests_per_minute)
     return caller
 

@@ -9,9 +9,21 @@ import sys
 
 from pythonjsonlogger.json import JsonFormatter
 
-request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
-tenant: contextvars.ContextVar[str] = contextvars.ContextVar("tenant", default="")
-key_id: contextvars.ContextVar[str] = contextvars.ContextVar("key_id", default="")
+# One mutable dict per request, set by the gateway's middleware. Dependencies that learn the tenant
+# and key id run in worker threads with a *copy* of the context, so they fill in this shared dict
+# rather than setting context variables of their own.
+request_context: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("request_context",
+                                                                                      default=None)
+
+
+def start_request(request_id: str) -> contextvars.Token:
+    return request_context.set({"request_id": request_id})
+
+
+def set_caller(tenant: str, key_id: str) -> None:
+    context = request_context.get()
+    if context is not None:
+        context.update(tenant=tenant, key_id=key_id)
 
 
 class _ContextFilter(logging.Filter):
@@ -21,9 +33,10 @@ class _ContextFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.service = self.service
-        record.request_id = request_id.get()
-        record.tenant = tenant.get()
-        record.key_id = key_id.get()
+        context = request_context.get() or {}
+        record.request_id = context.get("request_id", "")
+        record.tenant = context.get("tenant", "")
+        record.key_id = context.get("key_id", "")
         return True
 
 
