@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import uuid
 
 import pytest
 
+from ragway.client import GatewayError
 from tests import documents as docs
 from tests.integration.conftest import count_chunks, new_kb, wait_for_job
 
@@ -35,7 +37,8 @@ def test_cli_ingests_a_folder_in_batches_with_globs(settings, client, tmp_path):
     cmd = [sys.executable, "-m", "ragway.cli", "ingest", str(tmp_path / "corpus"), "--kb", kb,
            "--exclude", "*.bin", "--batch-files", "3"]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
-                         env={**__import__("os").environ, "RAGWAY_GATEWAY_URL": settings.gateway_url})
+                         env={**os.environ, "RAGWAY_GATEWAY_URL": settings.gateway_url,
+                              "RAGWAY_API_KEY": client.api_key})
     assert run.returncode == 0, run.stderr
     assert "corrupt.pdf" in run.stderr and "job done" in run.stderr
     listed = {d["source"]: d["chunks"] for d in client.documents(kb)}
@@ -95,4 +98,6 @@ def test_delete_a_document_and_a_whole_kb(client, milvus, settings, tmp_path):
     assert [d["source"] for d in client.documents(kb)] == ["onboarding.docx"]
     assert count_chunks(milvus, settings, kb) == listed["onboarding.docx"]["chunks"]
     client.delete_kb(kb)
-    assert client.documents(kb) == [] and count_chunks(milvus, settings, kb) == 0
+    assert count_chunks(milvus, settings, kb) == 0
+    with pytest.raises(GatewayError, match="404 not_found"):  # the kb itself is gone, not just emptied
+        client.documents(kb)

@@ -35,7 +35,8 @@ def test_whole_shared_corpus_in_one_job(settings, client, tmp_path):
     run = subprocess.run([sys.executable, "-m", "ragway.cli", "ingest", str(docs), "--kb", kb,
                           "--exclude", "MANIFEST.tsv", "--exclude", "README.md"],
                          capture_output=True, text=True, timeout=3600,
-                         env={**os.environ, "RAGWAY_GATEWAY_URL": settings.gateway_url})
+                         env={**os.environ, "RAGWAY_GATEWAY_URL": settings.gateway_url,
+                              "RAGWAY_API_KEY": client.api_key})
     assert run.returncode == 0, run.stderr[-3000:]
     job = client.jobs(limit=1)[0]
     assert job["kb"] == kb
