@@ -15,8 +15,9 @@ class RetrievalParams(BaseModel):
     top_k: int = Field(5, ge=1, le=100, description="Number of chunks to retrieve")
     mode: RetrievalMode = Field("dense", description="dense (embeddings), mmr (dense, diversified), "
                                                      "bm25 (keywords) or hybrid (bm25 + dense)")
-    score_threshold: float | None = Field(None, ge=-1, le=1, description="Drop chunks below this cosine similarity "
-                                                                         "(answers default to the server's setting)")
+    score_threshold: float | None = Field(
+        None, ge=-1, le=1, description="Drop chunks whose cosine similarity is below this, in every mode "
+                                       "(answers default to the server's setting)")
     filter: dict[str, Any] | None = Field(
         None, description="Metadata filter, validated on the server: {field: value} or {field: {op: value}} "
                           "with fields source, doc_id, page, chunk_index, created_at, metadata.<key> and "
@@ -35,7 +36,8 @@ class SearchRequest(RetrievalParams):
 
 class ChunkOut(BaseModel):
     chunk_id: str
-    score: float = Field(..., description="Cosine similarity to the query, higher is closer")
+    score: float = Field(..., description="Higher is closer. dense, mmr: cosine similarity; bm25: BM25 score; "
+                                          "hybrid: fused. metadata.retrieval.dense holds the cosine in every mode")
     text: str
     doc_id: str
     source: str = Field(..., description="File name the chunk came from")

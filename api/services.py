@@ -10,11 +10,12 @@ import redis
 
 from ragway.audit import AuditLog
 from ragway.auth import KeyStore
-from ragway.blobs import LocalBlobStore
+from ragway.blobs import BlobStore, open_gateway_blob_store
 from ragway.embedder import Embedder, get_embedder
 from ragway.generator import Generator
 from ragway.jobs import JobStore
 from ragway.kbs import KnowledgeBases
+from ragway.lexical import Bm25Cache
 from ragway.limits import Limits
 from ragway.rag import RagService
 from ragway.redis_client import connect
@@ -66,16 +67,20 @@ class Services:
         return AuditLog(self.redis)
 
     @cached_property
-    def blobs(self) -> LocalBlobStore:
-        return LocalBlobStore(self.settings.blob_dir)
+    def blobs(self) -> BlobStore:
+        return open_gateway_blob_store(self.settings)
 
     @cached_property
     def generator(self) -> Generator:
         return Generator(self.settings)
 
+    @cached_property
+    def bm25_cache(self) -> Bm25Cache:
+        return Bm25Cache(self.settings.bm25_max_kbs)
+
     @property
     def rag(self) -> RagService:
-        return RagService(self.settings, self.embedder, self.store, self.generator)
+        return RagService(self.settings, self.embedder, self.store, self.generator, self.bm25_cache)
 
 
 _services: Services | None = None

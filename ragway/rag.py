@@ -8,20 +8,30 @@ from typing import Any, Literal
 
 from ragway import filters
 from ragway.embedder import Embedder
-from ragway.errors import InvalidRequest
 from ragway.generator import NOT_FOUND_ANSWER, ChatTurn, Generator, Reply
+from ragway.lexical import Bm25Cache
 from ragway.records import Hit
+from ragway.retriever import Retriever
 from ragway.settings import Settings
 from ragway.store import ChunkStore
 
 RetrievalMode = Literal["dense", "mmr", "bm25", "hybrid"]
 
 
+def cosine_of(hit: Hit) -> float:
+    """The hit's query-chunk cosine whatever the mode (BM25-only hits have none: they count as 0), so
+    one threshold decides "relevant enough" for every mode."""
+    retrieval = hit.metadata.get("retrieval") or {}
+    if "dense" in retrieval:
+        return float(retrieval["dense"]) if retrieval["dense"] is not None else 0.0
+    return hit.score
+
+
 @dataclass(frozen=True)
 class RetrievalOptions:
     top_k: int = 5
     mode: RetrievalMode = "dense"
-    score_threshold: float | None = None  # drop hits below this cosine similarity
+    score_threshold: float | None = None  # drop hits whose query-chunk cosine is below this
     filter: dict[str, Any] | None = field(default=None, hash=False)  # see filters.user_filter
 
 
@@ -47,26 +57,27 @@ class Context:
 
 
 class RagService:
-    def __init__(self, settings: Settings, embedder: Embedder, store: ChunkStore, generator: Generator):
+    def __init__(self, settings: Settings, embedder: Embedder, store: ChunkStore, generator: Generator,
+                 bm25_cache: Bm25Cache | None = None):
         self.settings = settings
         self.embedder = embedder
         self.store = store
         self.generator = generator
+        # The cache outlives one request: in-process BM25 indexes are built once per kb version.
+        self.retriever = Retriever(settings, embedder, store, cache=bm25_cache)
 
     def search(self, tenant: str, kb: str, query: str, options: RetrievalOptions) -> list[Hit]:
         filters.validate_name("knowledge base", kb)
         expr = filters.user_filter(options.filter)
-        if options.mode != "dense":
-            raise InvalidRequest(f"retrieval mode {options.mode!r} is not available yet; use 'dense'")
-        hits = self.store.search(tenant, kb, self.embedder.embed_query(query), options.top_k, extra_filter=expr)
+        hits = self.retriever.retrieve(tenant, kb, query, options.top_k, mode=options.mode, extra_filter=expr)
         if options.score_threshold is not None:
-            hits = [h for h in hits if h.score >= options.score_threshold]
+            hits = [h for h in hits if cosine_of(h) >= options.score_threshold]
         return hits
 
     def _answer_context(self, tenant: str, kb: str, question: str, options: RetrievalOptions) -> list[Hit]:
         threshold = self.settings.answer_min_score if options.score_threshold is None else options.score_threshold
         hits = self.search(tenant, kb, question, options)
-        return [h for h in hits if h.score >= threshold][: self.settings.context_chunks]
+        return [h for h in hits if cosine_of(h) >= threshold][: self.settings.context_chunks]
 
     def ask(self, tenant: str, kb: str, question: str, options: RetrievalOptions) -> Answer:
         context = self._answer_context(tenant, kb, question, options)

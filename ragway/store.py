@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from pymilvus import DataType, MilvusClient
+from pymilvus import AnnSearchRequest, DataType, Function, FunctionType, MilvusClient, RRFRanker, WeightedRanker
 from pymilvus.exceptions import MilvusException
 
 from ragway import filters
@@ -46,6 +46,17 @@ def _upsert_keeps_partition_key(server_version: str) -> bool:
     return (int(digits[0]), int(digits[1])) >= (2, 4)
 
 
+def _supports_full_text(server_version: str) -> bool:
+    """Milvus 2.5 brought analyzers, the BM25 function and sparse vectors; milvus-lite 3.x has them
+    too (reports e.g. `milvus_lite-3.2.2`); 2.3.5 (the local server) has none."""
+    digits = re.findall(r"\d+", server_version or "")
+    return len(digits) >= 2 and (int(digits[0]), int(digits[1])) >= (2, 5)
+
+
+SPARSE_FIELD = "text_sparse"  # BM25 sparse vector the server computes from `text` (full-text collections)
+BM25_FUNCTION = "text_bm25"
+
+
 @contextmanager
 def _unavailable_on_error(action: str) -> Iterator[None]:
     """Milvus errors become `DependencyUnavailable`, which workers retry and the gateway maps to 503."""
@@ -62,7 +73,8 @@ class ChunkStore:
         self.collection = settings.collection
         try:
             self.client = client or MilvusClient(uri=settings.milvus_uri, token=settings.milvus_token)
-            self.native_upsert = _upsert_keeps_partition_key(self.client.get_server_version())
+            self.server_version = self.client.get_server_version()
+            self.native_upsert = _upsert_keeps_partition_key(self.server_version)
         except MilvusException as exc:
             raise DependencyUnavailable(f"Milvus at {settings.milvus_uri} is unreachable: {exc}") from exc
 
@@ -77,7 +89,8 @@ class ChunkStore:
                     description=f"Normalised sentence embedding of `text` ({self.dim} dims); "
                                 "HNSW index, COSINE similarity")
         s.add_field("text", DataType.VARCHAR, max_length=TEXT_MAX_BYTES,
-                    description="The chunk's text as given to the embedder and the LLM")
+                    description="The chunk's text as given to the embedder and the LLM",
+                    **self._full_text_field_params())
         s.add_field("tenant", DataType.VARCHAR, max_length=64, is_partition_key=True,
                     description="Owning tenant (partition key): every query is filtered to one tenant")
         s.add_field("kb", DataType.VARCHAR, max_length=128,
@@ -96,7 +109,30 @@ class ChunkStore:
                     description="Ingestion time, Unix epoch milliseconds")
         s.add_field("metadata", DataType.JSON,
                     description="Other metadata: file type, section title, chunk_count, job id")
+        if self._create_full_text():
+            s.add_field(SPARSE_FIELD, DataType.SPARSE_FLOAT_VECTOR,
+                        description="BM25 term weights of `text`, computed by Milvus (full-text search)")
+            s.add_function(Function(name=BM25_FUNCTION, function_type=FunctionType.BM25,
+                                    input_field_names=["text"], output_field_names=[SPARSE_FIELD]))
         return s
+
+    # --- full-text search (Milvus >= 2.5) ----------------------------------------------------------
+    def _create_full_text(self) -> bool:
+        """New collections get an analyzed `text` and a BM25 sparse field where the server can."""
+        return self.settings.lexical_backend != "memory" and _supports_full_text(self.server_version)
+
+    def _full_text_field_params(self) -> dict[str, Any]:
+        if not self._create_full_text():
+            return {}
+        return {"enable_analyzer": True, "analyzer_params": dict(self.settings.full_text_analyzer)}
+
+    def has_full_text(self) -> bool:
+        """Whether this collection was created with the BM25 function (cached after the first look)."""
+        if getattr(self, "_full_text", None) is None:
+            with _unavailable_on_error("describe"):
+                info = self.client.describe_collection(self.collection)
+            self._full_text = any(f.get("name") == SPARSE_FIELD for f in info.get("fields", []))
+        return self._full_text
 
     def ensure_collection(self) -> None:
         """Create the collection and its index if missing, then load it."""
@@ -107,6 +143,9 @@ class ChunkStore:
                                 index_name="embedding_hnsw",
                                 params={"M": self.settings.hnsw_m,
                                         "efConstruction": self.settings.hnsw_ef_construction})
+                if self._create_full_text():
+                    index.add_index(field_name=SPARSE_FIELD, index_type="SPARSE_INVERTED_INDEX",
+                                    metric_type="BM25", index_name="text_bm25")
                 self.client.create_collection(self.collection, schema=self._schema(), index_params=index,
                                               num_partitions=self.settings.num_partitions,
                                               consistency_level="Bounded")
@@ -223,6 +262,85 @@ class ChunkStore:
         return Hit(chunk_id=e["chunk_id"], score=float(h["distance"]), text=e["text"], kb=e["kb"],
                    doc_id=e["doc_id"], source=e["source"], page=int(e["page"]),
                    chunk_index=int(e["chunk_index"]), metadata=e.get("metadata") or {})
+
+    # --- reads for retrieval modes (ragway/retriever.py) ---------------------------------------------
+    def _kb_filter(self, tenant: str, kb: str, extra_filter: str = "") -> str:
+        return filters.all_of(filters.equals("tenant", tenant), filters.equals("kb", kb), extra_filter)
+
+    def search_with_vectors(self, tenant: str, kb: str, vector: Sequence[float], top_k: int,
+                            extra_filter: str = "") -> list[tuple[Hit, list[float]]]:
+        """`search`, with each hit's stored embedding (what MMR needs to measure redundancy)."""
+        result = self._read("search", lambda: self.client.search(
+            self.collection, data=[list(vector)], limit=top_k, filter=self._kb_filter(tenant, kb, extra_filter),
+            output_fields=[*OUTPUT_FIELDS, "embedding"], anns_field="embedding",
+            search_params={"metric_type": "COSINE", "params": {"ef": max(self.settings.search_ef, top_k)}},
+            consistency_level=self.settings.search_consistency,
+        ))
+        return [(self._hit(h), [float(x) for x in h.get("entity", h)["embedding"]]) for h in result[0]]
+
+    def fetch_hits(self, tenant: str, kb: str, chunk_ids: Sequence[str], with_vectors: bool = False,
+                   extra_filter: str = "") -> dict[str, tuple[Hit, list[float] | None]]:
+        """Chunks by id (score 0.0), optionally with embeddings; ids not in the kb are left out."""
+        if not chunk_ids:
+            return {}
+        ids_expr = "chunk_id in [" + ", ".join(filters.quote(c) for c in chunk_ids) + "]"
+        fields = [*OUTPUT_FIELDS, "embedding"] if with_vectors else OUTPUT_FIELDS
+        rows = self._read("query", lambda: self.client.query(
+            self.collection, filter=self._kb_filter(tenant, kb, filters.all_of(ids_expr, extra_filter)),
+            output_fields=fields, consistency_level=self.settings.search_consistency))
+        return {r["chunk_id"]: (self._hit({**r, "distance": 0.0}),
+                                [float(x) for x in r["embedding"]] if with_vectors else None) for r in rows}
+
+    def kb_fingerprint(self, tenant: str, kb: str) -> str:
+        """Changes whenever the kb's chunks do: chunk count plus a hash of every document's
+        (doc_id, content_hash, chunk_count) from its first chunk. One count and one scan of the
+        kb's first chunks (~1 per document)."""
+        import hashlib
+
+        docs = sorted((r["doc_id"], r["content_hash"], int((r.get("metadata") or {}).get("chunk_count", 0)))
+                      for r in self.iter_rows(tenant, kb, ["doc_id", "content_hash", "metadata"],
+                                              extra_filter="chunk_index == 0"))
+        digest = hashlib.sha256(repr(docs).encode("utf-8")).hexdigest()[:16]
+        return f"{self.count(tenant, kb)}:{digest}"
+
+    def iter_rows(self, tenant: str, kb: str, fields: Sequence[str], extra_filter: str = "",
+                  batch_size: int = 2000) -> Iterator[dict[str, Any]]:
+        """Every row of one kb of one tenant (query_iterator; Strong consistency), `fields` only."""
+        expr = self._kb_filter(tenant, kb, extra_filter)
+        with _unavailable_on_error("query"):
+            it = self.client.query_iterator(self.collection, batch_size=batch_size, filter=expr,
+                                            output_fields=list(fields), consistency_level="Strong")
+            try:
+                while batch := it.next():
+                    yield from batch
+            finally:
+                it.close()
+
+    def search_text(self, tenant: str, kb: str, query: str, top_k: int, extra_filter: str = "") -> list[Hit]:
+        """Native BM25 (full-text collections on Milvus >= 2.5): score is the BM25 score."""
+        result = self._read("search", lambda: self.client.search(
+            self.collection, data=[query], limit=top_k, filter=self._kb_filter(tenant, kb, extra_filter),
+            output_fields=OUTPUT_FIELDS, anns_field=SPARSE_FIELD, search_params={"metric_type": "BM25"},
+            consistency_level=self.settings.search_consistency,
+        ))
+        # milvus-lite reports BM25 as a negative distance (more negative = better); the server, positive.
+        return [self._hit({**h, "distance": abs(float(h["distance"]))}) for h in result[0]]
+
+    def hybrid_search_native(self, tenant: str, kb: str, query: str, vector: Sequence[float], top_k: int,
+                             fetch_k: int, fusion: str = "rrf", rrf_k: int = 60, dense_weight: float = 0.5,
+                             extra_filter: str = "") -> list[Hit]:
+        """Dense + BM25 fused by the server (`hybrid_search`, RRFRanker or WeightedRanker)."""
+        expr = self._kb_filter(tenant, kb, extra_filter)
+        ef = max(self.settings.search_ef, fetch_k)
+        dense = AnnSearchRequest(data=[list(vector)], anns_field="embedding", limit=fetch_k, expr=expr,
+                                 param={"metric_type": "COSINE", "params": {"ef": ef}})
+        sparse = AnnSearchRequest(data=[query], anns_field=SPARSE_FIELD, limit=fetch_k, expr=expr,
+                                  param={"metric_type": "BM25"})
+        ranker = RRFRanker(rrf_k) if fusion == "rrf" else WeightedRanker(dense_weight, 1.0 - dense_weight)
+        result = self._read("hybrid search", lambda: self.client.hybrid_search(
+            self.collection, [dense, sparse], ranker, limit=top_k, output_fields=OUTPUT_FIELDS,
+            consistency_level=self.settings.search_consistency))
+        return [self._hit(h) for h in result[0]]
 
     def ping(self) -> None:
         with _unavailable_on_error(f"at {self.settings.milvus_uri}"):

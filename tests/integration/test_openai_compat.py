@@ -102,3 +102,21 @@ def test_chat_needs_a_key_and_a_readable_kb(settings, kb):
     anonymous = OpenAI(base_url=f"{settings.gateway_url}/v1", api_key="not-a-key", max_retries=0)
     with pytest.raises(Exception, match="401"):
         anonymous.chat.completions.create(model=f"kb:{kb}", messages=[{"role": "user", "content": "hi"}])
+
+
+@pytest.mark.parametrize("mode", ["dense", "mmr", "bm25", "hybrid"])
+def test_every_retrieval_mode_through_the_gateway(client, kb, mode):
+    hits = client.search(kb, "hotel limit per night in Europe", top_k=3, mode=mode)["hits"]
+    assert hits[0]["source"] == TRAVEL and "180 euros" in hits[0]["text"]
+    assert hits[0]["metadata"]["retrieval"]["mode"] == mode
+    assert len({h["chunk_id"] for h in hits}) == len(hits)
+
+
+def test_chat_with_mmr_and_hybrid_retrieval(openai_client, kb):
+    for mode in ("mmr", "hybrid"):
+        resp = openai_client.chat.completions.create(
+            model=f"kb:{kb}", messages=[{"role": "user", "content": "What is the hotel limit per night in Europe?"}],
+            extra_body={"retrieval": {"top_k": 3, "mode": mode}})
+        sources = resp.model_extra["sources"]
+        assert sources and sources[0]["source"] == TRAVEL, (mode, sources)
+        assert all(s["metadata"]["retrieval"]["mode"] == mode for s in sources)

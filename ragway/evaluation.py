@@ -1,0 +1,295 @@
+"""Retrieval evaluation on BEIR-layout datasets: loading, metrics, and `ragway eval`'s run.
+
+A BEIR folder holds `corpus.jsonl` (`{"_id", "title", "text"}`), `queries.jsonl` (`{"_id", "text"}`)
+and `qrels/<split>.tsv` (`query-id<TAB>corpus-id<TAB>score`, with a header line). Metrics follow
+the definitions of trec_eval / BEIR:
+
+- nDCG@k with graded relevance and the linear gain (gain = relevance grade, discount log2(rank+1)),
+  ideal DCG from the query's judged documents sorted by grade; judged grade 0 is not relevant.
+- recall@k = relevant documents in the top k / all relevant documents of the query.
+- MRR@k = 1 / rank of the first relevant document in the top k (0 if none).
+
+Every metric is averaged over the queries that have at least one relevant document in the qrels;
+a query that retrieved nothing counts 0.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+Qrels = dict[str, dict[str, int]]  # query id -> corpus id -> relevance grade
+Run = dict[str, list[str]]  # query id -> ranked corpus ids, best first (no duplicates)
+
+RECALL_KS = (1, 5, 10, 100)
+METRIC_NAMES = ("ndcg@10", *(f"recall@{k}" for k in RECALL_KS), "mrr@10")
+
+
+@dataclass(frozen=True)
+class BeirDocument:
+    doc_id: str
+    title: str
+    text: str
+
+
+@dataclass
+class BeirDataset:
+    name: str
+    corpus: dict[str, BeirDocument]
+    queries: dict[str, str]
+    qrels: Qrels
+    split: str
+
+    @property
+    def judged_queries(self) -> list[str]:
+        """Queries of the split that have a relevant document and a text, in qrels order."""
+        return [q for q, docs in self.qrels.items() if q in self.queries and any(g > 0 for g in docs.values())]
+
+
+def _read_jsonl(path: Path) -> Iterable[dict]:
+    with path.open(encoding="utf-8") as f:
+        for line_no, line in enumerate(f, start=1):
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"{path}:{line_no}: not JSON: {exc}") from exc
+
+
+def load_qrels(path: Path) -> Qrels:
+    """`query-id<TAB>corpus-id<TAB>score` with a header line (skipped when its score is not a number)."""
+    qrels: Qrels = {}
+    with path.open(encoding="utf-8", newline="") as f:
+        for row_no, row in enumerate(csv.reader(f, delimiter="\t"), start=1):
+            if not row or not "".join(row).strip():
+                continue
+            if len(row) < 3:
+                raise ValueError(f"{path}:{row_no}: expected query-id, corpus-id, score")
+            try:
+                grade = int(float(row[2]))
+            except ValueError:
+                if row_no == 1:
+                    continue  # the header
+                raise ValueError(f"{path}:{row_no}: score {row[2]!r} is not a number") from None
+            qrels.setdefault(row[0], {})[row[1]] = grade
+    return qrels
+
+
+def load_beir(folder: Path, split: str = "test") -> BeirDataset:
+    folder = Path(folder)
+    qrels_path = folder / "qrels" / f"{split}.tsv"
+    for path in (folder / "corpus.jsonl", folder / "queries.jsonl", qrels_path):
+        if not path.exists():
+            splits = sorted(p.stem for p in (folder / "qrels").glob("*.tsv")) if (folder / "qrels").is_dir() else []
+            raise FileNotFoundError(f"{path} is missing (a BEIR folder has corpus.jsonl, queries.jsonl, "
+                                    f"qrels/<split>.tsv; splits here: {', '.join(splits) or 'none'})")
+    corpus = {}
+    for row in _read_jsonl(folder / "corpus.jsonl"):
+        doc_id = str(row["_id"])
+        corpus[doc_id] = BeirDocument(doc_id, str(row.get("title") or ""), str(row.get("text") or ""))
+    queries = {str(row["_id"]): str(row["text"]) for row in _read_jsonl(folder / "queries.jsonl")}
+    name = folder.name if folder.name not in ("beir", "beir-dev") else f"{folder.parent.name}-{folder.name}"
+    return BeirDataset(name=name, corpus=corpus, queries=queries, qrels=load_qrels(qrels_path), split=split)
+
+
+# --- metrics -------------------------------------------------------------------------------------
+def dedupe(ranked: Iterable[str]) -> list[str]:
+    """Keep each id at its best (first) rank: a document's score is its best chunk's."""
+    seen: set[str] = set()
+    return [d for d in ranked if not (d in seen or seen.add(d))]
+
+
+def ndcg_at_k(ranked: Sequence[str], relevant: Mapping[str, int], k: int = 10) -> float:
+    dcg = sum(relevant.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:k]) if relevant.get(d, 0) > 0)
+    ideal = sorted((g for g in relevant.values() if g > 0), reverse=True)[:k]
+    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
+    return dcg / idcg if idcg > 0 else 0.0
+
+
+def recall_at_k(ranked: Sequence[str], relevant: Mapping[str, int], k: int) -> float:
+    wanted = {d for d, g in relevant.items() if g > 0}
+    return len(wanted.intersection(ranked[:k])) / len(wanted) if wanted else 0.0
+
+
+def mrr_at_k(ranked: Sequence[str], relevant: Mapping[str, int], k: int = 10) -> float:
+    for i, d in enumerate(ranked[:k]):
+        if relevant.get(d, 0) > 0:
+            return 1.0 / (i + 1)
+    return 0.0
+
+
+def query_metrics(ranked: Sequence[str], relevant: Mapping[str, int]) -> dict[str, float]:
+    ranked = dedupe(ranked)
+    out = {"ndcg@10": ndcg_at_k(ranked, relevant, 10)}
+    out.update({f"recall@{k}": recall_at_k(ranked, relevant, k) for k in RECALL_KS})
+    out["mrr@10"] = mrr_at_k(ranked, relevant, 10)
+    return out
+
+
+def evaluate(run: Run, qrels: Qrels) -> dict[str, float]:
+    """Mean of each metric over the queries of `qrels` with a relevant document (missing run = 0)."""
+    judged = [q for q, docs in qrels.items() if any(g > 0 for g in docs.values())]
+    if not judged:
+        return {name: 0.0 for name in METRIC_NAMES}
+    per_query = [query_metrics(run.get(q, []), qrels[q]) for q in judged]
+    return {name: sum(m[name] for m in per_query) / len(per_query) for name in METRIC_NAMES}
+
+
+@dataclass
+class ModeResult:
+    mode: str
+    metrics: dict[str, float]
+    latencies_ms: list[float] = field(default_factory=list)
+    queries: int = 0
+
+    def as_dict(self) -> dict:
+        lat = sorted(self.latencies_ms)
+        return {"mode": self.mode, "queries": self.queries, **{k: round(v, 4) for k, v in self.metrics.items()},
+                "latency_ms_p50": round(statistics.median(lat), 2) if lat else None,
+                "latency_ms_p95": round(lat[min(len(lat) - 1, int(0.95 * len(lat)))], 2) if lat else None,
+                "latency_ms_mean": round(statistics.fmean(lat), 2) if lat else None}
+
+
+# --- `ragway eval`: ingest a BEIR corpus into a throwaway kb and run every retrieval mode --------
+EVAL_TENANT = "eval"
+
+
+@dataclass
+class EvalReport:
+    dataset: str
+    split: str
+    collection: str
+    kb: str
+    documents: int
+    chunks: int
+    queries: int
+    ingest_s: float
+    bm25_build_s: float | None
+    query_embed_ms_p50: float
+    settings: dict
+    results: list[ModeResult]
+
+    def as_dict(self) -> dict:
+        return {"dataset": self.dataset, "split": self.split, "collection": self.collection, "kb": self.kb,
+                "documents": self.documents, "chunks": self.chunks, "queries": self.queries,
+                "ingest_s": round(self.ingest_s, 1),
+                "bm25_build_s": None if self.bm25_build_s is None else round(self.bm25_build_s, 2),
+                "query_embed_ms_p50": self.query_embed_ms_p50,
+                "settings": self.settings, "modes": [r.as_dict() for r in self.results]}
+
+
+def eval_kb_name(dataset: BeirDataset, settings, model_name: str) -> str:
+    """One kb per (dataset, corpus size, chunking, embedding model): a kept kb is reused as is."""
+    import hashlib
+    import re
+
+    key = f"{len(dataset.corpus)}|{settings.chunk_size}|{settings.chunk_overlap}|{model_name}"
+    stem = re.sub(r"[^\w.\-]", "_", dataset.name)[:40]
+    return f"{stem}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
+
+
+def document_text(doc: BeirDocument) -> str:
+    """What is ingested for a corpus entry: its title as the first line, then its text (BEIR's
+    convention of title + text); the splitter keeps the title with the first chunk."""
+    return f"{doc.title}\n\n{doc.text}" if doc.title.strip() else doc.text
+
+
+def ingest_corpus(dataset: BeirDataset, settings, embedder, store, kb: str, progress=None,
+                  batch_docs: int = 64) -> int:
+    """Split, embed and store every corpus document as one document of `kb` (source = corpus id),
+    in-process with the ingest pipeline's own pieces (Splitter, Ingestor.write). Returns chunks."""
+    from ragway import ids
+    from ragway.ingest import Ingestor, PreparedDocument
+    from ragway.records import Section
+    from ragway.splitter import Splitter
+
+    splitter = Splitter(settings)
+    ingestor = Ingestor(splitter, embedder, store)
+    prepared = []
+    for doc in dataset.corpus.values():
+        text = document_text(doc)
+        pieces = splitter.split([Section(text=text, page=0, title=doc.title)])
+        if pieces:
+            prepared.append(PreparedDocument(EVAL_TENANT, kb, doc.doc_id, ids.document_id(EVAL_TENANT, kb, doc.doc_id),
+                                             ids.content_hash(text.encode("utf-8")), pieces, job_id="eval"))
+    total = sum(len(d.pieces) for d in prepared)
+    if progress:
+        progress.start(total)
+    written = 0
+    for start in range(0, len(prepared), batch_docs):
+        batch = prepared[start:start + batch_docs]
+        written += sum(r.chunks for r in ingestor.write(batch))
+        if progress:
+            progress.advance(sum(len(d.pieces) for d in batch))
+    return written
+
+
+def run_queries(retriever, kb: str, dataset: BeirDataset, mode: str, depth: int, limit: int | None = None,
+                progress=None) -> ModeResult:
+    """Every judged query of the split through one mode; chunk hits map to their corpus document
+    (its best chunk's rank). MMR re-ranks its `mmr_fetch_k` candidates; deeper ranks (for recall@100)
+    are the dense list's."""
+    import time
+
+    query_ids = dataset.judged_queries[:limit] if limit else dataset.judged_queries
+    run: Run = {}
+    latencies = []
+    if progress:
+        progress.start(len(query_ids))
+    for qid in query_ids:
+        text = dataset.queries[qid]
+        started = time.perf_counter()
+        if mode == "mmr":
+            hits = retriever.retrieve(EVAL_TENANT, kb, text, min(depth, retriever.settings.mmr_fetch_k), mode="mmr")
+            latencies.append((time.perf_counter() - started) * 1000)
+            hits = hits + retriever.retrieve(EVAL_TENANT, kb, text, depth, mode="dense")
+        else:
+            hits = retriever.retrieve(EVAL_TENANT, kb, text, depth, mode=mode)
+            latencies.append((time.perf_counter() - started) * 1000)
+        run[qid] = dedupe(h.source for h in hits)
+        if progress:
+            progress.advance(1)
+    qrels = {q: dataset.qrels[q] for q in query_ids}
+    return ModeResult(mode=mode, metrics=evaluate(run, qrels), latencies_ms=latencies, queries=len(query_ids))
+
+
+class PrecomputedQueries:
+    """An embedder stand-in whose `embed_query` serves vectors encoded beforehand in batches, so
+    every mode scores the same vectors and the latency columns measure retrieval (Milvus, BM25,
+    fusion). The single-query encoding time is reported on its own (`query_embed_ms_p50`)."""
+
+    def __init__(self, embedder, texts: Sequence[str], batch_size: int = 64, progress=None):
+        self.embedder = embedder
+        self.dim = embedder.dim
+        self.vectors: dict[str, list[float]] = {}
+        unique = list(dict.fromkeys(texts))
+        if progress:
+            progress.start(len(unique))
+        for start in range(0, len(unique), batch_size):
+            batch = unique[start:start + batch_size]
+            self.vectors.update(zip(batch, embedder.embed(batch), strict=True))
+            if progress:
+                progress.advance(len(batch))
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        return [self.embed_query(t) for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        vector = self.vectors.get(text)
+        return vector if vector is not None else self.embedder.embed_query(text)
+
+
+def single_query_embed_ms(embedder, texts: Sequence[str], n: int = 30) -> float:
+    import time
+
+    times = []
+    for text in list(texts)[:n]:
+        started = time.perf_counter()
+        embedder.embed_query(text)
+        times.append((time.perf_counter() - started) * 1000)
+    return round(statistics.median(times), 2) if times else 0.0

@@ -1,0 +1,232 @@
+"""Retrieval modes over one kb: dense, BM25, hybrid (dense + BM25) and MMR.
+
+    retriever = Retriever(settings, embedder, store)
+    hits = retriever.retrieve(tenant, kb, "query", top_k=5, mode="hybrid", extra_filter=expr)
+
+`extra_filter` is a Milvus expression from `filters.user_filter` (it can only narrow). Hits come
+best first. What `Hit.score` means depends on the mode:
+
+| mode | ranking | `Hit.score` |
+|---|---|---|
+| dense | cosine similarity of query and chunk embeddings (HNSW) | cosine |
+| bm25 | BM25 over the chunk texts (English stemmed, Chinese segmented with jieba) | BM25 score |
+| hybrid | dense and BM25 lists (`hybrid_fetch_k` each) fused: RRF (k=60) or weighted min-max scores | fused |
+| mmr | maximal marginal relevance over `mmr_fetch_k` dense candidates (`mmr_lambda`) | cosine |
+
+Every hit also carries `metadata["retrieval"] = {"mode", "dense", "bm25"}` with the dense cosine
+(filled in for BM25-only hits of hybrid too, from their stored embeddings) and the BM25 score
+where known, so a caller can apply one cosine threshold ("not found") whatever the mode.
+
+BM25 runs in Milvus where the server has full-text search (>= 2.5; the collection must have been
+created by `ChunkStore.ensure_collection` on such a server, which adds an analyzed `text` and a
+BM25 sparse field; fusion then happens in `hybrid_search`). Elsewhere (Milvus 2.3.5 here) it runs in
+process: `lexical.Bm25Index` over the kb's chunk texts read from Milvus, cached per kb and rebuilt
+when the kb's fingerprint (chunk count + documents' content hashes) changes; the fingerprint is
+read at most every `bm25_check_interval_s`. See ragway/lexical.py for its memory cost.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Literal
+
+import numpy as np
+
+from ragway.embedder import Embedder
+from ragway.errors import InvalidRequest
+from ragway.lexical import Bm25Cache, Bm25Index, LexicalHit, Tokenizer
+from ragway.records import Hit
+from ragway.settings import Settings
+from ragway.store import ChunkStore
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["dense", "bm25", "hybrid", "mmr"]
+MODES: tuple[str, ...] = ("dense", "bm25", "hybrid", "mmr")
+
+
+def rrf_fuse(rankings: Sequence[Sequence[str]], k: int = 60,
+             weights: Sequence[float] | None = None) -> list[tuple[str, float]]:
+    """Reciprocal rank fusion: score(id) = sum over lists of w / (k + rank), rank from 1 (w = 1:
+    plain RRF; weights let one list count more, e.g. BM25 when the embedder does not know the language)."""
+    scores: dict[str, float] = {}
+    for ranking, w in zip(rankings, weights or [1.0] * len(rankings), strict=True):
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + w / (k + rank)
+    return sorted(scores.items(), key=lambda kv: -kv[1])
+
+
+def weighted_fuse(scored: Sequence[Sequence[tuple[str, float]]], weights: Sequence[float]) -> list[tuple[str, float]]:
+    """Weighted sum of each list's min-max normalised scores (an id missing from a list gets 0 there)."""
+    fused: dict[str, float] = {}
+    for items, weight in zip(scored, weights, strict=True):
+        if not items:
+            continue
+        values = [s for _, s in items]
+        lo, hi = min(values), max(values)
+        for item, s in items:
+            norm = (s - lo) / (hi - lo) if hi > lo else 1.0
+            fused[item] = fused.get(item, 0.0) + weight * norm
+    return sorted(fused.items(), key=lambda kv: -kv[1])
+
+
+def mmr_order(query_sims: np.ndarray, vectors: np.ndarray, top_k: int, lam: float) -> list[int]:
+    """Greedy MMR: next = argmax lam * sim(q, d) - (1 - lam) * max sim(d, chosen); vectors normalised."""
+    n = len(query_sims)
+    if n == 0:
+        return []
+    chosen: list[int] = []
+    max_sim_chosen = np.full(n, -np.inf)
+    available = np.ones(n, dtype=bool)
+    for _ in range(min(top_k, n)):
+        redundancy = np.where(np.isfinite(max_sim_chosen), max_sim_chosen, 0.0)
+        score = np.where(available, lam * query_sims - (1.0 - lam) * redundancy, -np.inf)
+        best = int(np.argmax(score))
+        chosen.append(best)
+        available[best] = False
+        max_sim_chosen = np.maximum(max_sim_chosen, vectors @ vectors[best])
+    return chosen
+
+
+def _with_scores(hit: Hit, score: float, mode: str, dense: float | None, bm25: float | None) -> Hit:
+    meta = {**hit.metadata, "retrieval": {"mode": mode, "dense": dense, "bm25": bm25}}
+    return replace(hit, score=float(score), metadata=meta)
+
+
+class Retriever:
+    def __init__(self, settings: Settings, embedder: Embedder, store: ChunkStore, cache: Bm25Cache | None = None):
+        self.settings = settings
+        self.embedder = embedder
+        self.store = store
+        self.cache = cache or Bm25Cache(settings.bm25_max_kbs)
+        self.tokenizer = Tokenizer(stem=settings.bm25_stem, cjk_mode=settings.bm25_cjk_mode)
+        self._checked: dict[tuple[str, str, str], tuple[float, str]] = {}
+        self._lock = threading.Lock()
+
+    # --- public ----------------------------------------------------------------------------------
+    @property
+    def lexical_backend(self) -> str:
+        """'milvus' (native BM25 in the collection) or 'memory' (in-process index)."""
+        choice = self.settings.lexical_backend
+        if choice == "memory":
+            return "memory"
+        if self.store.has_full_text():
+            return "milvus"
+        if choice == "milvus":
+            raise InvalidRequest(f"collection {self.store.collection} has no full-text fields (needs Milvus >= 2.5 "
+                                 f"when it is created; server {self.store.server_version}): "
+                                 "set RAGWAY_LEXICAL_BACKEND=auto or memory")
+        return "memory"
+
+    def retrieve(self, tenant: str, kb: str, query: str, top_k: int, mode: Mode = "dense",
+                 extra_filter: str = "") -> list[Hit]:
+        if mode not in MODES:
+            raise InvalidRequest(f"retrieval mode {mode!r} is unknown; use one of {', '.join(MODES)}")
+        if top_k <= 0 or not query.strip():
+            return []
+        if mode == "bm25":
+            return self._bm25(tenant, kb, query, top_k, extra_filter)
+        vector = self.embedder.embed_query(query)
+        if mode == "dense":
+            hits = self.store.search(tenant, kb, vector, top_k, extra_filter=extra_filter)
+            return [_with_scores(h, h.score, "dense", h.score, None) for h in hits]
+        if mode == "mmr":
+            return self._mmr(tenant, kb, vector, top_k, extra_filter)
+        return self._hybrid(tenant, kb, query, vector, top_k, extra_filter)
+
+    # --- modes -----------------------------------------------------------------------------------
+    def _mmr(self, tenant: str, kb: str, vector: list[float], top_k: int, extra_filter: str) -> list[Hit]:
+        candidates = self.store.search_with_vectors(tenant, kb, vector, max(self.settings.mmr_fetch_k, top_k),
+                                                    extra_filter=extra_filter)
+        if not candidates:
+            return []
+        sims = np.array([h.score for h, _ in candidates], dtype=np.float32)
+        vectors = np.array([v for _, v in candidates], dtype=np.float32)
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        order = mmr_order(sims, vectors, top_k, self.settings.mmr_lambda)
+        return [_with_scores(candidates[i][0], candidates[i][0].score, "mmr", candidates[i][0].score, None)
+                for i in order]
+
+    def _bm25(self, tenant: str, kb: str, query: str, top_k: int, extra_filter: str) -> list[Hit]:
+        if self.lexical_backend == "milvus":
+            hits = self.store.search_text(tenant, kb, query, top_k, extra_filter=extra_filter)
+            return [_with_scores(h, h.score, "bm25", None, h.score) for h in hits]
+        lexical = self._memory_bm25(tenant, kb, query, top_k, extra_filter)
+        found = self.store.fetch_hits(tenant, kb, [h.chunk_id for h in lexical], extra_filter=extra_filter)
+        return [_with_scores(found[h.chunk_id][0], h.score, "bm25", None, h.score)
+                for h in lexical if h.chunk_id in found][:top_k]
+
+    def _hybrid(self, tenant: str, kb: str, query: str, vector: list[float], top_k: int,
+                extra_filter: str) -> list[Hit]:
+        s = self.settings
+        fetch_k = max(s.hybrid_fetch_k, top_k)
+        if self.lexical_backend == "milvus":
+            fused_hits = self.store.hybrid_search_native(tenant, kb, query, vector, top_k, fetch_k, s.hybrid_fusion,
+                                                         s.rrf_k, s.hybrid_dense_weight, extra_filter)
+            vectors = self.store.fetch_hits(tenant, kb, [h.chunk_id for h in fused_hits], with_vectors=True)
+            q = np.asarray(vector, dtype=np.float32)
+            return [_with_scores(h, h.score, "hybrid",
+                                 float(np.dot(q, vectors[h.chunk_id][1])) if h.chunk_id in vectors else None, None)
+                    for h in fused_hits]
+        dense = self.store.search(tenant, kb, vector, fetch_k, extra_filter=extra_filter)
+        lexical = self._memory_bm25(tenant, kb, query, fetch_k, extra_filter)
+        dense_by_id = {h.chunk_id: h for h in dense}
+        bm25_by_id = {h.chunk_id: h.score for h in lexical}
+        if s.hybrid_fusion == "rrf":
+            w = s.hybrid_dense_weight
+            fused = rrf_fuse([[h.chunk_id for h in dense], [h.chunk_id for h in lexical]], k=s.rrf_k,
+                             weights=[2 * w, 2 * (1 - w)])  # 0.5: plain RRF
+        else:
+            fused = weighted_fuse([[(h.chunk_id, h.score) for h in dense], [(h.chunk_id, h.score) for h in lexical]],
+                                  [s.hybrid_dense_weight, 1.0 - s.hybrid_dense_weight])
+        # BM25-only chunks: read them (the filter applies here too) with embeddings for their cosine.
+        missing = [cid for cid, _ in fused[: top_k * 2] if cid not in dense_by_id]
+        fetched = self.store.fetch_hits(tenant, kb, missing, with_vectors=True, extra_filter=extra_filter)
+        q = np.asarray(vector, dtype=np.float32)
+        hits: list[Hit] = []
+        for cid, score in fused:
+            if cid in dense_by_id:
+                base, cosine = dense_by_id[cid], dense_by_id[cid].score
+            elif cid in fetched:
+                base, vec = fetched[cid]
+                cosine = float(np.dot(q, np.asarray(vec, dtype=np.float32)))
+            else:
+                continue  # beyond the fetched head, or excluded by the filter
+            hits.append(_with_scores(base, score, "hybrid", cosine, bm25_by_id.get(cid)))
+            if len(hits) == top_k:
+                break
+        return hits
+
+    # --- in-process BM25 (servers without full-text search) --------------------------------------
+    def _memory_bm25(self, tenant: str, kb: str, query: str, top_k: int, extra_filter: str) -> list[LexicalHit]:
+        index = self.bm25_index(tenant, kb)
+        # The index cannot apply a metadata filter: take more, the store drops what the filter excludes.
+        return index.search(query, top_k * 4 if extra_filter else top_k)
+
+    def bm25_index(self, tenant: str, kb: str) -> Bm25Index:
+        key = (self.store.collection, tenant, kb)
+        now = time.monotonic()
+        with self._lock:
+            checked = self._checked.get(key)
+        if checked is not None and now - checked[0] < self.settings.bm25_check_interval_s:
+            fingerprint = checked[1]
+        else:
+            fingerprint = self.store.kb_fingerprint(tenant, kb)
+            with self._lock:
+                self._checked[key] = (now, fingerprint)
+        return self.cache.get(key, fingerprint, lambda: self._build(tenant, kb, fingerprint))
+
+    def _build(self, tenant: str, kb: str, fingerprint: str) -> Bm25Index:
+        started = time.perf_counter()
+        ids, texts = [], []
+        for row in self.store.iter_rows(tenant, kb, ["chunk_id", "text"]):
+            ids.append(row["chunk_id"])
+            texts.append(row["text"])
+        index = Bm25Index(ids, texts, self.tokenizer, k1=self.settings.bm25_k1, b=self.settings.bm25_b,
+                          fingerprint=fingerprint)
+        log.info("BM25 index of %s/%s: %d chunks in %.1f s", tenant, kb, len(ids), time.perf_counter() - started)
+        return index

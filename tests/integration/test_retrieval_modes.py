@@ -1,0 +1,94 @@
+"""Retrieval modes against the real Milvus 2.3.5 server: it has no full-text search, so BM25 runs
+in process (the fallback path), fed from Milvus. Own collection, dropped at the end."""
+
+import time
+import uuid
+
+import pytest
+
+from ragway import ids
+from ragway.embedder import get_embedder
+from ragway.records import Chunk
+from ragway.retriever import Retriever
+from ragway.store import ChunkStore
+
+DOCS = {
+    "approval.txt": "The agency approved a new medicine for sleep disorders last year.",
+    "spring.txt": "Regulators granted approval to several medicines in the spring.",
+    "pills.txt": "Doctors prescribe sleeping pills to patients with insomnia.",
+    "trials.txt": "Regulators approve a medicine only after clinical trials.",
+    "rules.txt": "Every new medicine needs regulators to approve it before sale.",
+    "annex.txt": "The annex of the chemical inventory lists ZQ-77 among solvents.",
+    "leave.txt": "公司的年假政策规定，新员工每年有十五天带薪年假。",
+    "travel.txt": "差旅费用的报销申请必须在出差结束后三十天内提交。",
+    "weather.txt": "The weather in the mountains changes quickly in autumn.",
+}
+QUERY = "ZQ-77 medicine approved for insomnia"
+# Measured with all-MiniLM-L6-v2: dense ranks pills, approval, annex; BM25 ranks annex first (the code).
+TOP = 2
+
+
+@pytest.fixture(scope="module")
+def retriever(settings):
+    s = settings.model_copy(update={"collection": f"ragway_it_modes_{uuid.uuid4().hex[:8]}",
+                                    "bm25_check_interval_s": 0.0, "hybrid_fetch_k": 4})
+    embedder = get_embedder(s)
+    store = ChunkStore(s, dim=embedder.dim)
+    assert not store._create_full_text()  # 2.3.5: no BM25 function
+    store.ensure_collection()
+    try:
+        for source, text in DOCS.items():
+            store.upsert(_chunks(embedder, "t1", "modes", source, [text]))
+        store.upsert(_chunks(embedder, "t2", "modes", "other.txt", ["ZQ-77 of another tenant"]))
+        r = Retriever(s, embedder, store)
+        assert r.lexical_backend == "memory"
+        yield r
+    finally:
+        store.client.drop_collection(s.collection)
+
+
+def _chunks(embedder, tenant, kb, source, texts):
+    doc = ids.document_id(tenant, kb, source)
+    return [Chunk(chunk_id=ids.chunk_id(tenant, kb, doc, i), tenant=tenant, kb=kb, doc_id=doc, source=source,
+                  page=0, chunk_index=i, content_hash=ids.content_hash(t.encode()), text=t,
+                  created_at=int(time.time() * 1000), metadata={"chunk_count": len(texts)}, embedding=v)
+            for i, (t, v) in enumerate(zip(texts, embedder.embed(texts), strict=True))]
+
+
+def sources(hits):
+    return [h.source for h in hits]
+
+
+def test_bm25_finds_the_rare_term_dense_misses(retriever):
+    dense = retriever.retrieve("t1", "modes", QUERY, TOP, mode="dense")
+    assert "annex.txt" not in sources(dense)
+    assert sources(dense)[0] == "pills.txt"
+    bm25 = retriever.retrieve("t1", "modes", QUERY, TOP, mode="bm25")
+    assert sources(bm25)[0] == "annex.txt"
+    hybrid = retriever.retrieve("t1", "modes", QUERY, TOP, mode="hybrid")
+    assert set(sources(hybrid)) == {"annex.txt", "pills.txt"}  # the code and the best dense match
+    assert all(isinstance(h.metadata["retrieval"]["dense"], float) for h in hybrid)
+
+
+def test_chinese_bm25_and_tenant_isolation(retriever):
+    assert sources(retriever.retrieve("t1", "modes", "新员工有多少天年假？", 1, mode="bm25")) == ["leave.txt"]
+    assert sources(retriever.retrieve("t1", "modes", "差旅报销什么时候提交", 1, mode="bm25")) == ["travel.txt"]
+    assert "other.txt" not in sources(retriever.retrieve("t1", "modes", "ZQ-77", 5, mode="bm25"))
+    assert sources(retriever.retrieve("t2", "modes", "ZQ-77", 5, mode="bm25")) == ["other.txt"]
+
+
+def test_mmr_and_filter(retriever):
+    mmr = retriever.retrieve("t1", "modes", "medicine approval", 3, mode="mmr")
+    dense = retriever.retrieve("t1", "modes", "medicine approval", 1, mode="dense")
+    assert sources(mmr)[0] == sources(dense)[0] and len(set(sources(mmr))) == 3
+    only = retriever.retrieve("t1", "modes", QUERY, 3, mode="hybrid", extra_filter='source == "spring.txt"')
+    assert sources(only) == ["spring.txt"]
+
+
+def test_index_follows_changes_of_the_kb(retriever):
+    store = retriever.store
+    assert sources(retriever.retrieve("t1", "modes", "glacier XK-5", 3, mode="bm25")) == []
+    store.upsert(_chunks(retriever.embedder, "t1", "modes", "glacier.txt", ["The glacier XK-5 is melting."]))
+    assert sources(retriever.retrieve("t1", "modes", "glacier XK-5", 3, mode="bm25")) == ["glacier.txt"]
+    store.delete_document("t1", "modes", ids.document_id("t1", "modes", "glacier.txt"))
+    assert sources(retriever.retrieve("t1", "modes", "glacier XK-5", 3, mode="bm25")) == []

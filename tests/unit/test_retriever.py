@@ -1,0 +1,180 @@
+"""Retrieval modes without services: fusion and MMR by hand, the tokenizer, and the Retriever on
+milvus-lite both ways: native BM25 (milvus-lite has the BM25 function, sparse vectors and
+hybrid_search, like Milvus >= 2.5) and the in-process index (the path used with Milvus 2.3.5,
+tested against the real server in tests/integration/test_retrieval_modes.py)."""
+
+import time
+
+import numpy as np
+import pytest
+from pymilvus import MilvusClient
+
+from ragway import ids
+from ragway.lexical import Bm25Index, Tokenizer
+from ragway.records import Chunk
+from ragway.retriever import Retriever, mmr_order, rrf_fuse, weighted_fuse
+from ragway.settings import Settings
+from ragway.store import ChunkStore, _supports_full_text
+
+DIM = 4
+# A fake embedder: every text has a fixed vector. The query is close to the fish-heart text, so
+# dense misses the zebrafish text that shares only the rare code ZX-417 with the query.
+VECTORS = {
+    "The zebrafish kinase ZX-417 controls fin growth.": [0.0, 0.0, 1.0, 0.0],
+    "Heart muscle cells regenerate after injury in fish.": [1.0, 0.0, 0.0, 0.0],
+    "Fish hearts heal themselves after an injury.": [0.95, 0.31, 0.0, 0.0],
+    "黑豹队的防守只丢了308分，在联赛中排名第六。": [0.0, 1.0, 0.0, 0.0],
+    "New employees get twenty days of annual leave.": [0.0, 0.0, 0.0, 1.0],
+    "ZX-417 heart regeneration": [0.9, 0.0, 0.2, 0.1],
+    "防守 丢了 多少分": [0.1, 0.0, 0.0, 0.9],
+}
+
+
+class FakeEmbedder:
+    dim = DIM
+
+    def embed(self, texts):
+        out = []
+        for t in texts:
+            v = np.asarray(VECTORS[t], dtype=np.float32)
+            out.append((v / np.linalg.norm(v)).tolist())
+        return out
+
+    def embed_query(self, text):
+        return self.embed([text])[0]
+
+
+def chunks_of(tenant, kb, source, texts, digest="h1"):
+    doc = ids.document_id(tenant, kb, source)
+    vecs = FakeEmbedder().embed(texts)
+    return [Chunk(chunk_id=ids.chunk_id(tenant, kb, doc, i), tenant=tenant, kb=kb, doc_id=doc, source=source,
+                  page=0, chunk_index=i, content_hash=digest, text=t, created_at=int(time.time() * 1000),
+                  metadata={"chunk_count": len(texts)}, embedding=v)
+            for i, (t, v) in enumerate(zip(texts, vecs, strict=True))]
+
+
+# --- pure functions, values worked out by hand ---------------------------------------------------
+def test_rrf_by_hand():
+    # a: 1/(60+1) + 1/(60+2); b: 1/(60+2) + 1/(60+1); c: 1/(60+3); d: 1/(60+1) from the second list only.
+    fused = dict(rrf_fuse([["a", "b", "c"], ["b", "a"], ["d"]], k=60))
+    assert fused["a"] == pytest.approx(1 / 61 + 1 / 62)
+    assert fused["b"] == pytest.approx(1 / 62 + 1 / 61)
+    assert fused["c"] == pytest.approx(1 / 63)
+    assert fused["d"] == pytest.approx(1 / 61)
+    assert [x for x, _ in rrf_fuse([["a", "b"], ["b"]])] == ["b", "a"]
+
+
+def test_weighted_by_hand():
+    # dense 0.9/0.5/0.1 -> 1, 0.5, 0; bm25 10/5 -> 1, 0. weights 0.3 dense, 0.7 bm25.
+    fused = dict(weighted_fuse([[("a", 0.9), ("b", 0.5), ("c", 0.1)], [("c", 10.0), ("d", 5.0)]], [0.3, 0.7]))
+    assert fused == pytest.approx({"a": 0.3, "b": 0.15, "c": 0.7, "d": 0.0})
+
+
+def test_mmr_by_hand():
+    vecs = np.array([[1, 0], [0.999, 0.0447], [0, 1]], dtype=np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    sims = np.array([0.9, 0.89, 0.5], dtype=np.float32)
+    # lambda 1: relevance only. lambda 0.5: after 0, item 1 scores 0.5*0.89 - 0.5*0.999 < 0, item 2 0.25.
+    assert mmr_order(sims, vecs, 3, 1.0) == [0, 1, 2]
+    assert mmr_order(sims, vecs, 2, 0.5) == [0, 2]
+
+
+def test_tokenizer_english_and_chinese():
+    tok = Tokenizer()
+    assert tok("The kinases are regulating fins") == ["kinas", "regul", "fin"]
+    assert Tokenizer(stem=False, stopwords=False)("The Kinases") == ["the", "kinases"]
+    zh = tok("黑豹队的防守只丢了308分")
+    assert "防守" in zh and "黑豹" in zh and "308" in zh and "的" not in zh
+    assert tok("NFL联赛ZX-417") == ["nfl", "联赛", "zx", "417"]
+
+
+def test_bm25_index_finds_rare_term_and_nothing_for_unknown_terms():
+    texts = ["the zebrafish kinase ZX-417", "fish hearts regenerate", "annual leave"]
+    index = Bm25Index(["a", "b", "c"], texts, Tokenizer())
+    assert [h.chunk_id for h in index.search("what is ZX-417?", 5)] == ["a"]
+    assert index.search("quantum chromodynamics", 5) == []
+    assert Bm25Index([], [], Tokenizer()).search("x", 3) == []
+
+
+def test_server_versions():
+    assert not _supports_full_text("v2.3.5-lite")
+    assert not _supports_full_text("v2.4.15")
+    assert _supports_full_text("v2.5.4") and _supports_full_text("v2.6.0") and _supports_full_text("milvus_lite-3.2.2")
+
+
+# --- the Retriever on milvus-lite, both BM25 backends --------------------------------------------
+@pytest.fixture(params=["milvus", "memory"])
+def retriever(request, tmp_path):
+    settings = Settings(collection="unit_retrieval", num_partitions=4, lexical_backend=request.param,
+                        bm25_check_interval_s=0.0, hybrid_fetch_k=3)
+    store = ChunkStore(settings, dim=DIM, client=MilvusClient(str(tmp_path / "lite.db")))
+    store.ensure_collection()
+    store.upsert(chunks_of("t1", "kb", "fish.txt", [
+        "The zebrafish kinase ZX-417 controls fin growth.",
+        "Heart muscle cells regenerate after injury in fish.",
+        "Fish hearts heal themselves after an injury."]))
+    store.upsert(chunks_of("t1", "kb", "zh.txt", ["黑豹队的防守只丢了308分，在联赛中排名第六。"]))
+    store.upsert(chunks_of("t1", "kb", "hr.txt", ["New employees get twenty days of annual leave."]))
+    store.upsert(chunks_of("t2", "kb", "other.txt", ["The zebrafish kinase ZX-417 controls fin growth."]))
+    r = Retriever(settings, FakeEmbedder(), store)
+    assert r.lexical_backend == request.param
+    return r
+
+
+def texts(hits):
+    return [h.text for h in hits]
+
+
+def test_modes_rare_term_dense_bm25_hybrid(retriever):
+    q = "ZX-417 heart regeneration"
+    dense = retriever.retrieve("t1", "kb", q, 2, mode="dense")
+    assert "ZX-417" not in " ".join(texts(dense))  # dense misses the rare code
+    bm25 = retriever.retrieve("t1", "kb", q, 2, mode="bm25")
+    assert texts(bm25)[0].startswith("The zebrafish kinase ZX-417")
+    assert all(h.kb == "kb" and h.source == "fish.txt" for h in bm25)  # tenant t2's copy never shows
+    hybrid = retriever.retrieve("t1", "kb", q, 2, mode="hybrid")
+    assert set(texts(hybrid)) == {"The zebrafish kinase ZX-417 controls fin growth.",
+                                  "Heart muscle cells regenerate after injury in fish."}
+    for h in hybrid:  # every hybrid hit has its dense cosine, for one "not found" threshold
+        assert isinstance(h.metadata["retrieval"]["dense"], float)
+
+
+def test_chinese_bm25(retriever):
+    hits = retriever.retrieve("t1", "kb", "防守 丢了 多少分", 3, mode="bm25")
+    assert texts(hits) == ["黑豹队的防守只丢了308分，在联赛中排名第六。"]
+    dense = retriever.retrieve("t1", "kb", "防守 丢了 多少分", 1, mode="dense")
+    assert texts(dense) == ["New employees get twenty days of annual leave."]
+    # Both lists' tops tie under RRF (1/61 each): hybrid returns both.
+    assert set(texts(retriever.retrieve("t1", "kb", "防守 丢了 多少分", 2, mode="hybrid"))) == {
+        "黑豹队的防守只丢了308分，在联赛中排名第六。", "New employees get twenty days of annual leave."}
+
+
+def test_mmr_skips_near_duplicates(retriever):
+    q = "ZX-417 heart regeneration"
+    dense = texts(retriever.retrieve("t1", "kb", q, 2, mode="dense"))
+    assert dense[1] == "Fish hearts heal themselves after an injury."
+    mmr = retriever.retrieve("t1", "kb", q, 2, mode="mmr")
+    assert texts(mmr)[0] == "Heart muscle cells regenerate after injury in fish."
+    assert texts(mmr)[1] != "Fish hearts heal themselves after an injury."  # the near-duplicate waits
+
+
+def test_filter_narrows_every_mode(retriever):
+    expr = 'source == "hr.txt"'
+    for mode in ("dense", "bm25", "hybrid", "mmr"):
+        assert {h.source for h in retriever.retrieve("t1", "kb", "ZX-417 heart regeneration", 3, mode=mode,
+                                                     extra_filter=expr)} <= {"hr.txt"}, mode
+
+
+def test_new_chunks_are_found_after_a_change(retriever):
+    assert retriever.retrieve("t1", "kb", "ZX-417 heart regeneration", 5, mode="bm25")
+    retriever.store.upsert(chunks_of("t1", "kb", "hr2.txt", ["ZX-417 heart regeneration"]))
+    hits = retriever.retrieve("t1", "kb", "ZX-417 heart regeneration", 5, mode="bm25")
+    assert texts(hits)[0] == "ZX-417 heart regeneration"
+
+
+def test_unknown_mode_and_empty_query(retriever):
+    from ragway.errors import InvalidRequest
+
+    with pytest.raises(InvalidRequest):
+        retriever.retrieve("t1", "kb", "x", 3, mode="sparse")
+    assert retriever.retrieve("t1", "kb", "   ", 3, mode="bm25") == []
