@@ -50,6 +50,16 @@ class Settings(BaseSettings):
     file_time_limit_s: int = Field(300, description="Parsing one file longer than this fails the file")
     ingest_batch_files: int = Field(8, description="Files per ingest task: their chunks are embedded together")
     ingest_batch_bytes: int = Field(8 * 1024 * 1024, description="Bytes per ingest task (files are not split)")
+    ingest_queue: str = Field("ragway.ingest", description="Celery queue of ingest tasks (one per deployment)")
+
+    # --- uploads waiting for a worker (ragway/blobs.py) ---------------------------------------
+    blob_store: Literal["local", "s3"] = Field("local", description="local: <state_dir>/blobs; s3: a bucket")
+    s3_endpoint_url: str = Field("", description="S3-compatible endpoint (MinIO, SeaweedFS); empty = AWS S3")
+    s3_bucket: str = "ragway-uploads"
+    s3_prefix: str = Field("uploads/", description="Key prefix of the uploads in the bucket")
+    s3_region: str = "us-east-1"
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
 
     # --- ingestion ---------------------------------------------------------------------------
     chunk_size: int = 500
@@ -57,6 +67,8 @@ class Settings(BaseSettings):
     embedding_model: str = Field("", description="Model folder or name; empty = bundled all-MiniLM-L6-v2")
     embedding_batch_size: int = 32
     embedding_threads: int = Field(0, description="torch threads for encoding; 0 = library default")
+    embedding_backend: Literal["torch", "onnx-int8"] = Field(
+        "torch", description="torch, or ONNX Runtime with int8 weights (exported once from the model, ~20 s)")
     max_file_bytes: int = 100 * 1024 * 1024
     max_files_per_upload: int = 1000
     max_archive_members: int = 20_000
@@ -79,6 +91,16 @@ class Settings(BaseSettings):
     fastchat_controller_port: int = 21001
     fastchat_worker_port: int = 21002
     fastchat_api_port: int = 8000
+    # Addresses peers dial (the bind host is 0.0.0.0 in containers, where peers use service names).
+    fastchat_controller_url: str = Field(
+        "", description="Controller address workers and the API server dial; empty = http://<bind_host>:<port>")
+    fastchat_worker_url: str = Field(
+        "", description="Address the model worker registers with the controller; empty = http://<bind_host>:<port>, "
+                        "or http://<this host's address>:<port> when bind_host is a wildcard (containers, --scale)")
+    fastchat_worker_kind: Literal["model_worker", "vllm_worker"] = Field(
+        "model_worker", description="FastChat worker: transformers (CPU or GPU) or vLLM (GPU image with vllm)")
+    llm_device: str = Field("cpu", description="model_worker --device: cpu, cuda, mps, xpu or npu")
+    flower_port: int = Field(5555, description="Flower (Celery monitoring) port; containers only, not the local stack")
     run_fastchat: bool = Field(True, description="Start FastChat in the local stack (off for an external LLM)")
 
     # --- retrieval / answering ---------------------------------------------------------------
@@ -87,6 +109,28 @@ class Settings(BaseSettings):
     answer_min_score: float = Field(
         0.2, description="Below this cosine similarity a chunk is not relevant enough to answer from"
     )
+    # Retrieval modes (ragway/retriever.py): dense, bm25, hybrid, mmr.
+    mmr_fetch_k: int = Field(20, description="MMR: dense candidates it re-ranks for diversity")
+    mmr_lambda: float = Field(0.5, description="MMR: 1 = relevance only, 0 = diversity only")
+    hybrid_fusion: Literal["rrf", "weighted"] = Field("rrf", description="How hybrid fuses dense and BM25 lists")
+    rrf_k: int = Field(60, description="Reciprocal rank fusion constant: score = sum 1/(rrf_k + rank)")
+    hybrid_dense_weight: float = Field(
+        0.5, description="Hybrid: weight of the dense list (RRF: 2w/(k+rank); weighted: w * min-max score); "
+                         "BM25 gets 1 - w. 0.5 = plain RRF. Milvus's native RRFRanker ignores it")
+    hybrid_fetch_k: int = Field(50, description="Hybrid: candidates taken from each list (at least top_k)")
+    lexical_backend: Literal["auto", "milvus", "memory"] = Field(
+        "auto", description="BM25 in Milvus (>= 2.5, collection made with full-text fields) or in process; "
+                            "auto picks Milvus where it can")
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+    bm25_stem: bool = Field(True, description="Snowball-stem English terms (SciFact train: +0.026 nDCG@10)")
+    bm25_cjk_mode: Literal["search", "precise"] = Field("search", description="jieba mode for Chinese runs")
+    bm25_check_interval_s: float = Field(
+        2.0, description="In-process BM25: how often a kb's fingerprint is re-read to see whether it changed")
+    bm25_max_kbs: int = Field(8, description="In-process BM25: indexes kept per process (least recent dropped)")
+    full_text_analyzer: dict = Field(
+        {"tokenizer": "jieba", "filter": ["lowercase", {"type": "stemmer", "language": "english"}]},
+        description="Milvus >= 2.5: analyzer of the `text` field for native BM25 (jieba for Chinese runs)")
 
     # --- gateway -----------------------------------------------------------------------------
     gateway_port: int = 8080

@@ -1,0 +1,178 @@
+"""Gateway load, side by side with the raw baseline, in one run.
+
+    .venv/bin/python bench/load.py [--seconds 20] [--clients 1,8,32] [--chat-seconds 20]
+
+Against a knowledge base of 10k chunks (Wikipedia paragraphs from RAGWAY_DATA_DIR, embedded and
+stored once, then reused by later runs):
+
+  raw          query embedding + pymilvus search (same filter and consistency), one process, serial
+  /v1/search   1, 8 and 32 concurrent clients through the gateway, each for a fixed time
+  /v1/chat     a shorter run of /v1/chat/completions on the kb model (1 and 4 clients)
+
+Reports p50 / p95 / p99 latency, requests/s and errors. The clients run on the same 2 cores as
+the gateway, Milvus and the LLM, so absolute numbers understate a real deployment; the ratio of
+gateway to raw at one client is the figure to watch. Needs the local stack (`ragway stack up`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import httpx  # noqa: E402
+
+from bench.common import paragraphs  # noqa: E402
+from ragway.auth import KeyStore, Role  # noqa: E402
+from ragway.embedder import get_embedder  # noqa: E402
+from ragway.ids import chunk_id, document_id  # noqa: E402
+from ragway.kbs import KnowledgeBases  # noqa: E402
+from ragway.records import (
+    Chunk,  # noqa: E402
+    Section,  # noqa: E402
+)
+from ragway.redis_client import connect  # noqa: E402
+from ragway.settings import get_settings  # noqa: E402
+from ragway.splitter import Splitter  # noqa: E402
+from ragway.store import ChunkStore  # noqa: E402
+
+TENANT, KB = "bench", "load-10k"
+TARGET_CHUNKS = 10_000
+
+
+def ensure_kb(settings, store: ChunkStore, embedder) -> list[str]:
+    """The 10k-chunk kb (built once) and query strings drawn from the same articles."""
+    paras = paragraphs(8_000)
+    queries = [" ".join(p["text"].split()[:12]) for p in random.Random(7).sample(paras, 500)]
+    redis = connect(settings.redis_url)
+    if KB not in {kb.name for kb in KnowledgeBases(redis).list(TENANT)}:
+        KnowledgeBases(redis).create(TENANT, KB, "bench/load.py: 10k Wikipedia chunks", created_by="bench")
+    have = store.count(TENANT, KB)
+    if have >= TARGET_CHUNKS:
+        print(f"kb {TENANT}/{KB}: {have} chunks (reused)", flush=True)
+        return queries
+    print(f"building kb {TENANT}/{KB} with {TARGET_CHUNKS} chunks (once; ~4 min on 2 cores) ...", flush=True)
+    chunks: list[Chunk] = []
+    splitter = Splitter(settings)
+    for p in paras:
+        source = f"{p['doc_id']}-{p['title']}.txt"
+        did = document_id(TENANT, KB, source)
+        for i, piece in enumerate(splitter.split([Section(p["text"])])):
+            chunks.append(Chunk(chunk_id(TENANT, KB, did, len(chunks)), TENANT, KB, did, source, 0, len(chunks),
+                                "0" * 64, piece.text, int(time.time() * 1000), {"chunk_count": 0, "para": i}))
+        if len(chunks) >= TARGET_CHUNKS:
+            break
+    chunks = chunks[:TARGET_CHUNKS]
+    for start in range(0, len(chunks), 512):
+        batch = chunks[start:start + 512]
+        for c, vector in zip(batch, embedder.embed([c.text for c in batch]), strict=True):
+            c.embedding = vector
+        store.upsert(batch)
+        print(f"  {start + len(batch)}/{len(chunks)}", end="\r", flush=True)
+    print()
+    return queries
+
+
+def raw_baseline(settings, store: ChunkStore, embedder, queries: list[str], seconds: float) -> dict:
+    latencies, errors, deadline = [], 0, time.monotonic() + seconds
+    i = 0
+    while time.monotonic() < deadline:
+        start = time.perf_counter()
+        try:
+            vector = embedder.embed_query(queries[i % len(queries)])
+            store.client.search(settings.collection, data=[vector], limit=5, anns_field="embedding",
+                                filter=f'tenant == "{TENANT}" and kb == "{KB}"', output_fields=["text", "source"],
+                                search_params={"metric_type": "COSINE", "params": {"ef": settings.search_ef}},
+                                consistency_level=settings.search_consistency)
+            latencies.append(time.perf_counter() - start)
+        except Exception:  # counted, not fatal: the table reports errors
+            errors += 1
+        i += 1
+    return summarize("raw: embed + pymilvus search", 1, latencies, errors, seconds)
+
+
+async def drive(url: str, token: str, clients: int, seconds: float, body_of) -> tuple[list[float], int]:
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.monotonic() + seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=120, limits=limits) as http:
+        async def one_client(seed: int) -> None:
+            nonlocal errors
+            n = seed
+            while time.monotonic() < deadline:
+                start = time.perf_counter()
+                try:
+                    resp = await http.post(url, json=body_of(n))
+                    if resp.status_code == 200:
+                        latencies.append(time.perf_counter() - start)
+                    else:
+                        errors += 1
+                except httpx.HTTPError:
+                    errors += 1
+                n += clients
+        await asyncio.gather(*(one_client(i) for i in range(clients)))
+    return latencies, errors
+
+
+def summarize(name: str, clients: int, latencies: list[float], errors: int, seconds: float) -> dict:
+    ms = sorted(x * 1000 for x in latencies)
+    q = statistics.quantiles(ms, n=100) if len(ms) >= 2 else ms * 99 or [0.0] * 99
+    return {"run": name, "clients": clients, "requests": len(ms), "errors": errors,
+            "rps": round(len(ms) / seconds, 1), "p50_ms": round(q[49], 1), "p95_ms": round(q[94], 1),
+            "p99_ms": round(q[98], 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=20, help="per search run (default 20)")
+    parser.add_argument("--clients", default="1,8,32", help="concurrency levels for /v1/search")
+    parser.add_argument("--chat-seconds", type=float, default=20, help="per chat run; 0 skips chat")
+    parser.add_argument("--chat-clients", default="1,4")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    s = get_settings()
+    embedder = get_embedder(s)
+    store = ChunkStore(s, dim=embedder.dim)
+    store.ensure_collection()
+    queries = ensure_kb(s, store, embedder)
+    _, token = KeyStore(connect(s.redis_url)).create(TENANT, Role.reader, "bench/load.py",
+                                                    requests_per_minute=10**9)
+
+    rows = [raw_baseline(s, store, embedder, queries, args.seconds)]
+    print(f"  {rows[-1]}", flush=True)
+    for clients in (int(c) for c in args.clients.split(",")):
+        lat, err = asyncio.run(drive(f"{s.gateway_url}/v1/search", token, clients, args.seconds,
+                                     lambda n: {"kb": KB, "query": queries[n % len(queries)], "top_k": 5}))
+        rows.append(summarize("gateway /v1/search", clients, lat, err, args.seconds))
+        print(f"  {rows[-1]}", flush=True)
+    if args.chat_seconds > 0:
+        for clients in (int(c) for c in args.chat_clients.split(",")):
+            def chat_body(n: int) -> dict:
+                question = f"What does this say: {queries[n % len(queries)]}?"
+                return {"model": f"kb:{KB}", "messages": [{"role": "user", "content": question}], "max_tokens": 32}
+            lat, err = asyncio.run(drive(f"{s.gateway_url}/v1/chat/completions", token, clients, args.chat_seconds,
+                                         chat_body))
+            rows.append(summarize("gateway /v1/chat/completions", clients, lat, err, args.chat_seconds))
+            print(f"  {rows[-1]}", flush=True)
+
+    raw_p50 = rows[0]["p50_ms"]
+    print("\n| run | clients | requests | errors | req/s | p50 ms | p95 ms | p99 ms | p50 vs raw |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['run']} | {r['clients']} | {r['requests']} | {r['errors']} | {r['rps']} | {r['p50_ms']} | "
+              f"{r['p95_ms']} | {r['p99_ms']} | {r['p50_ms'] / raw_p50:.2f}x |")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
