@@ -19,7 +19,7 @@ from api.schemas import JobCreated
 from ingest_worker.dispatch import enqueue
 from ragway import sources
 from ragway.auth import Caller
-from ragway.blobs import LocalBlobStore
+from ragway.blobs import BlobStore
 from ragway.errors import InvalidRequest, NotFound, PayloadTooLarge
 from ragway.jobs import FileState, FileStatus, JobStore
 from ragway.settings import Settings
@@ -128,7 +128,7 @@ def start_job(services: Services, caller: Caller, kb: str, incoming: list[Incomi
                       refused=[i.state.error for i in incoming if i.state.error])
 
 
-def submit(incoming: list[Incoming], job_id: str, jobs: JobStore, blobs: LocalBlobStore, s: Settings,
+def submit(incoming: list[Incoming], job_id: str, jobs: JobStore, blobs: BlobStore, s: Settings,
            tenant: str, kb: str | None = None, sealed: bool = True, created_by: str = "") -> None:
     """Store the bytes, record the files (creating the job when `kb` is given) and queue them."""
     for item in incoming:

@@ -8,8 +8,6 @@ import logging
 from prometheus_client import REGISTRY, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from ingest_worker.app import INGEST_QUEUE
-
 log = logging.getLogger(__name__)
 
 REQUEST_SECONDS = Histogram("ragway_http_request_seconds", "Gateway request latency", ["method", "route", "status"])
@@ -22,7 +20,7 @@ class IngestCollector:
     def collect(self):
         try:
             stats = self.services.jobs.stats()
-            queued = self.services.redis.llen(INGEST_QUEUE)
+            queued = self.services.redis.llen(self.services.settings.ingest_queue)
             unacked = self.services.redis.hlen("unacked")
         except Exception as exc:  # a scrape must not fail because Redis is down; /readyz reports that
             log.warning("ingest metrics unavailable: %s", exc)

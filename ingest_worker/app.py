@@ -6,14 +6,12 @@ from celery import Celery
 
 from ragway.settings import get_settings
 
-INGEST_QUEUE = "ragway.ingest"
-
 
 def make_celery() -> Celery:
     s = get_settings()
     app = Celery("ragway", broker=s.redis_url, backend=s.redis_url, include=["ingest_worker.tasks"])
     app.conf.update(
-        task_default_queue=INGEST_QUEUE,
+        task_default_queue=s.ingest_queue,
         task_serializer="json", accept_content=["json"], result_serializer="json",
         # A task is acknowledged only after it finished, and re-queued if its worker process dies:
         # ingestion is idempotent (deterministic chunk ids), so running it twice is safe.

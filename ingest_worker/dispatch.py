@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ingest_worker.app import INGEST_QUEUE, celery_app
+from ingest_worker.app import celery_app
 from ragway.jobs import FileState
 from ragway.settings import Settings
 
@@ -28,6 +28,6 @@ def batches(files: list[FileState], max_files: int, max_bytes: int) -> Iterator[
 def enqueue(job_id: str, files: list[FileState], settings: Settings) -> int:
     sent = 0
     for file_ids in batches(files, settings.ingest_batch_files, settings.ingest_batch_bytes):
-        celery_app.send_task(INGEST_TASK, args=[job_id, file_ids], queue=INGEST_QUEUE)
+        celery_app.send_task(INGEST_TASK, args=[job_id, file_ids], queue=settings.ingest_queue)
         sent += 1
     return sent

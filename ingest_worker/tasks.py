@@ -20,7 +20,7 @@ from celery.signals import worker_process_init
 from ingest_worker.app import celery_app
 from ingest_worker.dispatch import INGEST_TASK
 from ingest_worker.lease import visibility_lease
-from ragway.blobs import LocalBlobStore
+from ragway.blobs import BlobStore, open_blob_store
 from ragway.embedder import get_embedder
 from ragway.errors import DependencyUnavailable, DocumentError
 from ragway.ingest import Ingestor, IngestResult, PreparedDocument
@@ -74,7 +74,7 @@ def time_limit(seconds: int) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def read_file(state: FileState, job_id: str, blobs: LocalBlobStore, max_bytes: int) -> bytes:
+def read_file(state: FileState, job_id: str, blobs: BlobStore, max_bytes: int) -> bytes:
     if state.path is None:
         return blobs.get(job_id, state.file_id)
     path = Path(state.path)
@@ -86,7 +86,7 @@ def read_file(state: FileState, job_id: str, blobs: LocalBlobStore, max_bytes: i
 class Batch:
     """One task's files: prepares each on its own, then writes the survivors together."""
 
-    def __init__(self, job_id: str, jobs: JobStore, blobs: LocalBlobStore):
+    def __init__(self, job_id: str, jobs: JobStore, blobs: BlobStore):
         self.s = get_settings()
         self.job_id = job_id
         self.jobs = jobs
@@ -183,7 +183,7 @@ def ingest_batch(self: Task, job_id: str, file_ids: list[str]) -> dict:
 
 
 def run_batch(job_id: str, file_ids: list[str], jobs: JobStore, s) -> None:
-    batch = Batch(job_id, jobs, LocalBlobStore(s.blob_dir))
+    batch = Batch(job_id, jobs, open_blob_store(s))
     jobs.mark_started(job_id)
     for file_id in file_ids:
         batch.prepare(file_id)

@@ -10,6 +10,7 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -24,6 +25,43 @@ from ragway.settings import Settings
 SERVICE_ORDER = ["redis", "milvus", "fastchat-controller", "fastchat-worker", "fastchat-api",
                  "ingest-worker", "gateway"]
 FASTCHAT_SERVICES = {"fastchat-controller", "fastchat-worker", "fastchat-api"}
+# Run with `ragway run NAME` by the container images, not started by the local stack.
+CONTAINER_SERVICES = ["flower", "milvus-init"]
+
+# Environment every service runs with, here and in the image (Dockerfile ENV; a test keeps them equal):
+# models come from installed packages and the model volume, never from the network.
+SERVICE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "DO_NOT_TRACK": "1",
+               "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1"}
+
+# Redis persistence, the same for the local stack and docker-compose.yml (AOF, fsync every second).
+REDIS_PERSISTENCE_ARGS = ["--appendonly", "yes", "--appendfsync", "everysec", "--save", "60 1"]
+
+
+def milvus_overrides(s: Settings) -> dict[str, str]:
+    """Milvus settings Ragway relies on, whatever the server: the embedded one gets them as
+    `--extra-config`, the standalone container as deploy/milvus/user.yaml (a test keeps them equal)."""
+    return {
+        # Strong searches wait for the next time tick: 20 ms instead of 200 ms.
+        "proxy.timeTickInterval": str(s.milvus_time_tick_ms),
+        # Growing (not yet indexed) segments otherwise get an IVF "interim index" searched with
+        # nprobe 16 of 128: a filter that keeps a few rows of a large segment then finds nothing.
+        # Brute force on them is exact and cheap at growing-segment sizes.
+        "queryNode.segcore.interimIndex.enableIndex": "false",
+    }
+
+
+def controller_url(s: Settings) -> str:
+    return s.fastchat_controller_url or f"http://{s.bind_host}:{s.fastchat_controller_port}"
+
+
+def worker_url(s: Settings) -> str:
+    """What the worker registers: other processes dial it, so never a wildcard address."""
+    if s.fastchat_worker_url:
+        return s.fastchat_worker_url
+    # In a container the hostname resolves (/etc/hosts) to the container's own network address,
+    # which the controller can dial; each `--scale` replica so registers itself.
+    host = socket.gethostbyname(socket.gethostname()) if s.bind_host in ("0.0.0.0", "::", "") else s.bind_host
+    return f"http://{host}:{s.fastchat_worker_port}"
 
 
 @dataclass(frozen=True)
@@ -48,40 +86,45 @@ def service_argv(name: str, s: Settings) -> list[str]:
     """The real command line of one service; `ragway run NAME` executes it."""
     host, state = s.bind_host, s.state_dir.resolve()
     py = sys.executable
-    controller = f"http://{host}:{s.fastchat_controller_port}"
+    controller = controller_url(s)
     if name == "redis":
         (state / "redis").mkdir(parents=True, exist_ok=True)
         return [redis_server_binary(), "--bind", host, "--port", str(s.redis_port), "--dir", str(state / "redis"),
-                "--appendonly", "yes", "--appendfsync", "everysec", "--save", "60 1", "--protected-mode", "yes"]
+                *REDIS_PERSISTENCE_ARGS, "--protected-mode", "yes"]
     if name == "milvus":
+        extra = {**milvus_overrides(s),
+                 # A restart waits for the previous instance's etcd sessions to expire: keep it short.
+                 "common.session.ttl": "10",
+                 "etcd.data.dir": str(state / "milvus" / "etcd")}
         return [py, "-m", "ragway.milvus_server", "--data", str(state / "milvus"), "--proxy-port", str(s.milvus_port),
-                "--extra-config", f"proxy.timeTickInterval={s.milvus_time_tick_ms}",
-                # A restart waits for the previous instance's etcd sessions to expire: keep it short.
-                "--extra-config", "common.session.ttl=10",
-                # Growing (not yet indexed) segments otherwise get an IVF "interim index" searched with
-                # nprobe 16 of 128: a filter that keeps a few rows of a large segment then finds nothing.
-                # Brute force on them is exact and cheap at growing-segment sizes.
-                "--extra-config", "queryNode.segcore.interimIndex.enableIndex=false",
-                "--extra-config", f"etcd.data.dir={state / 'milvus' / 'etcd'}"]
+                *(arg for key, value in extra.items() for arg in ("--extra-config", f"{key}={value}"))]
     if name == "fastchat-controller":
         return [py, "-m", "fastchat.serve.controller", "--host", host, "--port", str(s.fastchat_controller_port)]
     if name == "fastchat-worker":
         from ragway.llm_model import model_folder
 
-        return [py, "-m", "fastchat.serve.model_worker", "--host", host, "--port", str(s.fastchat_worker_port),
-                "--worker-address", f"http://{host}:{s.fastchat_worker_port}", "--controller-address", controller,
-                "--model-path", str(model_folder(s)), "--model-names", s.llm_model,
-                "--conv-template", s.llm_conv_template, "--device", "cpu"]
+        # ragway.fastchat_worker converts the default model first if the folder is missing (a fresh
+        # container volume), then runs FastChat's worker with these flags.
+        argv = [py, "-m", "ragway.fastchat_worker", s.fastchat_worker_kind, "--host", host,
+                "--port", str(s.fastchat_worker_port), "--worker-address", worker_url(s),
+                "--controller-address", controller, "--model-path", str(model_folder(s)),
+                "--model-names", s.llm_model, "--conv-template", s.llm_conv_template]
+        return argv + (["--device", s.llm_device] if s.fastchat_worker_kind == "model_worker" else [])
     if name == "fastchat-api":
         return [py, "-m", "ragway.fastchat_api", "--host", host, "--port", str(s.fastchat_api_port),
                 "--controller-address", controller]
     if name == "ingest-worker":
         return [py, "-m", "celery", "-A", "ingest_worker.app", "worker", "--loglevel", "INFO",
-                "-Q", "ragway.ingest", "--concurrency", str(s.worker_concurrency), "-n", "ragway-ingest@%h"]
+                "-Q", s.ingest_queue, "--concurrency", str(s.worker_concurrency), "-n", "ragway-ingest@%h"]
     if name == "gateway":
         return [py, "-m", "uvicorn", "api.app:app", "--host", host, "--port", str(s.gateway_port),
                 "--no-access-log"]
-    raise ValueError(f"unknown service {name!r}; known: {', '.join(SERVICE_ORDER)}")
+    if name == "flower":
+        return [py, "-m", "celery", "-A", "ingest_worker.app", "flower", f"--address={host}",
+                f"--port={s.flower_port}"]
+    if name == "milvus-init":
+        return [py, "-m", "ragway.milvus_init"]
+    raise ValueError(f"unknown service {name!r}; known: {', '.join(SERVICE_ORDER + CONTAINER_SERVICES)}")
 
 
 def _http_ok(url: str, expect: Callable[[httpx.Response], bool] = lambda r: r.status_code == 200,
@@ -143,7 +186,7 @@ def services(s: Settings) -> dict[str, Service]:
     host = s.bind_host
     api = f"http://{host}:{s.fastchat_api_port}/v1"
     model_listed = _http_ok(f"{api}/models", lambda r: r.status_code == 200 and s.llm_model in r.text)
-    worker_registered = _http_ok(f"http://{host}:{s.fastchat_controller_port}/list_models",
+    worker_registered = _http_ok(f"{controller_url(s)}/list_models",
                                  lambda r: r.status_code == 200 and s.llm_model in r.text, method="POST")
     return {
         "redis": Service("redis", s.redis_url, _redis_ok(s), 30),
@@ -155,7 +198,7 @@ def services(s: Settings) -> dict[str, Service]:
         "fastchat-worker": Service("fastchat-worker", f"http://{host}:{s.fastchat_worker_port}",
                                    worker_registered, 300),
         "fastchat-api": Service("fastchat-api", api, model_listed, 120),
-        "ingest-worker": Service("ingest-worker", "(celery, queue ragway.ingest)", _worker_ok(s), 120),
+        "ingest-worker": Service("ingest-worker", f"(celery, queue {s.ingest_queue})", _worker_ok(s), 120),
         "gateway": Service("gateway", f"{s.gateway_url}/docs", _http_ok(f"{s.gateway_url}/healthz"), 120),
     }
 
@@ -191,8 +234,7 @@ class Stack:
 
     def _child_env(self) -> dict[str, str]:
         env = dict(os.environ)
-        env.update({"RAGWAY_STATE_DIR": str(self.state), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-                    "DO_NOT_TRACK": "1", "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1",
+        env.update({**SERVICE_ENV, "RAGWAY_STATE_DIR": str(self.state),
                     "LOGDIR": str(self.log_dir)})  # FastChat writes its own log files there
         return env
 
@@ -210,6 +252,7 @@ class Stack:
     # --- commands ------------------------------------------------------------------------------
     def up(self) -> dict[str, float]:
         """Start what is not running, wait until each is healthy; returns seconds to healthy."""
+        from ragway.embedder import ensure_embedding_model
         from ragway.llm_model import ensure_model_folder
 
         specs = services(self.s)
@@ -218,6 +261,9 @@ class Stack:
             self.say("preparing the LLM model folder (converted once, then cached) ...")
             folder = ensure_model_folder(self.s)
             self.say(f"  model folder {folder} ({time.monotonic() - started:.1f}s)")
+        started = time.monotonic()
+        folder = ensure_embedding_model(self.s)
+        self.say(f"  embedding model {folder} ({self.s.embedding_backend}, {time.monotonic() - started:.1f}s)")
         timings: dict[str, float] = {}
         for name in enabled(self.s):
             spec = specs[name]

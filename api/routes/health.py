@@ -16,12 +16,15 @@ def healthz() -> dict:
     return {"status": "ok"}
 
 
-@router.get("/readyz", response_model=Readiness, summary="Milvus, Redis and the LLM are reachable",
+@router.get("/readyz", response_model=Readiness, summary="Milvus, Redis, the LLM (and an S3 blob store) are reachable",
             responses={503: {"model": Readiness}})
 def readyz(services: Services = Depends(get_services)) -> JSONResponse:
     checks: dict[str, str] = {}
-    for name, probe in (("milvus", lambda: services.store.ping()), ("redis", services.jobs.ping),
-                        ("llm", lambda: services.generator.ping())):
+    probes = [("milvus", lambda: services.store.ping()), ("redis", services.jobs.ping),
+              ("llm", lambda: services.generator.ping())]
+    if hasattr(services.blobs, "ping"):  # a bucket can be unreachable; a local directory cannot
+        probes.append(("blobs", services.blobs.ping))
+    for name, probe in probes:
         try:
             probe()
             checks[name] = "ok"
