@@ -333,6 +333,9 @@ def eval_command(
                                                    "chunking and model reuses it instead of ingesting again"),
     json_path: Path = typer.Option(None, "--json", help="Also write the report as JSON here"),
     consistency: str = typer.Option("Bounded", "--consistency", help="Milvus consistency of the searches"),
+    answers: int = typer.Option(0, "--answers", help="Also ask the LLM N unanswerable and N answerable questions "
+                                                    "(SQuAD 2.0 metadata) and count honest declines; needs the LLM"),
+    answer_mode: str = typer.Option("dense", "--answer-mode", help="Retrieval mode of the --answers questions"),
 ) -> None:
     """Retrieval quality on a BEIR dataset: ingest its corpus into a throwaway kb (in-process: splitter,
     embedder, Milvus), run each mode, print nDCG@10, recall@1/5/10/100, MRR@10 and query latency."""
@@ -350,6 +353,8 @@ def eval_command(
     unknown = [m for m in chosen if m not in MODES]
     if unknown or not chosen:
         raise typer.BadParameter(f"unknown mode(s) {unknown}; use {', '.join(MODES)}")
+    if answer_mode not in MODES:
+        raise typer.BadParameter(f"unknown --answer-mode {answer_mode!r}; use {', '.join(MODES)}")
     if collection == "ragway_chunks" or collection == get_settings().collection:
         raise typer.BadParameter("use a collection of its own for evaluation, not the service's")
     data = ev.load_beir(dataset, split)
@@ -391,6 +396,8 @@ def eval_command(
             for mode in chosen:
                 results.append(ev.run_queries(retriever, kb, data, mode, depth, limit_queries or None,
                                               _Bar(progress, f"queries ({mode})")))
+        answer_report = _answer_check(settings, embedder, store, kb, data, dataset, answers, answer_mode) \
+            if answers else None
     finally:
         if not keep:
             store.delete_kb(ev.EVAL_TENANT, kb)
@@ -408,7 +415,7 @@ def eval_command(
                   "hybrid_fusion": s.hybrid_fusion, "rrf_k": s.rrf_k, "hybrid_dense_weight": s.hybrid_dense_weight,
                   "hybrid_fetch_k": s.hybrid_fetch_k, "mmr_fetch_k": s.mmr_fetch_k, "mmr_lambda": s.mmr_lambda,
                   "search_consistency": s.search_consistency},
-        results=results)
+        results=results, answers=answer_report.as_dict() if answer_report else None)
     table = Table(title=f"{data.name} / {split}: {report.queries} queries, {len(data.corpus)} docs, {chunks} chunks")
     for col in ("mode", *ev.METRIC_NAMES, "p50 ms", "p95 ms"):
         table.add_column(col, justify="left" if col == "mode" else "right")
@@ -419,9 +426,30 @@ def eval_command(
     console.print(f"latency = retrieval only (query vectors encoded beforehand); one query's encoding: "
                   f"p50 {embed_ms:.1f} ms. ingest {ingest_s:.0f} s" +
                   (f", BM25 index build {bm25_build_s:.1f} s" if bm25_build_s is not None else ""))
+    if answer_report:
+        a = report.answers
+        console.print(f"answers ({answer_mode}, threshold {s.answer_min_score}): {a['unanswerable']} unanswerable "
+                      f"questions, {a['declined_unanswerable']:.1%} declined ({a['declined_by_threshold']:.1%} by the "
+                      f"score threshold); {a['answerable']} answerable, {a['false_declines_answerable']:.1%} "
+                      f"declined, {a['gold_in_answer_answerable']:.1%} contain a gold answer")
     if json_path:
         json_path.write_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False) + "\n")
         console.print(f"wrote {json_path}")
+
+
+def _answer_check(settings, embedder, store, kb, data, dataset: Path, n: int, mode: str):
+    from ragway import evaluation as ev
+    from ragway.generator import Generator
+    from ragway.rag import RagService, RetrievalOptions
+
+    answerability = ev.load_answerability(dataset)
+    if not answerability:
+        raise typer.BadParameter("--answers needs queries with metadata.is_impossible (SQuAD 2.0 style)")
+    rag = RagService(settings, embedder, store, Generator(settings))
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as progress:
+        return ev.run_answers(rag, kb, data, answerability, n, RetrievalOptions(mode=mode),
+                              _Bar(progress, "asking the LLM"))
 
 
 def main() -> None:

@@ -173,6 +173,7 @@ class EvalReport:
     query_embed_ms_p50: float
     settings: dict
     results: list[ModeResult]
+    answers: dict | None = None  # AnswerReport.as_dict() when --answers was asked
 
     def as_dict(self) -> dict:
         return {"dataset": self.dataset, "split": self.split, "collection": self.collection, "kb": self.kb,
@@ -180,7 +181,8 @@ class EvalReport:
                 "ingest_s": round(self.ingest_s, 1),
                 "bm25_build_s": None if self.bm25_build_s is None else round(self.bm25_build_s, 2),
                 "query_embed_ms_p50": self.query_embed_ms_p50,
-                "settings": self.settings, "modes": [r.as_dict() for r in self.results]}
+                "settings": self.settings, "modes": [r.as_dict() for r in self.results],
+                **({"answers": self.answers} if self.answers is not None else {})}
 
 
 def eval_kb_name(dataset: BeirDataset, settings, model_name: str) -> str:
@@ -293,3 +295,76 @@ def single_query_embed_ms(embedder, texts: Sequence[str], n: int = 30) -> float:
         embedder.embed_query(text)
         times.append((time.perf_counter() - started) * 1000)
     return round(statistics.median(times), 2) if times else 0.0
+
+
+# --- honest answers: does the answer decline where the documents hold no answer? ------------------
+# Phrases by which an answer says the documents do not hold the answer: Ragway's own sentence
+# (the prompt asks for it) and the paraphrases small models produce instead.
+DECLINE_MARKERS = ("do not contain", "does not contain", "doesn't contain", "don't contain", "not mentioned",
+                   "no information", "not provided", "not specified", "cannot answer", "can't answer",
+                   "not stated", "does not say", "do not say", "does not mention", "do not mention")
+
+
+def is_decline(answer: str) -> bool:
+    text = " ".join(answer.lower().split()).replace("’", "'")
+    return any(marker in text for marker in DECLINE_MARKERS)
+
+
+def load_answerability(folder: Path) -> dict[str, tuple[bool, list[str]]]:
+    """query id -> (answerable, gold answers) from SQuAD-2.0-style `metadata.is_impossible` / `answers`
+    in queries.jsonl; queries without that metadata are left out."""
+    out = {}
+    for row in _read_jsonl(Path(folder) / "queries.jsonl"):
+        meta = row.get("metadata") or {}
+        if "is_impossible" in meta:
+            out[str(row["_id"])] = (not meta["is_impossible"], [str(a) for a in meta.get("answers") or []])
+    return out
+
+
+@dataclass
+class AnswerReport:
+    unanswerable: int = 0
+    declined_unanswerable: int = 0  # the goal: high
+    declined_by_threshold: int = 0  # of those, declined before the LLM (nothing above the score threshold)
+    answerable: int = 0
+    declined_answerable: int = 0  # false declines: low
+    gold_in_answer: int = 0  # answerable questions whose answer contains a gold answer string
+
+    def as_dict(self) -> dict:
+        def share(a: int, b: int) -> float:
+            return round(a / b, 4) if b else 0.0
+
+        return {"unanswerable": self.unanswerable, "answerable": self.answerable,
+                "declined_unanswerable": share(self.declined_unanswerable, self.unanswerable),
+                "declined_by_threshold": share(self.declined_by_threshold, self.unanswerable),
+                "false_declines_answerable": share(self.declined_answerable, self.answerable),
+                "gold_in_answer_answerable": share(self.gold_in_answer, self.answerable)}
+
+
+def run_answers(rag, kb: str, dataset: BeirDataset, answerability: dict[str, tuple[bool, list[str]]], n: int,
+                options, progress=None) -> AnswerReport:
+    """The first `n` unanswerable and `n` answerable questions (queries.jsonl order) through `rag.ask` (retrieval,
+    score threshold, LLM) as a user would ask them; counts declines and gold answers."""
+    picked = {True: [], False: []}
+    for qid, (answerable, _) in answerability.items():
+        if qid in dataset.queries and len(picked[answerable]) < n:
+            picked[answerability[qid][0]].append(qid)
+    report = AnswerReport()
+    if progress:
+        progress.start(len(picked[True]) + len(picked[False]))
+    for answerable, qids in picked.items():
+        for qid in qids:
+            answer = rag.ask(EVAL_TENANT, kb, dataset.queries[qid], options)
+            declined = not answer.sources or is_decline(answer.answer)
+            if answerable:
+                report.answerable += 1
+                report.declined_answerable += declined
+                golds = [g.lower() for g in answerability[qid][1] if g.strip()]
+                report.gold_in_answer += any(g in answer.answer.lower() for g in golds)
+            else:
+                report.unanswerable += 1
+                report.declined_unanswerable += declined
+                report.declined_by_threshold += not answer.sources
+            if progress:
+                progress.advance(1)
+    return report

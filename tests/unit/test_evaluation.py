@@ -76,3 +76,39 @@ def test_mean_over_judged_queries(dataset):
     assert m["recall@1"] == pytest.approx((0 + 0 + 1) / 3)
     assert m["recall@5"] == pytest.approx((1 + 0 + 1) / 3)
     assert m["mrr@10"] == pytest.approx((0.5 + 0 + 1) / 3)
+
+
+def test_decline_detection():
+    from ragway.evaluation import is_decline
+    from ragway.generator import NOT_FOUND_ANSWER
+
+    assert is_decline(NOT_FOUND_ANSWER)
+    assert is_decline("The context doesn’t contain   information about that.")
+    assert not is_decline("Normandy is in France.")
+
+
+def test_run_answers_counts_declines_and_gold_answers(tmp_path):
+    from ragway.evaluation import BeirDataset, load_answerability, run_answers
+    from ragway.rag import Answer, RetrievalOptions
+
+    rows = [{"_id": "a1", "text": "Where is Normandy?", "metadata": {"is_impossible": False, "answers": ["France"]}},
+            {"_id": "a2", "text": "Who ruled?", "metadata": {"is_impossible": False, "answers": ["Rollo"]}},
+            {"_id": "u1", "text": "Who ruled Mars?", "metadata": {"is_impossible": True, "answers": []}},
+            {"_id": "u2", "text": "When did Normandy fly?", "metadata": {"is_impossible": True, "answers": []}},
+            {"_id": "x", "text": "no metadata"}]
+    (tmp_path / "queries.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    answerability = load_answerability(tmp_path)
+    assert set(answerability) == {"a1", "a2", "u1", "u2"} and answerability["a1"] == (True, ["France"])
+
+    replies = {"Where is Normandy?": ("Normandy is in France.", True), "Who ruled?": ("It is not mentioned.", True),
+               "Who ruled Mars?": ("", False), "When did Normandy fly?": ("In 1066.", True)}
+
+    class CannedRag:  # the counting logic only; the real RagService is exercised by `ragway eval`
+        def ask(self, tenant, kb, question, options):
+            text, found = replies[question]
+            return Answer(text, sources=[object()] if found else [], question=question)
+
+    data = BeirDataset("t", {}, {r["_id"]: r["text"] for r in rows}, {}, "test")
+    report = run_answers(CannedRag(), "kb", data, answerability, 5, RetrievalOptions()).as_dict()
+    assert report == {"unanswerable": 2, "answerable": 2, "declined_unanswerable": 0.5, "declined_by_threshold": 0.5,
+                      "false_declines_answerable": 0.5, "gold_in_answer_answerable": 0.5}
