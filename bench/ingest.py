@@ -5,7 +5,8 @@
 On the first N paragraphs of wikipedia-en-2015/paragraphs.jsonl.gz (from RAGWAY_DATA_DIR,
 default ../shared/data), one after the other on the same machine and Milvus server:
 
-  raw        SentenceTransformer.encode of the chunks (batch 32, PyTorch): the limit, 1.00x
+  raw        SentenceTransformer.encode of the chunks (batch 32, PyTorch), first and again last: the
+             faster run is the limit, 1.00x
   raw-onnx   the same with the ONNX int8 backend, when Ragway runs with RAGWAY_EMBEDDING_BACKEND=onnx-int8
   seed       LangChain splitter + HuggingFaceEmbeddings + langchain-milvus Milvus.from_documents
   ragway     files (one per article) through the gateway, Celery workers and Milvus, end to end
@@ -110,12 +111,12 @@ def main() -> None:
     texts = [d.page_content for d in docs]
     print(f"{len(paras)} paragraphs, {len(texts)} chunks ({s.chunk_size}/{s.chunk_overlap})", flush=True)
 
-    rows = []
+    # Raw encoding runs first and again last; the faster run is the limit, so background work on the
+    # shared cores (Milvus building an index, say) during one of them does not flatter the pipelines.
     backends = ["torch"] + ([s.embedding_backend] if s.embedding_backend != "torch" else [])
-    for backend in backends:
-        t = bench_raw(texts, backend)
-        rows.append((f"raw SentenceTransformer.encode ({backend})", len(texts), t))
-        print(f"  raw {backend} done in {t:.1f}s", flush=True)
+    raw_times = {backend: [bench_raw(texts, backend)] for backend in backends}
+    print(f"  raw done in {', '.join(f'{b} {t[0]:.1f}s' for b, t in raw_times.items())}", flush=True)
+    rows = []
     t = bench_seed(docs, s.milvus_uri)
     rows.append(("seed: splitter + HuggingFaceEmbeddings + Milvus.from_documents", len(texts), t))
     print(f"  seed done in {t:.1f}s", flush=True)
@@ -134,6 +135,11 @@ def main() -> None:
         assert job2["counts"]["skipped"] == len(paths), job2["counts"]
         rows.append(("ragway re-ingest, unchanged files", job["chunks"], t2))
     client.delete_kb(kb)
+    for backend in backends:
+        raw_times[backend].append(bench_raw(texts, backend))
+        print(f"  raw {backend} again in {raw_times[backend][-1]:.1f}s", flush=True)
+    rows[:0] = [(f"raw SentenceTransformer.encode ({b}; best of {', '.join(f'{x:.0f}' for x in t)} s)",
+                 len(texts), min(t)) for b, t in raw_times.items()]
 
     raw_rate = rows[0][1] / rows[0][2]
     print("\n| pipeline | chunks | seconds | chunks/s | vs raw |\n|---|---:|---:|---:|---:|")
