@@ -372,6 +372,7 @@ def eval_command(
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("ETA"), TimeRemainingColumn()]
     retriever = Retriever(settings, embedder, store)
+    lexical_backend = retriever.lexical_backend  # read now: the collection may be dropped before the report
     results, bm25_build_s = [], None
     try:
         started = time.perf_counter()
@@ -384,7 +385,7 @@ def eval_command(
             console.print("reusing the kept kb (same corpus, chunking and model)")
         ingest_s = time.perf_counter() - started
         chunks = store.count(ev.EVAL_TENANT, kb)
-        if ("bm25" in chosen or "hybrid" in chosen) and retriever.lexical_backend == "memory":
+        if ("bm25" in chosen or "hybrid" in chosen) and lexical_backend == "memory":
             t0 = time.perf_counter()
             retriever.bm25_index(ev.EVAL_TENANT, kb)
             bm25_build_s = time.perf_counter() - t0
@@ -410,7 +411,7 @@ def eval_command(
         queries=results[0].queries if results else 0, ingest_s=ingest_s, bm25_build_s=bm25_build_s,
         query_embed_ms_p50=embed_ms,
         settings={"embedding_model": s.embedding_model or "all-MiniLM-L6-v2 (bundled)", "chunk_size": s.chunk_size,
-                  "chunk_overlap": s.chunk_overlap, "depth": depth, "lexical_backend": retriever.lexical_backend,
+                  "chunk_overlap": s.chunk_overlap, "depth": depth, "lexical_backend": lexical_backend,
                   "bm25_k1": s.bm25_k1, "bm25_b": s.bm25_b, "bm25_stem": s.bm25_stem, "bm25_cjk_mode": s.bm25_cjk_mode,
                   "hybrid_fusion": s.hybrid_fusion, "rrf_k": s.rrf_k, "hybrid_dense_weight": s.hybrid_dense_weight,
                   "hybrid_fetch_k": s.hybrid_fetch_k, "mmr_fetch_k": s.mmr_fetch_k, "mmr_lambda": s.mmr_lambda,
