@@ -68,7 +68,8 @@ class Settings(BaseSettings):
     embedding_batch_size: int = 32
     embedding_threads: int = Field(0, description="torch threads for encoding; 0 = library default")
     embedding_backend: Literal["torch", "onnx-int8"] = Field(
-        "torch", description="torch, or ONNX Runtime with int8 weights (exported once from the model, ~20 s)")
+        "onnx-int8", description="ONNX Runtime with int8 weights (exported once from the model, ~20 s; SciFact "
+                                 "nDCG@10 equal to torch, queries ~3x faster) or torch (any model it loads)")
     max_file_bytes: int = 100 * 1024 * 1024
     max_files_per_upload: int = 1000
     max_archive_members: int = 20_000

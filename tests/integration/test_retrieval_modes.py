@@ -24,7 +24,8 @@ DOCS = {
     "weather.txt": "The weather in the mountains changes quickly in autumn.",
 }
 QUERY = "ZQ-77 medicine approved for insomnia"
-# Measured with all-MiniLM-L6-v2: dense ranks pills, approval, annex; BM25 ranks annex first (the code).
+# Measured with all-MiniLM-L6-v2: dense ranks pills and approval (torch and ONNX int8 swap them), then
+# annex; BM25 ranks annex first (the code).
 TOP = 2
 
 
@@ -62,11 +63,12 @@ def sources(hits):
 def test_bm25_finds_the_rare_term_dense_misses(retriever):
     dense = retriever.retrieve("t1", "modes", QUERY, TOP, mode="dense")
     assert "annex.txt" not in sources(dense)
-    assert sources(dense)[0] == "pills.txt"
+    assert sources(dense)[0] in ("pills.txt", "approval.txt")  # the two run close; backends order them differently
     bm25 = retriever.retrieve("t1", "modes", QUERY, TOP, mode="bm25")
     assert sources(bm25)[0] == "annex.txt"
     hybrid = retriever.retrieve("t1", "modes", QUERY, TOP, mode="hybrid")
-    assert set(sources(hybrid)) == {"annex.txt", "pills.txt"}  # the code and the best dense match
+    # The code dense missed, and one of dense's two best (RRF near-ties between them)
+    assert "annex.txt" in sources(hybrid) and len(set(sources(hybrid)) & set(sources(dense))) == 1
     assert all(isinstance(h.metadata["retrieval"]["dense"], float) for h in hybrid)
 
 
