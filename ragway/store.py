@@ -185,19 +185,18 @@ class ChunkStore:
             self.client.delete(self.collection, filter=expr)
 
     def delete_document(self, tenant: str, kb: str, doc_id: str) -> None:
-        expr = filters.all_of(filters.equals("tenant", tenant), filters.equals("kb", kb),
-                              filters.equals("doc_id", doc_id))
+        expr = self._kb_filter(tenant, kb, filters.equals("doc_id", doc_id))
         with _unavailable_on_error("delete"):
             self.client.delete(self.collection, filter=expr)
 
     def delete_kb(self, tenant: str, kb: str) -> None:
-        expr = filters.all_of(filters.equals("tenant", tenant), filters.equals("kb", kb))
+        expr = self._kb_filter(tenant, kb)
         with _unavailable_on_error("delete"):
             self.client.delete(self.collection, filter=expr)
 
     def list_documents(self, tenant: str, kb: str, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
         """One row per document: its first chunk carries the document's fields and chunk count."""
-        expr = filters.all_of(filters.equals("tenant", tenant), filters.equals("kb", kb), "chunk_index == 0")
+        expr = self._kb_filter(tenant, kb, "chunk_index == 0")
         rows = self._read("query", lambda: self.client.query(
             self.collection, filter=expr, limit=limit, offset=offset,
             output_fields=["doc_id", "source", "content_hash", "created_at", "metadata"], consistency_level="Strong"))
@@ -233,6 +232,11 @@ class ChunkStore:
             return ("", -1, len(rows))
         return (hashes.pop(), expected.pop(), len(rows))
 
+    @staticmethod
+    def _kb_filter(tenant: str, kb: str, extra_filter: str = "") -> str:
+        """One kb of one tenant, narrowed by `extra_filter` (every read and delete goes through it)."""
+        return filters.all_of(filters.equals("tenant", tenant), filters.equals("kb", kb), extra_filter)
+
     def _read(self, action: str, call):
         """Run a read; if the server lost the collection's loaded state (a restart), load it and retry."""
         with _unavailable_on_error(action):
@@ -247,14 +251,17 @@ class ChunkStore:
 
     def search(self, tenant: str, kb: str, vector: Sequence[float], top_k: int, extra_filter: str = "") -> list[Hit]:
         """Nearest chunks of one kb of one tenant; `extra_filter` (from filters.user_filter) can only narrow."""
-        expr = filters.all_of(filters.equals("tenant", tenant), filters.equals("kb", kb), extra_filter)
+        return [self._hit(h) for h in self._dense_search(tenant, kb, vector, top_k, extra_filter, OUTPUT_FIELDS)]
+
+    def _dense_search(self, tenant: str, kb: str, vector: Sequence[float], top_k: int, extra_filter: str,
+                      output_fields: Sequence[str]) -> list[dict[str, Any]]:
         result = self._read("search", lambda: self.client.search(
-            self.collection, data=[list(vector)], limit=top_k, filter=expr,
-            output_fields=OUTPUT_FIELDS, anns_field="embedding",
+            self.collection, data=[list(vector)], limit=top_k, filter=self._kb_filter(tenant, kb, extra_filter),
+            output_fields=list(output_fields), anns_field="embedding",
             search_params={"metric_type": "COSINE", "params": {"ef": max(self.settings.search_ef, top_k)}},
             consistency_level=self.settings.search_consistency,
         ))
-        return [self._hit(h) for h in result[0]]
+        return result[0]
 
     @staticmethod
     def _hit(h: dict[str, Any]) -> Hit:
@@ -264,19 +271,12 @@ class ChunkStore:
                    chunk_index=int(e["chunk_index"]), metadata=e.get("metadata") or {})
 
     # --- reads for retrieval modes (ragway/retriever.py) ---------------------------------------------
-    def _kb_filter(self, tenant: str, kb: str, extra_filter: str = "") -> str:
-        return filters.all_of(filters.equals("tenant", tenant), filters.equals("kb", kb), extra_filter)
 
     def search_with_vectors(self, tenant: str, kb: str, vector: Sequence[float], top_k: int,
                             extra_filter: str = "") -> list[tuple[Hit, list[float]]]:
         """`search`, with each hit's stored embedding (what MMR needs to measure redundancy)."""
-        result = self._read("search", lambda: self.client.search(
-            self.collection, data=[list(vector)], limit=top_k, filter=self._kb_filter(tenant, kb, extra_filter),
-            output_fields=[*OUTPUT_FIELDS, "embedding"], anns_field="embedding",
-            search_params={"metric_type": "COSINE", "params": {"ef": max(self.settings.search_ef, top_k)}},
-            consistency_level=self.settings.search_consistency,
-        ))
-        return [(self._hit(h), [float(x) for x in h.get("entity", h)["embedding"]]) for h in result[0]]
+        hits = self._dense_search(tenant, kb, vector, top_k, extra_filter, [*OUTPUT_FIELDS, "embedding"])
+        return [(self._hit(h), [float(x) for x in h.get("entity", h)["embedding"]]) for h in hits]
 
     def fetch_hits(self, tenant: str, kb: str, chunk_ids: Sequence[str], with_vectors: bool = False,
                    extra_filter: str = "") -> dict[str, tuple[Hit, list[float] | None]]:
