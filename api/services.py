@@ -15,7 +15,6 @@ from ragway.embedder import Embedder, get_embedder
 from ragway.generator import Generator
 from ragway.jobs import JobStore
 from ragway.kbs import KnowledgeBases
-from ragway.lexical import Bm25Cache
 from ragway.limits import Limits
 from ragway.rag import RagService
 from ragway.redis_client import connect
@@ -75,12 +74,10 @@ class Services:
         return Generator(self.settings)
 
     @cached_property
-    def bm25_cache(self) -> Bm25Cache:
-        return Bm25Cache(self.settings.bm25_max_kbs)
-
-    @property
     def rag(self) -> RagService:
-        return RagService(self.settings, self.embedder, self.store, self.generator, self.bm25_cache)
+        # One per process: its retriever keeps the in-process BM25 indexes and the throttle on
+        # re-reading a kb's fingerprint (`bm25_check_interval_s`) across requests.
+        return RagService(self.settings, self.embedder, self.store, self.generator)
 
 
 _services: Services | None = None

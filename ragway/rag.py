@@ -9,7 +9,6 @@ from typing import Any, Literal
 from ragway import filters
 from ragway.embedder import Embedder
 from ragway.generator import NOT_FOUND_ANSWER, ChatTurn, Generator, Reply
-from ragway.lexical import Bm25Cache
 from ragway.records import Hit
 from ragway.retriever import Retriever
 from ragway.settings import Settings
@@ -57,14 +56,12 @@ class Context:
 
 
 class RagService:
-    def __init__(self, settings: Settings, embedder: Embedder, store: ChunkStore, generator: Generator,
-                 bm25_cache: Bm25Cache | None = None):
+    def __init__(self, settings: Settings, embedder: Embedder, store: ChunkStore, generator: Generator):
         self.settings = settings
         self.embedder = embedder
         self.store = store
         self.generator = generator
-        # The cache outlives one request: in-process BM25 indexes are built once per kb version.
-        self.retriever = Retriever(settings, embedder, store, cache=bm25_cache)
+        self.retriever = Retriever(settings, embedder, store)
 
     def search(self, tenant: str, kb: str, query: str, options: RetrievalOptions) -> list[Hit]:
         filters.validate_name("knowledge base", kb)
