@@ -322,8 +322,9 @@ class _Bar:
 
 @app.command("eval")
 def eval_command(
-    dataset: Path = typer.Option(..., "--dataset", exists=True, file_okay=False,
-                                 help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv"),
+    dataset: Path = typer.Option(..., "--dataset", exists=True,
+                                 help="BEIR folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv) or a "
+                                      "SQuAD-style JSON file (paragraph = document, every question scored)"),
     split: str = typer.Option("test", "--split", help="qrels/<split>.tsv to score (tune on train only)"),
     modes: str = typer.Option("dense,bm25,hybrid,mmr", "--modes", help="Comma-separated retrieval modes"),
     limit_queries: int = typer.Option(0, "--limit-queries", help="Score only the first N judged queries (0 = all)"),
@@ -357,7 +358,7 @@ def eval_command(
         raise typer.BadParameter(f"unknown --answer-mode {answer_mode!r}; use {', '.join(MODES)}")
     if collection == "ragway_chunks" or collection == get_settings().collection:
         raise typer.BadParameter("use a collection of its own for evaluation, not the service's")
-    data = ev.load_beir(dataset, split)
+    data = ev.load_dataset(dataset, split)
     # The corpus does not change once ingested (checked with a Strong count): Bounded reads are exact
     # here and ~30 ms faster per call on 2.3.5; --consistency Strong measures the service's default.
     # The kb is static during the run: its BM25 fingerprint (a scan of ~1 row per document) is read once.
@@ -443,7 +444,7 @@ def _answer_check(settings, embedder, store, kb, data, dataset: Path, n: int, mo
     from ragway.generator import Generator
     from ragway.rag import RagService, RetrievalOptions
 
-    answerability = ev.load_answerability(dataset)
+    answerability = ev.load_answerability(dataset) if dataset.is_dir() else {}
     if not answerability:
         raise typer.BadParameter("--answers needs queries with metadata.is_impossible (SQuAD 2.0 style)")
     rag = RagService(settings, embedder, store, Generator(settings))

@@ -97,6 +97,35 @@ def load_beir(folder: Path, split: str = "test") -> BeirDataset:
     return BeirDataset(name=name, corpus=corpus, queries=queries, qrels=load_qrels(qrels_path), split=split)
 
 
+def load_squad(path: Path) -> BeirDataset:
+    """A SQuAD-style JSON file (`data[].paragraphs[].{id, context, qas[].{id, question}}`, e.g. CMRC 2018's
+    trial set) as a retrieval set: each paragraph is a document, each question's relevant document
+    is its own paragraph. Unanswerable questions (`is_impossible`) are left out."""
+    path = Path(path)
+    try:
+        articles = json.loads(path.read_text(encoding="utf-8"))["data"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: not a SQuAD-style JSON file with a 'data' list: {exc}") from exc
+    corpus, queries, qrels = {}, {}, {}
+    for a_no, article in enumerate(articles):
+        title = str(article.get("title") or "")
+        for p_no, paragraph in enumerate(article.get("paragraphs") or []):
+            doc_id = str(paragraph.get("id") or f"{a_no}-{p_no}")
+            corpus[doc_id] = BeirDocument(doc_id, title, str(paragraph.get("context") or ""))
+            for qa in paragraph.get("qas") or []:
+                if qa.get("is_impossible"):
+                    continue
+                queries[str(qa["id"])] = str(qa["question"])
+                qrels[str(qa["id"])] = {doc_id: 1}
+    return BeirDataset(name=path.stem, corpus=corpus, queries=queries, qrels=qrels, split="all")
+
+
+def load_dataset(path: Path, split: str = "test") -> BeirDataset:
+    """A BEIR folder (scored on `qrels/<split>.tsv`) or a SQuAD-style JSON file (every question)."""
+    path = Path(path)
+    return load_squad(path) if path.is_file() else load_beir(path, split)
+
+
 # --- metrics -------------------------------------------------------------------------------------
 def dedupe(ranked: Iterable[str]) -> list[str]:
     """Keep each id at its best (first) rank: a document's score is its best chunk's."""

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff"
 _TOKEN_RUNS = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+", re.UNICODE)
 _CJK_RUN = re.compile(rf"[{_CJK}]")
+_WORD_CHARS = re.compile(r"[^\W_]", re.UNICODE)
 # Chinese function words that carry no topic (IDF would discount them too, but they crowd queries).
 ZH_STOPWORDS = frozenset(
     ["的", "了", "是", "在", "和", "与", "及", "或", "也", "都", "而", "就", "被", "把", "对", "为", "以", "于",
@@ -39,6 +40,12 @@ ZH_STOPWORDS = frozenset(
 
 
 @lru_cache(maxsize=1)
+def cjk_share(text: str) -> float:
+    """Share of the text's letters and digits that are CJK ideographs or kana (0 for no letters)."""
+    letters = len(_WORD_CHARS.findall(text))
+    return len(_CJK_RUN.findall(text)) / letters if letters else 0.0
+
+
 def _english_stopwords() -> frozenset[str]:
     from bm25s.stopwords import STOPWORDS_EN
 

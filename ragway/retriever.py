@@ -3,6 +3,9 @@
     retriever = Retriever(settings, embedder, store)
     hits = retriever.retrieve(tenant, kb, "query", top_k=5, mode="hybrid", extra_filter=expr)
 
+Hybrid weights the dense list by `hybrid_dense_weight`, or by `hybrid_dense_weight_cjk` for a query
+written mostly in CJK script: the default embedder (all-MiniLM-L6-v2) is English-only.
+
 `extra_filter` is a Milvus expression from `filters.user_filter` (it can only narrow). Hits come
 best first. What `Hit.score` means depends on the mode:
 
@@ -10,7 +13,7 @@ best first. What `Hit.score` means depends on the mode:
 |---|---|---|
 | dense | cosine similarity of query and chunk embeddings (HNSW) | cosine |
 | bm25 | BM25 over the chunk texts (English stemmed, Chinese segmented with jieba) | BM25 score |
-| hybrid | dense and BM25 lists (`hybrid_fetch_k` each) fused: RRF (k=60) or weighted min-max scores | fused |
+| hybrid | dense and BM25 lists (`hybrid_fetch_k` each) fused: weighted RRF or min-max scores | fused |
 | mmr | maximal marginal relevance over `mmr_fetch_k` dense candidates (`mmr_lambda`) | cosine |
 
 Every hit also carries `metadata["retrieval"] = {"mode", "dense", "bm25"}` with the dense cosine
@@ -38,7 +41,7 @@ import numpy as np
 
 from ragway.embedder import Embedder
 from ragway.errors import InvalidRequest
-from ragway.lexical import Bm25Cache, Bm25Index, LexicalHit, Tokenizer
+from ragway.lexical import Bm25Cache, Bm25Index, LexicalHit, Tokenizer, cjk_share
 from ragway.records import Hit
 from ragway.settings import Settings
 from ragway.store import ChunkStore
@@ -160,29 +163,29 @@ class Retriever:
         return [_with_scores(found[h.chunk_id][0], h.score, "bm25", None, h.score)
                 for h in lexical if h.chunk_id in found][:top_k]
 
+    def dense_weight(self, query: str) -> float:
+        """The dense list's hybrid weight for this query: lower for CJK queries when the embedder
+        does not read them (`hybrid_dense_weight_cjk`)."""
+        s = self.settings
+        return s.hybrid_dense_weight_cjk if cjk_share(query) >= s.cjk_query_share else s.hybrid_dense_weight
+
     def _hybrid(self, tenant: str, kb: str, query: str, vector: list[float], top_k: int,
                 extra_filter: str) -> list[Hit]:
         s = self.settings
         fetch_k = max(s.hybrid_fetch_k, top_k)
-        if self.lexical_backend == "milvus":
-            fused_hits = self.store.hybrid_search_native(tenant, kb, query, vector, top_k, fetch_k, s.hybrid_fusion,
-                                                         s.rrf_k, s.hybrid_dense_weight, extra_filter)
-            vectors = self.store.fetch_hits(tenant, kb, [h.chunk_id for h in fused_hits], with_vectors=True)
-            q = np.asarray(vector, dtype=np.float32)
-            return [_with_scores(h, h.score, "hybrid",
-                                 float(np.dot(q, vectors[h.chunk_id][1])) if h.chunk_id in vectors else None, None)
-                    for h in fused_hits]
+        w = self.dense_weight(query)
+        if self.lexical_backend == "milvus" and (s.hybrid_fusion == "weighted" or w == 0.5):
+            # The server fuses (its RRFRanker has no weights: a weighted RRF is fused below instead).
+            return self._hybrid_native(tenant, kb, query, vector, top_k, fetch_k, w, extra_filter)
         dense = self.store.search(tenant, kb, vector, fetch_k, extra_filter=extra_filter)
-        lexical = self._memory_bm25(tenant, kb, query, fetch_k, extra_filter)
+        lexical = self._lexical_list(tenant, kb, query, fetch_k, extra_filter)
         dense_by_id = {h.chunk_id: h for h in dense}
-        bm25_by_id = {h.chunk_id: h.score for h in lexical}
+        bm25_by_id = dict(lexical)
         if s.hybrid_fusion == "rrf":
-            w = s.hybrid_dense_weight
-            fused = rrf_fuse([[h.chunk_id for h in dense], [h.chunk_id for h in lexical]], k=s.rrf_k,
+            fused = rrf_fuse([[h.chunk_id for h in dense], [cid for cid, _ in lexical]], k=s.rrf_k,
                              weights=[2 * w, 2 * (1 - w)])  # 0.5: plain RRF
         else:
-            fused = weighted_fuse([[(h.chunk_id, h.score) for h in dense], [(h.chunk_id, h.score) for h in lexical]],
-                                  [s.hybrid_dense_weight, 1.0 - s.hybrid_dense_weight])
+            fused = weighted_fuse([[(h.chunk_id, h.score) for h in dense], lexical], [w, 1.0 - w])
         # BM25-only chunks: read them (the filter applies here too) with embeddings for their cosine.
         missing = [cid for cid, _ in fused[: top_k * 2] if cid not in dense_by_id]
         fetched = self.store.fetch_hits(tenant, kb, missing, with_vectors=True, extra_filter=extra_filter)
@@ -200,6 +203,25 @@ class Retriever:
             if len(hits) == top_k:
                 break
         return hits
+
+    def _hybrid_native(self, tenant: str, kb: str, query: str, vector: list[float], top_k: int, fetch_k: int,
+                       dense_weight: float, extra_filter: str) -> list[Hit]:
+        s = self.settings
+        fused_hits = self.store.hybrid_search_native(tenant, kb, query, vector, top_k, fetch_k, s.hybrid_fusion,
+                                                     s.rrf_k, dense_weight, extra_filter)
+        vectors = self.store.fetch_hits(tenant, kb, [h.chunk_id for h in fused_hits], with_vectors=True)
+        q = np.asarray(vector, dtype=np.float32)
+        return [_with_scores(h, h.score, "hybrid",
+                             float(np.dot(q, vectors[h.chunk_id][1])) if h.chunk_id in vectors else None, None)
+                for h in fused_hits]
+
+    def _lexical_list(self, tenant: str, kb: str, query: str, top_k: int, extra_filter: str) -> list[tuple[str, float]]:
+        """(chunk id, BM25 score) best first, from Milvus or the in-process index (which over-fetches
+        when filtered: the filter is applied when the chunks are read)."""
+        if self.lexical_backend == "milvus":
+            return [(h.chunk_id, h.score) for h in self.store.search_text(tenant, kb, query, top_k,
+                                                                            extra_filter=extra_filter)]
+        return [(h.chunk_id, h.score) for h in self._memory_bm25(tenant, kb, query, top_k, extra_filter)]
 
     # --- in-process BM25 (servers without full-text search) --------------------------------------
     def _memory_bm25(self, tenant: str, kb: str, query: str, top_k: int, extra_filter: str) -> list[LexicalHit]:

@@ -5,7 +5,15 @@ import math
 
 import pytest
 
-from ragway.evaluation import evaluate, load_beir, mrr_at_k, ndcg_at_k, query_metrics, recall_at_k
+from ragway.evaluation import (
+    evaluate,
+    load_beir,
+    load_dataset,
+    mrr_at_k,
+    ndcg_at_k,
+    query_metrics,
+    recall_at_k,
+)
 
 CORPUS = [
     {"_id": "d1", "title": "Alpha", "text": "first"},
@@ -36,6 +44,25 @@ def test_loading(dataset, tmp_path):
     assert dataset.judged_queries == ["q1", "q2", "q3"]  # q4 has no relevant document
     with pytest.raises(FileNotFoundError, match="splits here: test"):
         load_beir(tmp_path, "train")
+
+
+def test_squad_json_as_a_retrieval_set(tmp_path):
+    squad = {"version": "v2.0", "data": [
+        {"title": "泡泡战士", "paragraphs": [
+            {"id": "P1", "context": "由韩国Nexon开发。", "qas": [{"id": "q1", "question": "谁开发的？"}]},
+            {"context": "Second paragraph.", "qas": [
+                {"id": "q2", "question": "Which one?"},
+                {"id": "q3", "question": "Unanswerable?", "is_impossible": True}]}]}]}
+    path = tmp_path / "trial.json"
+    path.write_text(json.dumps(squad, ensure_ascii=False), encoding="utf-8")
+    data = load_dataset(path)
+    assert data.name == "trial" and set(data.corpus) == {"P1", "0-1"}
+    assert data.corpus["P1"].title == "泡泡战士" and data.corpus["P1"].text == "由韩国Nexon开发。"
+    assert data.queries == {"q1": "谁开发的？", "q2": "Which one?"}
+    assert data.qrels == {"q1": {"P1": 1}, "q2": {"0-1": 1}} and data.judged_queries == ["q1", "q2"]
+    (tmp_path / "bad.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match="bad.json"):
+        load_dataset(tmp_path / "bad.json")
 
 
 def test_graded_ndcg_by_hand():

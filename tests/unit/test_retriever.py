@@ -10,7 +10,7 @@ import pytest
 from pymilvus import MilvusClient
 
 from ragway import ids
-from ragway.lexical import Bm25Index, Tokenizer
+from ragway.lexical import Bm25Index, Tokenizer, cjk_share
 from ragway.records import Chunk
 from ragway.retriever import Retriever, mmr_order, rrf_fuse, weighted_fuse
 from ragway.settings import Settings
@@ -88,6 +88,13 @@ def test_tokenizer_english_and_chinese():
     assert tok("NFL联赛ZX-417") == ["nfl", "联赛", "zx", "417"]
 
 
+def test_cjk_share():
+    assert cjk_share("黑豹队的防守只丢了308分") == pytest.approx(10 / 13)  # 10 ideographs, 3 digits
+    assert cjk_share("What is ZX-417?") == 0.0
+    assert cjk_share("NFL联赛") == pytest.approx(2 / 5)
+    assert cjk_share("？！ ") == 0.0
+
+
 def test_bm25_index_finds_rare_term_and_nothing_for_unknown_terms():
     texts = ["the zebrafish kinase ZX-417", "fish hearts regenerate", "annual leave"]
     index = Bm25Index(["a", "b", "c"], texts, Tokenizer())
@@ -144,9 +151,23 @@ def test_chinese_bm25(retriever):
     assert texts(hits) == ["黑豹队的防守只丢了308分，在联赛中排名第六。"]
     dense = retriever.retrieve("t1", "kb", "防守 丢了 多少分", 1, mode="dense")
     assert texts(dense) == ["New employees get twenty days of annual leave."]
-    # Both lists' tops tie under RRF (1/61 each): hybrid returns both.
+    # With equal weights both lists' tops tie under RRF (1/61 each): hybrid returns both.
+    retriever.settings = retriever.settings.model_copy(update={"hybrid_dense_weight_cjk": 0.5})
     assert set(texts(retriever.retrieve("t1", "kb", "防守 丢了 多少分", 2, mode="hybrid"))) == {
         "黑豹队的防守只丢了308分，在联赛中排名第六。", "New employees get twenty days of annual leave."}
+
+
+def test_cjk_queries_weight_the_dense_list_less(retriever):
+    retriever.settings = retriever.settings.model_copy(update={"hybrid_dense_weight": 0.5,
+                                                               "hybrid_dense_weight_cjk": 0.2})
+    assert retriever.dense_weight("防守 丢了 多少分") == 0.2
+    assert retriever.dense_weight("ZX-417 heart regeneration") == 0.5
+    assert retriever.dense_weight("NFL联赛 Panthers defence") == 0.5  # mostly Latin letters
+    # BM25's top now outranks the (English-only) embedder's top, on both BM25 backends.
+    hits = retriever.retrieve("t1", "kb", "防守 丢了 多少分", 2, mode="hybrid")
+    assert texts(hits)[0] == "黑豹队的防守只丢了308分，在联赛中排名第六。"
+    assert hits[0].metadata["retrieval"]["bm25"] is not None
+    assert isinstance(hits[0].metadata["retrieval"]["dense"], float)
 
 
 def test_mmr_skips_near_duplicates(retriever):
