@@ -12,6 +12,7 @@ from ragway.audit import AuditLog
 from ragway.auth import KeyStore
 from ragway.blobs import BlobStore, open_gateway_blob_store
 from ragway.embedder import Embedder, get_embedder
+from ragway.freshness import WriteMarks
 from ragway.generator import Generator
 from ragway.jobs import JobStore
 from ragway.kbs import KnowledgeBases
@@ -36,7 +37,8 @@ class Services:
     def store(self) -> ChunkStore:
         with self._store_lock:
             if self._store is None:
-                store = ChunkStore(self.settings, dim=self.embedder.dim)
+                marks = WriteMarks(self.redis, self.settings.strong_after_delete_s)
+                store = ChunkStore(self.settings, dim=self.embedder.dim, write_marks=marks)
                 store.ensure_collection()
                 self._store = store
             return self._store

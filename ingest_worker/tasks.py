@@ -23,9 +23,11 @@ from ingest_worker.lease import visibility_lease
 from ragway.blobs import BlobStore, open_blob_store
 from ragway.embedder import get_embedder
 from ragway.errors import DependencyUnavailable, DocumentError
+from ragway.freshness import WriteMarks
 from ragway.ingest import Ingestor, IngestResult, PreparedDocument
 from ragway.jobs import TERMINAL, FileState, FileStatus, JobStore
 from ragway.logs import configure_logging
+from ragway.redis_client import connect
 from ragway.settings import get_settings
 from ragway.splitter import Splitter
 from ragway.store import ChunkStore
@@ -40,7 +42,7 @@ def ingestor() -> Ingestor:
     if _ingestor is None:
         s = get_settings()
         embedder = get_embedder(s)
-        store = ChunkStore(s, dim=embedder.dim)
+        store = ChunkStore(s, dim=embedder.dim, write_marks=WriteMarks(connect(s.redis_url), s.strong_after_delete_s))
         store.ensure_collection()
         _ingestor = Ingestor(Splitter(s), embedder, store)
     return _ingestor

@@ -415,6 +415,7 @@ def eval_command(
                   "chunk_overlap": s.chunk_overlap, "depth": depth, "lexical_backend": lexical_backend,
                   "bm25_k1": s.bm25_k1, "bm25_b": s.bm25_b, "bm25_stem": s.bm25_stem, "bm25_cjk_mode": s.bm25_cjk_mode,
                   "hybrid_fusion": s.hybrid_fusion, "rrf_k": s.rrf_k, "hybrid_dense_weight": s.hybrid_dense_weight,
+                  "hybrid_dense_weight_cjk": s.hybrid_dense_weight_cjk,
                   "hybrid_fetch_k": s.hybrid_fetch_k, "mmr_fetch_k": s.mmr_fetch_k, "mmr_lambda": s.mmr_lambda,
                   "search_consistency": s.search_consistency},
         results=results, answers=answer_report.as_dict() if answer_report else None)

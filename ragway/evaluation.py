@@ -27,6 +27,7 @@ Qrels = dict[str, dict[str, int]]  # query id -> corpus id -> relevance grade
 Run = dict[str, list[str]]  # query id -> ranked corpus ids, best first (no duplicates)
 
 RECALL_KS = (1, 5, 10, 100)
+HEAD_K = 10  # nDCG@10, MRR@10
 METRIC_NAMES = ("ndcg@10", *(f"recall@{k}" for k in RECALL_KS), "mrr@10")
 
 
@@ -264,7 +265,8 @@ def run_queries(retriever, kb: str, dataset: BeirDataset, mode: str, depth: int,
                 progress=None) -> ModeResult:
     """Every judged query of the split through one mode; chunk hits map to their corpus document
     (its best chunk's rank). MMR re-ranks its `mmr_fetch_k` candidates; deeper ranks (for recall@100)
-    are the dense list's."""
+    are the dense list's. Hybrid's top 10 is what a request of top_k 10 returns (its fused lists are
+    `hybrid_fetch_k` deep); deeper ranks come from a request of top_k `depth`."""
     import time
 
     query_ids = dataset.judged_queries[:limit] if limit else dataset.judged_queries
@@ -279,6 +281,12 @@ def run_queries(retriever, kb: str, dataset: BeirDataset, mode: str, depth: int,
             hits = retriever.retrieve(EVAL_TENANT, kb, text, min(depth, retriever.settings.mmr_fetch_k), mode="mmr")
             latencies.append((time.perf_counter() - started) * 1000)
             hits = hits + retriever.retrieve(EVAL_TENANT, kb, text, depth, mode="dense")
+        elif mode == "hybrid":
+            # The top 10 as a service request of top_k 10 gets it (each list fetched `hybrid_fetch_k` deep);
+            # deeper ranks from one request of top_k `depth` (fetched that deep).
+            hits = retriever.retrieve(EVAL_TENANT, kb, text, min(depth, HEAD_K), mode="hybrid")
+            latencies.append((time.perf_counter() - started) * 1000)
+            hits = hits + retriever.retrieve(EVAL_TENANT, kb, text, depth, mode="hybrid")
         else:
             hits = retriever.retrieve(EVAL_TENANT, kb, text, depth, mode=mode)
             latencies.append((time.perf_counter() - started) * 1000)

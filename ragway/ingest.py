@@ -60,13 +60,14 @@ class Ingestor:
         results = []
         for doc in documents:
             chunks = self._chunks(doc, [next(vectors) for _ in doc.pieces])
-            # Deterministic ids make a re-run overwrite the same rows; a shorter new version then
-            # drops the chunks it no longer has. A crash in between is repaired by the retry,
-            # because `stored_version` calls a document complete only when every chunk carries
-            # one hash and the expected count.
+            # Deterministic ids make a re-run overwrite the same rows; a shorter new version first
+            # drops the chunks it no longer has (first, so the upsert's stamp covers the delete for
+            # searches: ragway/freshness.py). A crash in between is repaired by the retry, because
+            # `stored_version` calls a document complete only when every chunk carries one hash and
+            # the expected count.
+            self.store.delete_chunks_from(doc.tenant, doc.kb, doc.doc_id, len(chunks))
             for start in range(0, len(chunks), UPSERT_BATCH):
                 self.store.upsert(chunks[start:start + UPSERT_BATCH])
-            self.store.delete_chunks_from(doc.tenant, doc.doc_id, len(chunks))
             results.append(IngestResult(doc_id=doc.doc_id, chunks=len(chunks), skipped=False))
         return results
 

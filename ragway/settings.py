@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-ConsistencyLevel = Literal["Strong", "Bounded", "Session", "Eventually"]
+ConsistencyLevel = Literal["LastWrite", "Strong", "Bounded", "Session", "Eventually"]
 
 
 class Settings(BaseSettings):
@@ -32,9 +32,13 @@ class Settings(BaseSettings):
     hnsw_ef_construction: int = 200
     search_ef: int = 64
     num_partitions: int = Field(16, description="Partitions the tenant partition key hashes into")
-    # A finished job must be searchable at once (read-your-writes across processes), so searches
-    # default to Strong; the local stack lowers proxy.timeTickInterval so Strong costs ~20 ms.
-    search_consistency: ConsistencyLevel = "Strong"
+    # A finished job must be searchable at once (read-your-writes across processes). "LastWrite"
+    # (ragway/freshness.py) waits only for the kb's last recorded write; Strong waits for the next
+    # time tick on every search (the local stack lowers proxy.timeTickInterval to keep that ~20 ms).
+    search_consistency: ConsistencyLevel = Field(
+        "LastWrite", description="LastWrite (read-your-writes per kb, via write stamps in Redis) or a Milvus level")
+    strong_after_delete_s: float = Field(
+        60.0, description="LastWrite: searches of a kb stay Strong this long after a delete (deletes carry no stamp)")
     milvus_time_tick_ms: int = Field(20, description="proxy.timeTickInterval for the embedded server")
 
     # --- Redis / Celery ----------------------------------------------------------------------

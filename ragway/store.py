@@ -9,10 +9,12 @@ from contextlib import contextmanager
 from typing import Any
 
 from pymilvus import AnnSearchRequest, DataType, Function, FunctionType, MilvusClient, RRFRanker, WeightedRanker
+from pymilvus.client import ts_utils
 from pymilvus.exceptions import MilvusException
 
 from ragway import filters
 from ragway.errors import DependencyUnavailable
+from ragway.freshness import WriteMarks
 from ragway.records import Chunk, Hit
 from ragway.settings import Settings
 
@@ -67,10 +69,12 @@ def _unavailable_on_error(action: str) -> Iterator[None]:
 
 
 class ChunkStore:
-    def __init__(self, settings: Settings, dim: int, client: MilvusClient | None = None):
+    def __init__(self, settings: Settings, dim: int, client: MilvusClient | None = None,
+                 write_marks: WriteMarks | None = None):
         self.settings = settings
         self.dim = dim
         self.collection = settings.collection
+        self.write_marks = write_marks  # see ragway/freshness.py: read-your-writes for "LastWrite"
         try:
             self.client = client or MilvusClient(uri=settings.milvus_uri, token=settings.milvus_token)
             self.server_version = self.client.get_server_version()
@@ -164,6 +168,7 @@ class ChunkStore:
                 # Same ids, so a crash between the two calls is repaired by re-running the file.
                 self.client.delete(self.collection, ids=[r["chunk_id"] for r in rows])
                 self.client.insert(self.collection, data=rows)
+        self._mark_written({(c.tenant, c.kb) for c in chunks}, stamped=True)
         return len(rows)
 
     def _row(self, c: Chunk) -> dict[str, Any]:
@@ -177,22 +182,44 @@ class ChunkStore:
             "metadata": c.metadata,
         }
 
-    def delete_chunks_from(self, tenant: str, doc_id: str, first_stale_index: int) -> None:
-        """Remove chunks a shorter new version of a document no longer has."""
-        expr = filters.all_of(filters.equals("tenant", tenant), filters.equals("doc_id", doc_id),
-                              f"chunk_index >= {int(first_stale_index)}")
-        with _unavailable_on_error("delete"):
-            self.client.delete(self.collection, filter=expr)
+    def delete_chunks_from(self, tenant: str, kb: str, doc_id: str, first_stale_index: int) -> None:
+        """Remove chunks a shorter new version of a document no longer has. Call it before upserting
+        the new version: the upsert's stamp then covers this delete for "LastWrite" searches."""
+        self._delete(tenant, kb, filters.all_of(filters.equals("doc_id", doc_id),
+                                                f"chunk_index >= {int(first_stale_index)}"), mark=False)
 
     def delete_document(self, tenant: str, kb: str, doc_id: str) -> None:
-        expr = self._kb_filter(tenant, kb, filters.equals("doc_id", doc_id))
-        with _unavailable_on_error("delete"):
-            self.client.delete(self.collection, filter=expr)
+        self._delete(tenant, kb, filters.equals("doc_id", doc_id))
 
     def delete_kb(self, tenant: str, kb: str) -> None:
-        expr = self._kb_filter(tenant, kb)
+        self._delete(tenant, kb)
+
+    def _delete(self, tenant: str, kb: str, extra_filter: str = "", mark: bool = True) -> None:
         with _unavailable_on_error("delete"):
-            self.client.delete(self.collection, filter=expr)
+            self.client.delete(self.collection, filter=self._kb_filter(tenant, kb, extra_filter))
+        if mark:
+            self._mark_written({(tenant, kb)}, stamped=False)  # 2.3.5 answers deletes with stamp 0
+
+    def _mark_written(self, kbs: set[tuple[str, str]], stamped: bool) -> None:
+        """Record the kbs' write for "LastWrite" searches: the stamp of this client's newest mutation
+        of the collection (pymilvus keeps it per server address), or a Strong window if unstamped."""
+        if self.write_marks is None:
+            return
+        ts = 0
+        if stamped:
+            ts = ts_utils.get_collection_ts(self.collection, self.client._get_connection().server_address)
+        self.write_marks.record(self.collection, kbs, ts)
+
+    def consistency_for(self, tenant: str, kb: str) -> dict[str, Any]:
+        """Search arguments for `settings.search_consistency`; "LastWrite" waits for the kb's last
+        recorded write only (Strong where none is recorded)."""
+        level = self.settings.search_consistency
+        if level != "LastWrite":
+            return {"consistency_level": level}
+        ts = self.write_marks.guarantee_ts(self.collection, tenant, kb) if self.write_marks else None
+        if ts is None:
+            return {"consistency_level": "Strong"}
+        return {"consistency_level": "Customized", "guarantee_timestamp": ts}
 
     def list_documents(self, tenant: str, kb: str, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
         """One row per document: its first chunk carries the document's fields and chunk count."""
@@ -259,7 +286,7 @@ class ChunkStore:
             self.collection, data=[list(vector)], limit=top_k, filter=self._kb_filter(tenant, kb, extra_filter),
             output_fields=list(output_fields), anns_field="embedding",
             search_params={"metric_type": "COSINE", "params": {"ef": max(self.settings.search_ef, top_k)}},
-            consistency_level=self.settings.search_consistency,
+            **self.consistency_for(tenant, kb),
         ))
         return result[0]
 
@@ -287,7 +314,7 @@ class ChunkStore:
         fields = [*OUTPUT_FIELDS, "embedding"] if with_vectors else OUTPUT_FIELDS
         rows = self._read("query", lambda: self.client.query(
             self.collection, filter=self._kb_filter(tenant, kb, filters.all_of(ids_expr, extra_filter)),
-            output_fields=fields, consistency_level=self.settings.search_consistency))
+            output_fields=fields, **self.consistency_for(tenant, kb)))
         return {r["chunk_id"]: (self._hit({**r, "distance": 0.0}),
                                 [float(x) for x in r["embedding"]] if with_vectors else None) for r in rows}
 
@@ -321,7 +348,7 @@ class ChunkStore:
         result = self._read("search", lambda: self.client.search(
             self.collection, data=[query], limit=top_k, filter=self._kb_filter(tenant, kb, extra_filter),
             output_fields=OUTPUT_FIELDS, anns_field=SPARSE_FIELD, search_params={"metric_type": "BM25"},
-            consistency_level=self.settings.search_consistency,
+            **self.consistency_for(tenant, kb),
         ))
         # milvus-lite reports BM25 as a negative distance (more negative = better); the server, positive.
         return [self._hit({**h, "distance": abs(float(h["distance"]))}) for h in result[0]]
@@ -339,7 +366,7 @@ class ChunkStore:
         ranker = RRFRanker(rrf_k) if fusion == "rrf" else WeightedRanker(dense_weight, 1.0 - dense_weight)
         result = self._read("hybrid search", lambda: self.client.hybrid_search(
             self.collection, [dense, sparse], ranker, limit=top_k, output_fields=OUTPUT_FIELDS,
-            consistency_level=self.settings.search_consistency))
+            **self.consistency_for(tenant, kb)))
         return [self._hit(h) for h in result[0]]
 
     def ping(self) -> None:

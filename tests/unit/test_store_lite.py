@@ -52,7 +52,7 @@ def test_rewrite_is_idempotent_and_stale_chunks_go(store):
     assert store.count("t1", "kb") == 3
     shorter = make_chunks("t1", "kb", "a.txt", ["uno"], digest="h2")
     store.upsert(shorter)
-    store.delete_chunks_from("t1", shorter[0].doc_id, 1)
+    store.delete_chunks_from("t1", shorter[0].kb, shorter[0].doc_id, 1)
     assert store.count("t1", "kb") == 1
     assert store.stored_version("t1", shorter[0].doc_id) == ("h2", 1, 1)
 

@@ -1,0 +1,82 @@
+"""Grid search of the hybrid settings on a kept evaluation kb (tune on training splits only).
+
+    .venv/bin/ragway eval --dataset ../shared/data/scifact --split train --modes dense --keep   # once
+    .venv/bin/python bench/tune_hybrid.py --dataset ../shared/data/scifact --split train \\
+        --grid hybrid_dense_weight=0.4,0.5,0.6,0.7 --grid rrf_k=20,60
+
+One process: the queries are encoded once and the BM25 index is built once; each grid point runs
+the split's queries through `ragway eval`'s own hybrid scoring with the settings changed. Prints
+a table sorted by nDCG@10 and the plain-RRF defaults' row for comparison."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from ragway import evaluation as ev  # noqa: E402
+from ragway.embedder import get_embedder  # noqa: E402
+from ragway.retriever import Retriever  # noqa: E402
+from ragway.settings import get_settings  # noqa: E402
+from ragway.store import ChunkStore  # noqa: E402
+
+
+def parse_grid(items: list[str]) -> dict[str, list]:
+    grid = {}
+    fields = get_settings().model_fields
+    for item in items:
+        name, _, values = item.partition("=")
+        if name not in fields or not values:
+            raise SystemExit(f"--grid {item!r}: expected <setting>=v1,v2,... with a Ragway setting name")
+        kind = fields[name].annotation
+        grid[name] = [kind(v) if kind in (int, float) else v for v in values.split(",")]
+    return grid
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", type=Path, required=True)
+    parser.add_argument("--split", default="train")
+    parser.add_argument("--grid", action="append", default=[], help="setting=v1,v2 (repeatable)")
+    parser.add_argument("--depth", type=int, default=100)
+    parser.add_argument("--collection", default="ragway_eval")
+    args = parser.parse_args()
+    if args.split == "test":
+        print("note: tuning on a test split overfits it; use train (or a set kept apart from the report's)")
+    data = ev.load_dataset(args.dataset, args.split)
+    settings = get_settings().model_copy(update={"collection": args.collection, "search_consistency": "Bounded",
+                                                 "bm25_check_interval_s": 24 * 3600.0})
+    embedder = get_embedder(settings)
+    store = ChunkStore(settings, dim=embedder.dim)
+    kb = ev.eval_kb_name(data, settings, embedder.model_name)
+    if store.count(ev.EVAL_TENANT, kb) == 0:
+        raise SystemExit(f"no kept kb {kb!r} in {args.collection}: run `ragway eval --dataset {args.dataset} "
+                         f"--split {args.split} --modes dense --keep` first")
+    retriever = Retriever(settings, embedder, store)
+    retriever.bm25_index(ev.EVAL_TENANT, kb)
+    retriever.embedder = ev.PrecomputedQueries(embedder, [data.queries[q] for q in data.judged_queries])
+    grid = parse_grid(args.grid)
+    rows = []
+    for values in itertools.product(*grid.values()):
+        update = dict(zip(grid, values, strict=True))
+        retriever.settings = settings.model_copy(update=update)
+        result = ev.run_queries(retriever, kb, data, "hybrid", args.depth)
+        rows.append((update, result.metrics))
+        print(f"  {update}: nDCG@10 {result.metrics['ndcg@10']:.4f}", flush=True)
+    for mode in ("dense", "bm25"):
+        retriever.settings = settings
+        rows.append(({"mode": mode}, ev.run_queries(retriever, kb, data, mode, args.depth).metrics))
+    print(f"\n{data.name} / {args.split}: {len(data.judged_queries)} queries, hybrid grid sorted by nDCG@10\n")
+    print("| settings | nDCG@10 | recall@10 | recall@100 | MRR@10 |\n|---|---:|---:|---:|---:|")
+    for update, m in sorted(rows, key=lambda r: -r[1]["ndcg@10"]):
+        label = ", ".join(f"{k}={v}" for k, v in update.items())
+        print(f"| {label} | {m['ndcg@10']:.4f} | {m['recall@10']:.4f} | {m['recall@100']:.4f} | {m['mrr@10']:.4f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""Read-your-writes across processes without Strong consistency's wait on every search.
+
+Milvus stamps every write with a hybrid timestamp (physical milliseconds << 18 | a logical counter).
+A search given `guarantee_timestamp = T` sees every write stamped <= T and waits only while the
+query nodes have not caught up with T. Strong consistency takes "now" as T, so *every* search waits
+for the next time tick (`proxy.timeTickInterval`: 200 ms by default, 20 ms in Ragway's configs).
+
+Ragway records each kb's latest write here (in Redis, by whoever wrote: a worker's upsert, the
+gateway's delete) and searches with that stamp (`search_consistency = "LastWrite"`): a finished job
+is searchable at once from every gateway replica, and a kb not written within the last tick costs
+no wait at all. A kb with no recorded write (written before this existed, or Redis lost its data)
+is searched Strong.
+
+Deletes carry no stamp on Milvus 2.3.5 (the server answers 0), so a delete opens a short "Strong
+window" for its kb instead (`strong_after_delete_s`, a Redis key with that TTL): searches use Strong
+until the query nodes have long applied the delete. Searches use the current time as their snapshot
+(only the wait depends on the stamp), so once a delete is applied every later search sees it.
+
+Redis: one sorted set per collection, member `<tenant>/<kb>`, score = the write's physical
+milliseconds (exact in a double; the full stamp is not), kept with ZADD GT so the newest wins;
+`ragway:kb_strong:<collection>:<tenant>/<kb>` while a window is open.
+"""
+
+from __future__ import annotations
+
+import redis
+
+from ragway.redis_client import redis_errors
+
+PREFIX = "ragway"
+LOGICAL_BITS = 18  # Milvus hybrid timestamps: physical ms << 18 | logical
+
+
+def physical_ms(hybrid_ts: int) -> int:
+    return hybrid_ts >> LOGICAL_BITS
+
+
+def covering_ts(ms: int) -> int:
+    """The latest hybrid timestamp of a millisecond: at or after every write stamped in it."""
+    return (ms << LOGICAL_BITS) | ((1 << LOGICAL_BITS) - 1)
+
+
+class WriteMarks:
+    def __init__(self, client: redis.Redis, strong_after_delete_s: float = 60.0):
+        self.r = client
+        self.strong_after_delete_ms = int(strong_after_delete_s * 1000)
+
+    @staticmethod
+    def _key(collection: str) -> str:
+        return f"{PREFIX}:kb_writes:{collection}"
+
+    @staticmethod
+    def _window_key(collection: str, tenant: str, kb: str) -> str:
+        return f"{PREFIX}:kb_strong:{collection}:{tenant}/{kb}"
+
+    def record(self, collection: str, kbs: set[tuple[str, str]], hybrid_ts: int) -> None:
+        """After a write: its stamp, or (0: the server gave none, e.g. a delete) a Strong window."""
+        if not kbs:
+            return
+        with redis_errors():
+            if hybrid_ts > 0:
+                ms = physical_ms(hybrid_ts)
+                self.r.zadd(self._key(collection), {f"{tenant}/{kb}": ms for tenant, kb in kbs}, gt=True)
+                return
+            pipe = self.r.pipeline(transaction=False)
+            for tenant, kb in kbs:
+                pipe.set(self._window_key(collection, tenant, kb), 1, px=self.strong_after_delete_ms)
+            pipe.execute()
+
+    def guarantee_ts(self, collection: str, tenant: str, kb: str) -> int | None:
+        """The stamp a search of this kb must see, or None: search Strong (no write recorded, or a
+        delete's window is open)."""
+        with redis_errors():
+            pipe = self.r.pipeline(transaction=False)
+            pipe.zscore(self._key(collection), f"{tenant}/{kb}")
+            pipe.exists(self._window_key(collection, tenant, kb))
+            ms, window_open = pipe.execute()
+        if ms is None or window_open:
+            return None
+        return covering_ts(int(ms))
