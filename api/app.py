@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-import uuid
-
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import FastAPI
+from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from api.errors import error_body, install_error_handlers
+from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
-from api.metrics import REQUEST_SECONDS, register_ingest_metrics
+from api.metrics import register_ingest_metrics
+from api.middleware import RequestContext
 from api.routes import router
 from api.services import get_services
-from ragway import logs
 from ragway.logs import configure_logging
 from ragway.settings import get_settings
 
@@ -40,28 +36,8 @@ def create_app() -> FastAPI:
     register_ingest_metrics(get_services())
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
 
-    @app.middleware("http")
-    async def _request_context(request: Request, call_next):
-        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
-        token = logs.start_request(rid)
-        start = time.perf_counter()
-        status = 500
-        try:
-            try:
-                # Until the response starts; a stream may then run longer.
-                response = await asyncio.wait_for(call_next(request), settings.request_timeout_s)
-            except TimeoutError:
-                response = JSONResponse(error_body("timeout", f"the request took longer than "
-                                                   f"{settings.request_timeout_s:.0f} s; retry, or narrow it"),
-                                        status_code=504)
-            status = response.status_code
-            response.headers["x-request-id"] = rid
-            return response
-        finally:
-            route = request.scope.get("route")
-            REQUEST_SECONDS.labels(request.method, getattr(route, "path", "unmatched"), str(status)).observe(
-                time.perf_counter() - start)
-            logs.request_context.reset(token)
+    # Added last, so it runs first: the request id and latency cover the size check too.
+    app.add_middleware(RequestContext, timeout_s=settings.request_timeout_s)
 
     return app
 

@@ -5,12 +5,12 @@ reach another tenant's data."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.services import Services, get_services
+from api.services import Services, services_dep
 from ragway import logs
 from ragway.auth import Caller, Role
 
@@ -18,15 +18,15 @@ bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: B
 
 
 def authenticated(credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
-                  services: Services = Depends(get_services)) -> Caller:
+                  services: Services = Depends(services_dep)) -> Caller:
     caller = services.keys.authenticate(credentials.credentials if credentials else None)
     logs.set_caller(caller.tenant, caller.key_id)
     services.limits.count_request(caller.key_id, caller.requests_per_minute)
     return caller
 
 
-def role(needed: Role) -> Callable[..., Caller]:
-    def dependency(caller: Caller = Depends(authenticated)) -> Caller:
+def role(needed: Role) -> Callable[..., Awaitable[Caller]]:
+    async def dependency(caller: Caller = Depends(authenticated)) -> Caller:  # no I/O: no threadpool hop
         return caller.require(needed)
 
     dependency.__name__ = f"requires_{needed.value}"

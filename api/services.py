@@ -90,3 +90,8 @@ def get_services() -> Services:
     if _services is None:
         _services = Services(get_settings())
     return _services
+
+
+async def services_dep() -> Services:
+    """`get_services` as a FastAPI dependency: async, because a sync one costs a threadpool hop per request."""
+    return get_services()

@@ -216,11 +216,14 @@ class EvalReport:
 
 
 def eval_kb_name(dataset: BeirDataset, settings, model_name: str) -> str:
-    """One kb per (dataset, corpus size, chunking, embedding model): a kept kb is reused as is."""
+    """One kb per (dataset, corpus size, chunking and its version, embedding model): a kept kb is
+    reused as is."""
     import hashlib
     import re
 
-    key = f"{len(dataset.corpus)}|{settings.chunk_size}|{settings.chunk_overlap}|{model_name}"
+    from ragway.splitter import CHUNKING_VERSION
+
+    key = f"{len(dataset.corpus)}|{settings.chunk_size}|{settings.chunk_overlap}|{model_name}|{CHUNKING_VERSION}"
     stem = re.sub(r"[^\w.\-]", "_", dataset.name)[:40]
     return f"{stem}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 

@@ -152,15 +152,18 @@ def load(filename: str, data: bytes) -> list[Section]:
 
 
 def _sections(elements) -> list[Section]:
-    """Consecutive elements of one page become one section; titles ride along with what follows."""
+    """Sections that never span pages: a heading opens a new one (and stays its first line);
+    each table is a section of its own, one row per line."""
     sections: list[Section] = []
     texts: list[str] = []
-    page, title = 0, ""
+    page, title, has_body = 0, "", False
 
     def flush() -> None:
+        nonlocal has_body
         if texts:
             sections.append(Section(text="\n\n".join(texts), page=page, title=title))
             texts.clear()
+        has_body = False
 
     for el in elements:
         text = (el.text or "").strip()
@@ -171,7 +174,35 @@ def _sections(elements) -> list[Section]:
             flush()
             page = el_page
         if el.category == "Title":
+            if has_body:  # consecutive headings stay together with the body that follows them
+                flush()
             title = text
-        texts.append(text)
+            texts.append(text)
+        elif el.category == "Table":
+            if texts == [title] and not has_body:
+                texts.clear()  # a heading alone: the table's chunks carry it
+            flush()
+            sections.append(Section(text=_table_rows(el), page=page, title=title, kind="table"))
+        else:
+            texts.append(text)
+            has_body = True
     flush()
     return sections
+
+
+def _table_rows(element) -> str:
+    """A table as one line per row ("cell | cell"), from the HTML unstructured keeps; its flat
+    text where there is none."""
+    html = getattr(element.metadata, "text_as_html", None)
+    if html:
+        from lxml import html as lxml_html
+
+        try:
+            rows = [" | ".join(" ".join(cell.text_content().split()) for cell in tr if cell.tag in ("td", "th"))
+                    for tr in lxml_html.fromstring(html).iter("tr")]
+            rows = [r for r in rows if r.strip(" |")]
+            if rows:
+                return "\n".join(rows)
+        except (ValueError, TypeError) as exc:  # malformed HTML: fall back to the flat text
+            log.info("table HTML not parsed: %s", exc)
+    return element.text.strip()

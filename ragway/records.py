@@ -12,7 +12,8 @@ class Section:
 
     text: str
     page: int = 0
-    title: str = ""
+    title: str = ""  # the heading the section sits under ("" if none)
+    kind: str = "text"  # "table": one row per line, cells joined by " | ", the first line its header
 
 
 @dataclass

@@ -11,6 +11,9 @@ from ragway.settings import Settings
 
 # Paragraphs, lines, then sentence ends in Chinese and English, then clauses, words, characters.
 # Chinese has no spaces, so without its punctuation a CJK text would be cut mid-sentence.
+# Bumped whenever the same text would be cut differently (kept evaluation kbs are keyed on it).
+CHUNKING_VERSION = 2  # 2: headings on every chunk, tables split by rows under their header
+
 SEPARATORS = ["\n\n", "\n", "。", "！", "？", ". ", "! ", "? ", "；", "; ", "，", "、", ", ", " ", ""]
 
 
@@ -23,16 +26,56 @@ class TextPiece:
 
 class Splitter:
     def __init__(self, settings: Settings):
+        self.chunk_size = settings.chunk_size
+        self.max_heading = settings.chunk_size // 4  # a longer "heading" is body text unstructured misread
         self._splitter = RecursiveCharacterTextSplitter(
             chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap,
             separators=SEPARATORS, keep_separator="end", strip_whitespace=True,
         )
 
     def split(self, sections: list[Section]) -> list[TextPiece]:
-        """Each section is split on its own, so a chunk never spans two pages."""
+        """Each section is split on its own, so a chunk never spans two pages. Every chunk starts
+        with its section's heading (the first already does), so it is found by it and reads in
+        context; table chunks hold whole rows and repeat the header row."""
         pieces: list[TextPiece] = []
         for section in sections:
-            for text in self._splitter.split_text(section.text):
+            texts = self._table_chunks(section) if section.kind == "table" else self._text_chunks(section)
+            for text in texts:
                 if text.strip():
-                    pieces.append(TextPiece(text=text, page=section.page, title=section.title))
+                    pieces.append(TextPiece(text=self._with_heading(text, section.title), page=section.page,
+                                            title=section.title))
         return pieces
+
+    def _text_chunks(self, section: Section) -> list[str]:
+        """The body is split without its leading heading (which `_with_heading` puts back on every
+        chunk), so the heading never ends up as a chunk of its own."""
+        text, title = section.text, section.title
+        if title and text.startswith(title) and text[len(title):].strip():
+            text = text[len(title):].lstrip()
+        return self._splitter.split_text(text)
+
+    def _with_heading(self, text: str, title: str) -> str:
+        if not title or len(title) > self.max_heading or text.startswith(title):
+            return text
+        return f"{title}\n{text}"
+
+    def _table_chunks(self, section: Section) -> list[str]:
+        """Rows grouped up to the chunk size, each group under the header row; a row longer than a
+        chunk is split like text (the only case where a row is cut)."""
+        header, *rows = section.text.split("\n")
+        budget = self.chunk_size - len(header) - 1
+        if not rows or budget < self.chunk_size // 4:  # no body, or a header too wide to repeat
+            return self._splitter.split_text(section.text)
+        chunks, group, size = [], [], 0
+        for row in rows:
+            if group and size + len(row) + 1 > budget:
+                chunks.append("\n".join([header, *group]))
+                group, size = [], 0
+            if len(row) > budget:
+                chunks.extend(f"{header}\n{part}" for part in self._splitter.split_text(row))
+                continue
+            group.append(row)
+            size += len(row) + 1
+        if group:
+            chunks.append("\n".join([header, *group]))
+        return chunks

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 
 from api.deps import admin
 from api.schemas import KeyCreate, KeyCreated
-from api.services import Services, get_services
+from api.services import Services, services_dep
 from ragway.auth import ApiKey, Caller
 
 router = APIRouter(tags=["admin"])
@@ -17,7 +17,7 @@ router = APIRouter(tags=["admin"])
 @router.post("/v1/keys", response_model=KeyCreated, status_code=201,
              summary="Create an API key in your tenant; the key is shown this once")
 def create_key(body: KeyCreate, caller: Caller = Depends(admin),
-               services: Services = Depends(get_services)) -> KeyCreated:
+               services: Services = Depends(services_dep)) -> KeyCreated:
     record, token = services.keys.create(caller.tenant, body.role, body.name, body.requests_per_minute,
                                          body.concurrent_jobs)
     services.audit.record(caller.tenant, caller.key_id, "key.create", record.key_id, role=record.role.value,
@@ -26,12 +26,12 @@ def create_key(body: KeyCreate, caller: Caller = Depends(admin),
 
 
 @router.get("/v1/keys", response_model=list[ApiKey], summary="The API keys of your tenant (never the secrets)")
-def list_keys(caller: Caller = Depends(admin), services: Services = Depends(get_services)) -> list[ApiKey]:
+def list_keys(caller: Caller = Depends(admin), services: Services = Depends(services_dep)) -> list[ApiKey]:
     return services.keys.list(caller.tenant)
 
 
 @router.delete("/v1/keys/{key_id}", response_model=ApiKey, summary="Revoke an API key: it fails at once")
-def revoke_key(key_id: str, caller: Caller = Depends(admin), services: Services = Depends(get_services)) -> ApiKey:
+def revoke_key(key_id: str, caller: Caller = Depends(admin), services: Services = Depends(services_dep)) -> ApiKey:
     record = services.keys.revoke(caller.tenant, key_id)
     services.audit.record(caller.tenant, caller.key_id, "key.revoke", key_id)
     return record
@@ -39,5 +39,5 @@ def revoke_key(key_id: str, caller: Caller = Depends(admin), services: Services 
 
 @router.get("/v1/audit", summary="Recent changes to keys, knowledge bases and documents, newest first")
 def audit_log(limit: int = 100, caller: Caller = Depends(admin),
-              services: Services = Depends(get_services)) -> list[dict[str, Any]]:
+              services: Services = Depends(services_dep)) -> list[dict[str, Any]]:
     return services.audit.recent(caller.tenant, min(max(limit, 1), 1000))

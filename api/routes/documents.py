@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, File, Path, UploadFile
 from api import intake
 from api.deps import reader, writer
 from api.schemas import DocumentOut, JobCreated, ServerSourceRequest
-from api.services import Services, get_services
+from api.services import Services, services_dep
 from ragway import filters
 from ragway.auth import Caller
 
@@ -22,7 +22,7 @@ def upload_documents(
     files: list[UploadFile] = File(..., description="Files (PDF, DOCX, PPTX, XLSX, HTML, MD, TXT, ...) or "
                                                     "archives (.zip, .tar, .tar.gz), which are expanded"),
     caller: Caller = Depends(writer),
-    services: Services = Depends(get_services),
+    services: Services = Depends(services_dep),
 ) -> JobCreated:
     services.kbs.get(caller.tenant, kb)
     return intake.start_job(services, caller, kb, intake.from_uploads(files, services.settings))
@@ -31,7 +31,7 @@ def upload_documents(
 @router.post("/v1/kbs/{kb}/sources", response_model=JobCreated, status_code=202,
              summary="Ingest a folder the workers can read, under a root the operator allows")
 def ingest_server_folder(body: ServerSourceRequest, kb: str = KB, caller: Caller = Depends(writer),
-                         services: Services = Depends(get_services)) -> JobCreated:
+                         services: Services = Depends(services_dep)) -> JobCreated:
     services.kbs.get(caller.tenant, kb)
     incoming = intake.from_server_folder(body.path, body.include, body.exclude, services.settings)
     return intake.start_job(services, caller, kb, incoming)
@@ -40,7 +40,7 @@ def ingest_server_folder(body: ServerSourceRequest, kb: str = KB, caller: Caller
 @router.get("/v1/kbs/{kb}/documents", response_model=list[DocumentOut],
             summary="The documents of a knowledge base with their chunk counts")
 def list_documents(kb: str = KB, limit: int = 100, offset: int = 0, caller: Caller = Depends(reader),
-                   services: Services = Depends(get_services)) -> list[DocumentOut]:
+                   services: Services = Depends(services_dep)) -> list[DocumentOut]:
     services.kbs.get(caller.tenant, kb)
     rows = services.store.list_documents(caller.tenant, kb, limit=min(limit, 1000), offset=offset)
     return [DocumentOut(**row) for row in rows]
@@ -48,7 +48,7 @@ def list_documents(kb: str = KB, limit: int = 100, offset: int = 0, caller: Call
 
 @router.delete("/v1/kbs/{kb}/documents/{doc_id}", status_code=204, summary="Delete one document's chunks")
 def delete_document(doc_id: str, kb: str = KB, caller: Caller = Depends(writer),
-                    services: Services = Depends(get_services)) -> None:
+                    services: Services = Depends(services_dep)) -> None:
     services.kbs.get(caller.tenant, kb)
     filters.validate_name("document id", doc_id)
     services.store.delete_document(caller.tenant, kb, doc_id)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from api.schemas import Readiness
-from api.services import Services, get_services
+from api.services import Services, services_dep
 
 router = APIRouter(tags=["health"])
 
@@ -18,7 +18,7 @@ def healthz() -> dict:
 
 @router.get("/readyz", response_model=Readiness, summary="Milvus, Redis, the LLM (and an S3 blob store) are reachable",
             responses={503: {"model": Readiness}})
-def readyz(services: Services = Depends(get_services)) -> JSONResponse:
+def readyz(services: Services = Depends(services_dep)) -> JSONResponse:
     checks: dict[str, str] = {}
     probes = [("milvus", lambda: services.store.ping()), ("redis", services.jobs.ping),
               ("llm", lambda: services.generator.ping())]

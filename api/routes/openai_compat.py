@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from api.deps import reader
 from api.schemas import ChatCompletion, ChatCompletionRequest, ChunkOut, ModelList
-from api.services import Services, get_services
+from api.services import Services, services_dep
 from ragway.auth import Caller
 from ragway.errors import DependencyUnavailable, InvalidRequest, RagwayError
 from ragway.generator import ChatTurn
@@ -31,7 +31,7 @@ KB_MODEL_PREFIX = "kb:"
 
 
 @router.get("/v1/models", response_model=ModelList, summary="Knowledge bases you can read (kb:<name>) and the LLM")
-def list_models(caller: Caller = Depends(reader), services: Services = Depends(get_services)) -> ModelList:
+def list_models(caller: Caller = Depends(reader), services: Services = Depends(services_dep)) -> ModelList:
     models = [{"id": f"{KB_MODEL_PREFIX}{kb.name}", "object": "model", "created": int(kb.created_at),
                "owned_by": caller.tenant} for kb in services.kbs.list(caller.tenant)]
     models.append({"id": services.settings.llm_model, "object": "model", "created": 0, "owned_by": "ragway"})
@@ -41,7 +41,7 @@ def list_models(caller: Caller = Depends(reader), services: Services = Depends(g
 @router.post("/v1/chat/completions", response_model=ChatCompletion,
              summary="Chat: on a kb:<name> model, answers from the knowledge base with `sources`")
 async def chat_completions(body: ChatCompletionRequest, caller: Caller = Depends(reader),
-                           services: Services = Depends(get_services)):
+                           services: Services = Depends(services_dep)):
     if not body.model.startswith(KB_MODEL_PREFIX):
         return await _pass_through(body, services)
     kb = body.model.removeprefix(KB_MODEL_PREFIX)

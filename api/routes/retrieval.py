@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends
 
 from api.deps import reader
 from api.schemas import AskRequest, AskResponse, ChunkOut, SearchRequest, SearchResponse
-from api.services import Services, get_services
+from api.services import Services, services_dep
 from ragway.auth import Caller
 
 router = APIRouter(tags=["retrieval"])
@@ -14,14 +14,14 @@ router = APIRouter(tags=["retrieval"])
 
 @router.post("/v1/search", response_model=SearchResponse, summary="The chunks of a knowledge base closest to a query")
 def search(body: SearchRequest, caller: Caller = Depends(reader),
-           services: Services = Depends(get_services)) -> SearchResponse:
+           services: Services = Depends(services_dep)) -> SearchResponse:
     services.kbs.get(caller.tenant, body.kb)
     hits = services.rag.search(caller.tenant, body.kb, body.query, body.options())
     return SearchResponse(kb=body.kb, hits=[ChunkOut.of(h) for h in hits])
 
 
 @router.post("/v1/ask", response_model=AskResponse, summary="Answer a question from a knowledge base, with sources")
-def ask(body: AskRequest, caller: Caller = Depends(reader), services: Services = Depends(get_services)) -> AskResponse:
+def ask(body: AskRequest, caller: Caller = Depends(reader), services: Services = Depends(services_dep)) -> AskResponse:
     services.kbs.get(caller.tenant, body.kb)
     result = services.rag.ask(caller.tenant, body.kb, body.question, body.options())
     return AskResponse(answer=result.answer, sources=[ChunkOut.of(h) for h in result.sources])

@@ -23,6 +23,20 @@ def test_docx_and_markdown_keep_text_and_titles():
     assert any("least recently used" in s.text for s in md)
 
 
+def test_headings_open_sections_and_tables_keep_their_rows():
+    md = (b"# Travel policy\n\nExpenses are filed within 30 days.\n\n## Hotels\n\n"
+          b"Hotel rooms up to 150 EUR a night.\n\nBook through the portal.\n")
+    assert [(s.title, s.text) for s in loader.load("p.md", md)] == [
+        ("Travel policy", "Travel policy\n\nExpenses are filed within 30 days."),
+        ("Hotels", "Hotels\n\nHotel rooms up to 150 EUR a night.\n\nBook through the portal.")]
+    html = (b"<html><body><h1>Prices</h1><table><tr><th>Item</th><th>Price</th></tr><tr><td>Tea</td>"
+            b"<td>2 EUR</td></tr><tr><td>Coffee</td><td>3 EUR</td></tr></table>"
+            b"<p>Prices include tax.</p></body></html>")
+    table, after = loader.load("t.html", html)
+    assert (table.kind, table.title, table.text) == ("table", "Prices", "Item | Price\nTea | 2 EUR\nCoffee | 3 EUR")
+    assert (after.kind, after.text) == ("text", "Prices include tax.")
+
+
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030", "big5", "utf-16-le", "utf-32"])
 def test_chinese_text_in_any_common_encoding(encoding):
     text = "臺北和北京都是大城市。長城很有名，遊客很多。" if encoding == "big5" else docs.ZH_FACT

@@ -20,3 +20,25 @@ def test_chinese_is_split_at_sentence_ends_not_mid_sentence():
     assert all(len(p.text) <= 100 for p in pieces)
     assert all(p.text.endswith("。") for p in pieces)
     assert "".join(p.text for p in pieces) == text
+
+
+def test_every_chunk_carries_its_heading():
+    body = " ".join(f"Rule {i} says the hotel limit is {100 + i} EUR." for i in range(30))
+    pieces = Splitter(Settings(chunk_size=200, chunk_overlap=0)).split([Section(f"Hotels\n\n{body}", title="Hotels")])
+    assert len(pieces) > 3
+    assert all(p.text.startswith("Hotels\n") and p.title == "Hotels" for p in pieces)
+    assert all(len(p.text) <= 200 + len("Hotels\n") for p in pieces)
+
+
+def test_table_chunks_hold_whole_rows_under_the_header():
+    rows = [f"Item {i} | {i * 7} EUR | warehouse {i % 3}" for i in range(60)]
+    table = Section("Item | Price | Store\n" + "\n".join(rows), page=3, title="Prices", kind="table")
+    pieces = Splitter(Settings(chunk_size=300, chunk_overlap=30)).split([table])
+    assert len(pieces) > 4
+    seen = []
+    for p in pieces:
+        head, header, *body = p.text.split("\n")
+        assert (head, header, p.page) == ("Prices", "Item | Price | Store", 3)
+        assert all(r in rows for r in body)  # no row cut
+        seen += body
+    assert seen == rows  # every row once, in order (no overlap between table chunks)
