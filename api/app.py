@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+
 from fastapi import FastAPI
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -14,6 +17,8 @@ from api.routes import router
 from api.services import get_services
 from ragway.logs import configure_logging
 from ragway.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 
 def create_app() -> FastAPI:
@@ -34,12 +39,20 @@ def create_app() -> FastAPI:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     register_ingest_metrics(get_services())
+    threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
 
     # Added last, so it runs first: the request id and latency cover the size check too.
     app.add_middleware(RequestContext, timeout_s=settings.request_timeout_s)
 
     return app
+
+
+def _warm_up() -> None:
+    try:
+        get_services().warm_up()
+    except Exception:  # the first request retries and reports the cause
+        log.exception("embedding model warm-up failed")
 
 
 app = create_app()

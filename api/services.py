@@ -28,6 +28,12 @@ class Services:
         self.settings = settings
         self._store_lock = threading.Lock()
         self._store: ChunkStore | None = None
+        self.embedder_ready = threading.Event()
+
+    def warm_up(self) -> None:
+        """Load the embedding model (seconds) before a request waits for it; /readyz says "loading" until then."""
+        self.embedder.embed_query("warm-up")
+        self.embedder_ready.set()
 
     @cached_property
     def embedder(self) -> Embedder:

@@ -30,5 +30,6 @@ def readyz(services: Services = Depends(services_dep)) -> JSONResponse:
             checks[name] = "ok"
         except Exception as exc:  # report every failing dependency, not just the first
             checks[name] = str(getattr(exc, "message", exc))
+    checks["embedder"] = "ok" if services.embedder_ready.is_set() else "loading the embedding model"
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse(Readiness(ready=ready, checks=checks).model_dump(), status_code=200 if ready else 503)

@@ -126,7 +126,7 @@ def test_health_readiness_metrics_and_openapi(settings, corpus):
     assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
     ready = httpx.get(f"{base}/readyz", timeout=30)
     assert ready.status_code == 200, ready.text
-    assert ready.json()["checks"] == {"milvus": "ok", "redis": "ok", "llm": "ok"}
+    assert ready.json()["checks"] == {"milvus": "ok", "redis": "ok", "llm": "ok", "embedder": "ok"}
     assert "ragway_http_request_seconds_bucket" in httpx.get(f"{base}/metrics").text
     paths = httpx.get(f"{base}/openapi.json").json()["paths"]
     assert {"/v1/kbs/{kb}/documents", "/v1/jobs/{job_id}", "/v1/search", "/v1/ask", "/readyz"} <= set(paths)
