@@ -289,7 +289,8 @@ def run_queries(retriever, kb: str, dataset: BeirDataset, mode: str, depth: int,
             # deeper ranks from one request of top_k `depth` (fetched that deep).
             hits = retriever.retrieve(EVAL_TENANT, kb, text, min(depth, HEAD_K), mode="hybrid")
             latencies.append((time.perf_counter() - started) * 1000)
-            hits = hits + retriever.retrieve(EVAL_TENANT, kb, text, depth, mode="hybrid")
+            if depth > HEAD_K:
+                hits = hits + retriever.retrieve(EVAL_TENANT, kb, text, depth, mode="hybrid")
         else:
             hits = retriever.retrieve(EVAL_TENANT, kb, text, depth, mode=mode)
             latencies.append((time.perf_counter() - started) * 1000)
