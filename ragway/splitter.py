@@ -12,7 +12,7 @@ from ragway.settings import Settings
 # Paragraphs, lines, then sentence ends in Chinese and English, then clauses, words, characters.
 # Chinese has no spaces, so without its punctuation a CJK text would be cut mid-sentence.
 # Bumped whenever the same text would be cut differently (kept evaluation kbs are keyed on it).
-CHUNKING_VERSION = 2  # 2: headings on every chunk, tables split by rows under their header
+CHUNKING_VERSION = 3  # 2: headings on every chunk, tables by rows under their header; 3: long titles kept
 
 SEPARATORS = ["\n\n", "\n", "。", "！", "？", ". ", "! ", "? ", "；", "; ", "，", "、", ", ", " ", ""]
 
@@ -50,12 +50,16 @@ class Splitter:
         """The body is split without its leading heading (which `_with_heading` puts back on every
         chunk), so the heading never ends up as a chunk of its own."""
         text, title = section.text, section.title
-        if title and text.startswith(title) and text[len(title):].strip():
+        if self._is_heading(title) and text.startswith(title) and text[len(title):].strip():
             text = text[len(title):].lstrip()
         return self._splitter.split_text(text)
 
+    def _is_heading(self, title: str) -> bool:
+        """Short enough to start every chunk; a longer one stays body text of the first chunk only."""
+        return bool(title) and len(title) <= self.max_heading
+
     def _with_heading(self, text: str, title: str) -> str:
-        if not title or len(title) > self.max_heading or text.startswith(title):
+        if not self._is_heading(title) or text.startswith(title):
             return text
         return f"{title}\n{text}"
 

@@ -42,3 +42,12 @@ def test_table_chunks_hold_whole_rows_under_the_header():
         assert all(r in rows for r in body)  # no row cut
         seen += body
     assert seen == rows  # every row once, in order (no overlap between table chunks)
+
+
+def test_a_title_too_long_for_every_chunk_stays_in_the_first():
+    title = "A very long paper title " * 4  # 96 characters > chunk_size / 4
+    body = " ".join(f"Sentence {i} of the abstract." for i in range(20))
+    pieces = Splitter(Settings(chunk_size=200, chunk_overlap=0)).split([Section(f"{title}\n\n{body}", title=title)])
+    assert pieces[0].text.startswith(title.strip())
+    assert not any(p.text.startswith(title.strip()) for p in pieces[1:])
+    assert " ".join(p.text for p in pieces).count("Sentence") == 20
