@@ -45,7 +45,7 @@ def test_table_chunks_hold_whole_rows_under_the_header():
 
 
 def test_a_title_too_long_for_every_chunk_stays_in_the_first():
-    title = "A very long paper title " * 4  # 96 characters > chunk_size / 4
+    title = "A very long paper title " * 5  # 120 characters > chunk_size / 2
     body = " ".join(f"Sentence {i} of the abstract." for i in range(20))
     pieces = Splitter(Settings(chunk_size=200, chunk_overlap=0)).split([Section(f"{title}\n\n{body}", title=title)])
     assert pieces[0].text.startswith(title.strip())
