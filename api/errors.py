@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 from fastapi import FastAPI, Request
@@ -16,6 +17,14 @@ log = logging.getLogger(__name__)
 
 def error_body(code: str, message: str, **extra) -> dict:
     return {"error": {"code": code, "message": message, **extra}}
+
+
+async def send_json_error(send, status: int, code: str, message: str) -> None:
+    """An error response straight over ASGI, for middleware that answers before (or instead of) the app."""
+    body = json.dumps(error_body(code, message)).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _headers(exc: RagwayError) -> dict[str, str]:

@@ -3,8 +3,7 @@ so, and cut off while streaming when a chunked body grows past the limit."""
 
 from __future__ import annotations
 
-import json
-
+from api.errors import send_json_error
 from ragway.errors import PayloadTooLarge
 
 
@@ -36,7 +35,4 @@ class BodySizeLimit:
                 "requests to one job (POST /v1/jobs, then /v1/jobs/{id}/files) or use `ragway ingest`")
 
     async def _refuse(self, send) -> None:
-        body = json.dumps({"error": {"code": "payload_too_large", "message": self._message()}}).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+        await send_json_error(send, 413, "payload_too_large", self._message())

@@ -5,11 +5,10 @@ histogram, and a timeout until the response starts (a stream may then run longer
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 
-from api.errors import error_body
+from api.errors import send_json_error
 from api.metrics import REQUEST_SECONDS
 from ragway import logs
 
@@ -33,7 +32,7 @@ class RequestContext:
             if message["type"] == "http.response.start":
                 status, response_started = message["status"], True
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode("latin-1"))]
-                if deadline is not None:
+                if deadline is not None and not deadline.expired():
                     deadline.reschedule(None)  # the response has started: no timeout from here on
             await send(message)
 
@@ -44,18 +43,10 @@ class RequestContext:
             except TimeoutError:
                 if response_started:  # nothing sensible left to send
                     raise
-                status = 504
-                await self._timed_out(send, rid)
+                await send_json_error(send_with_id, 504, "timeout", f"the request took longer than "
+                                      f"{self.timeout_s:.0f} s; retry, or narrow it")
         finally:
             route = scope.get("route")
             REQUEST_SECONDS.labels(scope["method"], getattr(route, "path", "unmatched"), str(status)).observe(
                 time.perf_counter() - started)
             logs.request_context.reset(token)
-
-    async def _timed_out(self, send, rid: str) -> None:
-        body = json.dumps(error_body("timeout", f"the request took longer than {self.timeout_s:.0f} s; retry, "
-                                                "or narrow it")).encode()
-        await send({"type": "http.response.start", "status": 504,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                                (b"x-request-id", rid.encode("latin-1"))]})
-        await send({"type": "http.response.body", "body": body})
