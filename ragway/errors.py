@@ -71,6 +71,13 @@ class DependencyUnavailable(RagwayError):
     http_status = 503
 
 
+class ConfigurationError(RagwayError):
+    """The settings contradict what the data was built with (e.g. another embedding model)."""
+
+    code = "misconfigured"
+    http_status = 500
+
+
 class DocumentError(RagwayError):
     """A file cannot be turned into chunks (corrupt, encrypted, empty, unsupported, undecodable)."""
 

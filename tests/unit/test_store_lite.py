@@ -69,3 +69,4 @@ def test_server_version_gate():
     assert _upsert_keeps_partition_key("v2.4.0")
     assert _upsert_keeps_partition_key("v2.6.4")
     assert _upsert_keeps_partition_key("")
+
