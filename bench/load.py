@@ -1,13 +1,15 @@
 """Gateway load, side by side with the raw baseline, in one run.
 
-    .venv/bin/python bench/load.py [--seconds 20] [--clients 1,8,32] [--chat-seconds 20]
+    .venv/bin/python bench/load.py [--seconds 20] [--rounds 4] [--clients 1,8,32] [--chat-seconds 20]
 
 Against a knowledge base of 10k chunks (Wikipedia paragraphs from RAGWAY_DATA_DIR, embedded and
 stored once, then reused by later runs):
 
   raw          query embedding + pymilvus search (same filter and consistency), one process, serial;
                the gateway reads the kb's write stamp per request (ragway/freshness.py), raw once
-  /v1/search   1, 8 and 32 concurrent clients through the gateway, each for a fixed time
+  /v1/search   1, 8 and 32 concurrent clients through the gateway, each for a fixed time; the
+               1-client run alternates with raw in --rounds slices (same queries), and the ratio
+               is reported per round; GET /healthz at 1 client shows the bare HTTP cost
   /v1/chat     a shorter run of /v1/chat/completions on the kb model (1 and 4 clients)
 
 Reports p50 / p95 / p99 latency, requests/s and errors. The clients run on the same 2 cores as
@@ -87,10 +89,11 @@ def ensure_kb(settings, store: ChunkStore, embedder) -> list[str]:
     return queries
 
 
-def raw_baseline(settings, store: ChunkStore, embedder, queries: list[str], seconds: float) -> dict:
+def raw_baseline(settings, store: ChunkStore, embedder, queries: list[str], seconds: float,
+                 first: int = 0) -> tuple[list[float], int]:
     consistency = store.consistency_for(TENANT, KB)  # the gateway's, read once
     latencies, errors, deadline = [], 0, time.monotonic() + seconds
-    i = 0
+    i = first
     while time.monotonic() < deadline:
         start = time.perf_counter()
         try:
@@ -103,7 +106,7 @@ def raw_baseline(settings, store: ChunkStore, embedder, queries: list[str], seco
         except Exception:  # counted, not fatal: the table reports errors
             errors += 1
         i += 1
-    return summarize("raw: embed + pymilvus search", 1, latencies, errors, seconds)
+    return latencies, errors
 
 
 async def drive(url: str, token: str, clients: int, seconds: float, body_of) -> tuple[list[float], int]:
@@ -118,7 +121,7 @@ async def drive(url: str, token: str, clients: int, seconds: float, body_of) -> 
             while time.monotonic() < deadline:
                 start = time.perf_counter()
                 try:
-                    resp = await http.post(url, json=body_of(n))
+                    resp = await (http.get(url) if body_of is None else http.post(url, json=body_of(n)))
                     if resp.status_code == 200:
                         latencies.append(time.perf_counter() - start)
                     else:
@@ -128,6 +131,40 @@ async def drive(url: str, token: str, clients: int, seconds: float, body_of) -> 
                 n += clients
         await asyncio.gather(*(one_client(i) for i in range(clients)))
     return latencies, errors
+
+
+def search_body(queries: list[str]):
+    return lambda n: {"kb": KB, "query": queries[n % len(queries)], "top_k": 5}
+
+
+def one_client_rounds(s, store: ChunkStore, embedder, token: str, queries: list[str], seconds: float,
+                      rounds: int) -> list[dict]:
+    """Raw and gateway at one client, alternating in `rounds` slices of the run time with the same
+    queries, so a drift of the machine (Milvus compaction, another process) hits both alike.
+    Also the HTTP floor: GET /healthz, no auth, no I/O."""
+    raw, gateway, floor, raw_err, gw_err, floor_err = [], [], [], 0, 0, 0
+    ratios = []
+    slice_s = seconds / rounds
+    for r in range(rounds):
+        first = r * 1000
+        lat, err = raw_baseline(s, store, embedder, queries, slice_s, first)
+        raw += lat
+        raw_err += err
+        glat, gerr = asyncio.run(drive(f"{s.gateway_url}/v1/search", token, 1, slice_s,
+                                       lambda n, first=first: search_body(queries)(n + first)))
+        gateway += glat
+        gw_err += gerr
+        ratios.append(statistics.median(glat) / statistics.median(lat) if lat and glat else float("nan"))
+        flat, ferr = asyncio.run(drive(f"{s.gateway_url}/healthz", token, 1, min(slice_s, 3.0), None))
+        floor += flat
+        floor_err += ferr
+        print(f"  round {r + 1}/{rounds}: raw p50 {statistics.median(lat) * 1000:.1f} ms, gateway p50 "
+              f"{statistics.median(glat) * 1000:.1f} ms ({ratios[-1]:.2f}x)", flush=True)
+    rows = [summarize("raw: embed + pymilvus search", 1, raw, raw_err, seconds),
+            summarize("gateway /v1/search", 1, gateway, gw_err, seconds),
+            summarize("gateway GET /healthz (HTTP floor)", 1, floor, floor_err, min(slice_s, 3.0) * rounds)]
+    rows[1]["round_ratios"] = [round(x, 2) for x in ratios]
+    return rows
 
 
 def summarize(name: str, clients: int, latencies: list[float], errors: int, seconds: float) -> dict:
@@ -141,6 +178,8 @@ def summarize(name: str, clients: int, latencies: list[float], errors: int, seco
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=20, help="per search run (default 20)")
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="raw and 1-client gateway alternate in this many slices of --seconds")
     parser.add_argument("--clients", default="1,8,32", help="concurrency levels for /v1/search")
     parser.add_argument("--chat-seconds", type=float, default=20, help="per chat run; 0 skips chat")
     parser.add_argument("--chat-clients", default="1,4")
@@ -155,11 +194,10 @@ def main() -> None:
     _, token = KeyStore(connect(s.redis_url)).create(TENANT, Role.reader, "bench/load.py",
                                                     requests_per_minute=10**9)
 
-    rows = [raw_baseline(s, store, embedder, queries, args.seconds)]
-    print(f"  {rows[-1]}", flush=True)
-    for clients in (int(c) for c in args.clients.split(",")):
+    rows = one_client_rounds(s, store, embedder, token, queries, args.seconds, args.rounds)
+    for clients in (int(c) for c in args.clients.split(",") if int(c) > 1):
         lat, err = asyncio.run(drive(f"{s.gateway_url}/v1/search", token, clients, args.seconds,
-                                     lambda n: {"kb": KB, "query": queries[n % len(queries)], "top_k": 5}))
+                                     search_body(queries)))
         rows.append(summarize("gateway /v1/search", clients, lat, err, args.seconds))
         print(f"  {rows[-1]}", flush=True)
     if args.chat_seconds > 0:
@@ -173,6 +211,8 @@ def main() -> None:
             print(f"  {rows[-1]}", flush=True)
 
     raw_p50 = rows[0]["p50_ms"]
+    print(f"\n1 client, gateway p50 / raw p50 per round: {rows[1]['round_ratios']} "
+          f"(median {statistics.median(rows[1]['round_ratios']):.2f}x)")
     print("\n| run | clients | requests | errors | req/s | p50 ms | p95 ms | p99 ms | p50 vs raw |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:

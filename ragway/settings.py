@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ConsistencyLevel = Literal["LastWrite", "Strong", "Bounded", "Session", "Eventually"]
@@ -154,6 +154,11 @@ class Settings(BaseSettings):
     request_timeout_s: float = Field(300.0, description="A request still running after this gets 504")
     chat_history_messages: int = Field(6, description="Earlier chat messages used to condense a follow-up")
     log_level: str = "INFO"
+
+    @field_validator("hybrid_dense_weight_cjk", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value):
+        return None if value == "" else value  # `RAGWAY_HYBRID_DENSE_WEIGHT_CJK=` in an env file
 
     @property
     def embedding_model_id(self) -> str:
