@@ -17,11 +17,13 @@ from ragway.auth import Caller, Role
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer rgw_...`")
 
 
-def authenticated(credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
-                  services: Services = Depends(services_dep)) -> Caller:
-    caller = services.keys.authenticate(credentials.credentials if credentials else None)
+async def authenticated(credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+                        services: Services = Depends(services_dep)) -> Caller:
+    # asyncio Redis: every request passes here, and a sync dependency costs a threadpool hop.
+    caller = await services.keys.authenticate_async(credentials.credentials if credentials else None,
+                                                    services.aredis)
     logs.set_caller(caller.tenant, caller.key_id)
-    services.limits.count_request(caller.key_id, caller.requests_per_minute)
+    await services.limits.count_request_async(caller.key_id, services.aredis, caller.requests_per_minute)
     return caller
 
 

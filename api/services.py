@@ -7,6 +7,7 @@ import threading
 from functools import cached_property
 
 import redis
+import redis.asyncio
 
 from ragway.audit import AuditLog
 from ragway.auth import KeyStore
@@ -18,7 +19,7 @@ from ragway.jobs import JobStore
 from ragway.kbs import KnowledgeBases
 from ragway.limits import Limits
 from ragway.rag import RagService
-from ragway.redis_client import connect
+from ragway.redis_client import connect, connect_async
 from ragway.settings import Settings, get_settings
 from ragway.store import ChunkStore
 
@@ -52,6 +53,11 @@ class Services:
     @cached_property
     def redis(self) -> redis.Redis:
         return connect(self.settings.redis_url)
+
+    @cached_property
+    def aredis(self) -> redis.asyncio.Redis:
+        """For the checks every request makes (key, rate, kb) on the event loop; first used there."""
+        return connect_async(self.settings.redis_url)
 
     @cached_property
     def jobs(self) -> JobStore:

@@ -16,6 +16,7 @@ import time
 from enum import StrEnum
 
 import redis
+import redis.asyncio
 from pydantic import BaseModel, Field
 
 from ragway import filters
@@ -71,6 +72,26 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _key_id_of(token: str | None) -> str:
+    if not token:
+        raise Unauthenticated("missing API key: send 'Authorization: Bearer <key>' "
+                              "(an admin creates keys with `ragway keys create` or POST /v1/keys)")
+    parts = token.split("_", 2)
+    if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
+        raise Unauthenticated("malformed API key: expected 'Authorization: Bearer rgw_...'")
+    return parts[1]
+
+
+def _caller_of(token: str, stored: dict[str, str]) -> Caller:
+    if not stored or not hmac.compare_digest(stored.get("digest", ""), _digest(token)):
+        raise Unauthenticated("unknown API key")
+    record = _record(stored)
+    if record.revoked_at is not None:
+        raise Unauthenticated(f"API key {record.key_id} was revoked")
+    return Caller(key_id=record.key_id, tenant=record.tenant, role=record.role,
+                  requests_per_minute=record.requests_per_minute, concurrent_jobs=record.concurrent_jobs)
+
+
 class KeyStore:
     def __init__(self, client: redis.Redis):
         self.r = client
@@ -99,21 +120,17 @@ class KeyStore:
         return record, token
 
     def authenticate(self, token: str | None) -> Caller:
-        if not token:
-            raise Unauthenticated("missing API key: send 'Authorization: Bearer <key>' "
-                                  "(an admin creates keys with `ragway keys create` or POST /v1/keys)")
-        parts = token.split("_", 2)
-        if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
-            raise Unauthenticated("malformed API key: expected 'Authorization: Bearer rgw_...'")
+        key_id = _key_id_of(token)
         with redis_errors():
-            stored = self.r.hgetall(self._key(parts[1]))
-        if not stored or not hmac.compare_digest(stored.get("digest", ""), _digest(token)):
-            raise Unauthenticated("unknown API key")
-        record = _record(stored)
-        if record.revoked_at is not None:
-            raise Unauthenticated(f"API key {record.key_id} was revoked")
-        return Caller(key_id=record.key_id, tenant=record.tenant, role=record.role,
-                      requests_per_minute=record.requests_per_minute, concurrent_jobs=record.concurrent_jobs)
+            stored = self.r.hgetall(self._key(key_id))
+        return _caller_of(token, stored)
+
+    async def authenticate_async(self, token: str | None, client: redis.asyncio.Redis) -> Caller:
+        """`authenticate` over an asyncio Redis client."""
+        key_id = _key_id_of(token)
+        with redis_errors():
+            stored = await client.hgetall(self._key(key_id))
+        return _caller_of(token, stored)
 
     def list(self, tenant: str) -> list[ApiKey]:
         with redis_errors():

