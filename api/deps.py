@@ -12,18 +12,20 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.services import Services, services_dep
 from ragway import logs
-from ragway.auth import Caller, Role
+from ragway.auth import Caller, Role, key_id_of
 
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer rgw_...`")
 
 
 async def authenticated(credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
                         services: Services = Depends(services_dep)) -> Caller:
-    # asyncio Redis: every request passes here, and a sync dependency costs a threadpool hop.
-    caller = await services.keys.authenticate_async(credentials.credentials if credentials else None,
-                                                    services.aredis)
+    # asyncio Redis, one round trip: every request passes here, and a sync dependency would cost a
+    # threadpool hop.
+    token = credentials.credentials if credentials else None
+    counter, ttl_s, window_end = services.limits.request_counter(key_id_of(token))
+    caller, count = await services.keys.authenticate_counting(token, services.aredis, counter, ttl_s)
     logs.set_caller(caller.tenant, caller.key_id)
-    await services.limits.count_request_async(caller.key_id, services.aredis, caller.requests_per_minute)
+    services.limits.check_request_count(count, caller.requests_per_minute, window_end)
     return caller
 
 

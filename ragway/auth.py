@@ -72,7 +72,18 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _key_id_of(token: str | None) -> str:
+# One round trip for the check every request makes: the key's record and, for the right digest
+# only, its request counter. The verdict on the record is still made in Python (`_caller_of`).
+_CHECK_AND_COUNT = """
+local digest = redis.call('HGET', KEYS[1], 'digest')
+if not digest or digest ~= ARGV[1] then return {{}, 0} end
+local count = redis.call('INCR', KEYS[2])
+if count == 1 then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
+return {redis.call('HGETALL', KEYS[1]), count}
+"""
+
+
+def key_id_of(token: str | None) -> str:
     if not token:
         raise Unauthenticated("missing API key: send 'Authorization: Bearer <key>' "
                               "(an admin creates keys with `ragway keys create` or POST /v1/keys)")
@@ -120,17 +131,21 @@ class KeyStore:
         return record, token
 
     def authenticate(self, token: str | None) -> Caller:
-        key_id = _key_id_of(token)
+        key_id = key_id_of(token)
         with redis_errors():
             stored = self.r.hgetall(self._key(key_id))
         return _caller_of(token, stored)
 
-    async def authenticate_async(self, token: str | None, client: redis.asyncio.Redis) -> Caller:
-        """`authenticate` over an asyncio Redis client."""
-        key_id = _key_id_of(token)
+    async def authenticate_counting(self, token: str | None, client: redis.asyncio.Redis, counter: str,
+                                    counter_ttl_s: int) -> tuple[Caller, int]:
+        """`authenticate` over an asyncio Redis client, and in the same round trip the key's request
+        counter `counter` incremented (only for the right key: a wrong secret cannot spend a
+        key's budget). Returns the caller and the counter's new value."""
+        key_id = key_id_of(token)
+        script = client.register_script(_CHECK_AND_COUNT)
         with redis_errors():
-            stored = await client.hgetall(self._key(key_id))
-        return _caller_of(token, stored)
+            pairs, count = await script(keys=[self._key(key_id), counter], args=[_digest(token), counter_ttl_s])
+        return _caller_of(token, dict(zip(pairs[::2], pairs[1::2], strict=True))), int(count)
 
     def list(self, tenant: str) -> list[ApiKey]:
         with redis_errors():

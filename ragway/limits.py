@@ -1,15 +1,16 @@
 """Per-key limits counted in Redis, so several gateway replicas share them.
 
 Requests per minute: a fixed one-minute window per key (`INCR` + `EXPIRE`), cheap and exact
-enough for abuse protection. Concurrent ingest jobs: a set of the key's unfinished job ids,
-pruned of finished jobs on each check, so a crashed gateway cannot leak a slot."""
+enough for abuse protection; the gateway increments it in the key check's round trip
+(`KeyStore.authenticate_counting`), only for a key whose secret is right. Concurrent ingest
+jobs: a set of the key's unfinished job ids, pruned of finished jobs on each check, so a crashed
+gateway cannot leak a slot."""
 
 from __future__ import annotations
 
 import time
 
 import redis
-import redis.asyncio
 
 from ragway.errors import RateLimited
 from ragway.jobs import JobStatus, JobStore
@@ -20,12 +21,6 @@ WINDOW_S = 60
 FINISHED = {JobStatus.done, JobStatus.failed, JobStatus.cancelled}
 
 
-def _request_window(key_id: str) -> tuple[str, float]:
-    """The key's counter for the current minute, and when that minute ends (epoch seconds)."""
-    window = int(time.time() // WINDOW_S)
-    return f"{PREFIX}:ratelimit:{key_id}:{window}", (window + 1) * WINDOW_S
-
-
 class Limits:
     def __init__(self, client: redis.Redis, jobs: JobStore, requests_per_minute: int, concurrent_jobs: int):
         self.r = client
@@ -33,27 +28,15 @@ class Limits:
         self.requests_per_minute = requests_per_minute
         self.concurrent_jobs = concurrent_jobs
 
-    def count_request(self, key_id: str, limit: int | None = None) -> None:
-        key, window_end = _request_window(key_id)
-        with redis_errors():
-            pipe = self.r.pipeline(transaction=True)
-            pipe.incr(key)
-            pipe.expire(key, WINDOW_S * 2)
-            count = pipe.execute()[0]
-        self._check(count, limit or self.requests_per_minute, window_end)
-
-    async def count_request_async(self, key_id: str, client: redis.asyncio.Redis, limit: int | None = None) -> None:
-        """`count_request` over an asyncio Redis client."""
-        key, window_end = _request_window(key_id)
-        with redis_errors():
-            async with client.pipeline(transaction=True) as pipe:
-                pipe.incr(key)
-                pipe.expire(key, WINDOW_S * 2)
-                count = (await pipe.execute())[0]
-        self._check(count, limit or self.requests_per_minute, window_end)
-
     @staticmethod
-    def _check(count: int, limit: int, window_end: float) -> None:
+    def request_counter(key_id: str) -> tuple[str, int, float]:
+        """The key's request counter for this minute: its Redis key, the TTL to give it, and when
+        the minute ends (epoch seconds). `KeyStore.authenticate_counting` increments it."""
+        window = int(time.time() // WINDOW_S)
+        return f"{PREFIX}:ratelimit:{key_id}:{window}", WINDOW_S * 2, (window + 1) * WINDOW_S
+
+    def check_request_count(self, count: int, limit: int | None, window_end: float) -> None:
+        limit = limit or self.requests_per_minute
         if count > limit:
             retry = window_end - time.time()
             raise RateLimited(f"this API key made more than {limit} requests this minute; "

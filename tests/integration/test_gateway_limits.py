@@ -46,6 +46,17 @@ def test_requests_per_minute_are_counted_across_replicas(settings, keys, tenant,
     assert "retry in" in refused.json()["error"]["message"]
 
 
+def test_a_wrong_secret_does_not_spend_a_keys_budget(settings, keys, tenant):
+    key, token = keys.create(tenant, Role.reader, "budget", requests_per_minute=3)
+    forged = {"Authorization": f"Bearer rgw_{key.key_id}_{'x' * 43}"}  # the public key id, a guessed secret
+    assert [httpx.get(f"{settings.gateway_url}/v1/kbs", headers=forged).status_code for _ in range(5)] == [401] * 5
+    good = {"Authorization": f"Bearer {token}"}
+    codes = [httpx.get(f"{settings.gateway_url}/v1/kbs", headers=good).status_code for _ in range(4)]
+    if codes != [200, 200, 200, 429]:  # the one-minute window turned over between the calls: count again
+        codes = [httpx.get(f"{settings.gateway_url}/v1/kbs", headers=good).status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+
+
 def test_concurrent_ingest_jobs_per_key(settings, keys, tenant, tmp_path):
     _, token = keys.create(tenant, Role.writer, "one job at a time", concurrent_jobs=1)
     writer = GatewayClient(settings.gateway_url, api_key=token)
