@@ -11,7 +11,7 @@ from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.services import Services, services_dep
-from ragway import logs
+from ragway import logs, timing
 from ragway.auth import Caller, Role, key_id_of
 
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer rgw_...`")
@@ -23,7 +23,8 @@ async def authenticated(credentials: HTTPAuthorizationCredentials | None = Depen
     # threadpool hop.
     token = credentials.credentials if credentials else None
     counter, ttl_s, window_end = services.limits.request_counter(key_id_of(token))
-    caller, count = await services.keys.authenticate_counting(token, services.aredis, counter, ttl_s)
+    with timing.phase("auth"):
+        caller, count = await services.keys.authenticate_counting(token, services.aredis, counter, ttl_s)
     logs.set_caller(caller.tenant, caller.key_id)
     services.limits.check_request_count(count, caller.requests_per_minute, window_end)
     return caller

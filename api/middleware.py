@@ -1,6 +1,7 @@
 """Per-request context as plain ASGI middleware (Starlette's `BaseHTTPMiddleware` adds a task and
 memory streams to every request): a request id for the logs and the response, the latency
-histogram, and a timeout until the response starts (a stream may then run longer)."""
+histogram, a `Server-Timing` header (ragway/timing.py), and a timeout until the response starts
+(a stream may then run longer)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import uuid
 
 from api.errors import send_json_error
 from api.metrics import REQUEST_SECONDS
-from ragway import logs
+from ragway import logs, timing
 
 
 class RequestContext:
@@ -23,6 +24,7 @@ class RequestContext:
             return await self.app(scope, receive, send)
         rid = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")[:128] or uuid.uuid4().hex
         token = logs.start_request(rid)
+        phases = timing.start_request()
         started = time.perf_counter()
         status, response_started = 500, False
         deadline: asyncio.Timeout | None = None
@@ -31,7 +33,8 @@ class RequestContext:
             nonlocal status, response_started
             if message["type"] == "http.response.start":
                 status, response_started = message["status"], True
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode("latin-1"))]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode("latin-1")),
+                                      (b"server-timing", timing.server_timing(time.perf_counter() - started))]
                 if deadline is not None and not deadline.expired():
                     deadline.reschedule(None)  # the response has started: no timeout from here on
             await send(message)
@@ -50,3 +53,4 @@ class RequestContext:
             REQUEST_SECONDS.labels(scope["method"], getattr(route, "path", "unmatched"), str(status)).observe(
                 time.perf_counter() - started)
             logs.request_context.reset(token)
+            timing.end_request(phases)

@@ -110,7 +110,8 @@ def raw_baseline(settings, store: ChunkStore, embedder, queries: list[str], seco
     return latencies, errors
 
 
-async def drive(url: str, token: str, clients: int, seconds: float, body_of) -> tuple[list[float], int]:
+async def drive(url: str, token: str, clients: int, seconds: float, body_of,
+                timings: list[str] | None = None) -> tuple[list[float], int]:
     """`clients` concurrent request loops for `seconds`; GET when `body_of` is None. aiohttp, not
     httpx: the client shares the gateway's 2 cores, and its own cost per request is counted in the
     latencies (GET /healthz: aiohttp 1.5 ms, httpx 2.8 ms here)."""
@@ -132,6 +133,8 @@ async def drive(url: str, token: str, clients: int, seconds: float, body_of) -> 
                         await resp.read()
                         if resp.status == 200:
                             latencies.append(time.perf_counter() - start)
+                            if timings is not None:
+                                timings.append(resp.headers.get("server-timing", ""))
                         else:
                             errors += 1
                 except (aiohttp.ClientError, TimeoutError):
@@ -151,6 +154,7 @@ def one_client_rounds(s, store: ChunkStore, embedder, token: str, queries: list[
     queries, so a drift of the machine (Milvus compaction, another process) hits both alike.
     Also the HTTP floor: GET /healthz, no auth, no I/O."""
     raw, gateway, floor, raw_err, gw_err, floor_err = [], [], [], 0, 0, 0
+    timings: list[str] = []
     ratios = []
     slice_s = seconds / rounds
     for r in range(rounds):
@@ -159,7 +163,7 @@ def one_client_rounds(s, store: ChunkStore, embedder, token: str, queries: list[
         raw += lat
         raw_err += err
         glat, gerr = asyncio.run(drive(f"{s.gateway_url}/v1/search", token, 1, slice_s,
-                                       lambda n, first=first: search_body(queries)(n + first)))
+                                       lambda n, first=first: search_body(queries)(n + first), timings))
         gateway += glat
         gw_err += gerr
         ratios.append(statistics.median(glat) / statistics.median(lat) if lat and glat else float("nan"))
@@ -172,7 +176,18 @@ def one_client_rounds(s, store: ChunkStore, embedder, token: str, queries: list[
             summarize("gateway /v1/search", 1, gateway, gw_err, seconds),
             summarize("gateway GET /healthz (HTTP floor)", 1, floor, floor_err, min(slice_s, 3.0) * rounds)]
     rows[1]["round_ratios"] = [round(x, 2) for x in ratios]
+    rows[1]["server_phases_p50_ms"] = phase_medians(timings)
     return rows
+
+
+def phase_medians(headers: list[str]) -> dict[str, float]:
+    """Median per phase of the gateway's Server-Timing headers (ragway/timing.py)."""
+    values: dict[str, list[float]] = {}
+    for header in headers:
+        for part in filter(None, (p.strip() for p in header.split(","))):
+            name, _, dur = part.partition(";dur=")
+            values.setdefault(name, []).append(float(dur))
+    return {name: round(statistics.median(v), 2) for name, v in values.items()}
 
 
 def summarize(name: str, clients: int, latencies: list[float], errors: int, seconds: float) -> dict:
@@ -221,6 +236,7 @@ def main() -> None:
     raw_p50 = rows[0]["p50_ms"]
     print(f"\n1 client, gateway p50 / raw p50 per round: {rows[1]['round_ratios']} "
           f"(median {statistics.median(rows[1]['round_ratios']):.2f}x)")
+    print(f"1 client, gateway's own phases (Server-Timing, p50 ms): {rows[1]['server_phases_p50_ms']}")
     print("\n| run | clients | requests | errors | req/s | p50 ms | p95 ms | p99 ms | p50 vs raw |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:

@@ -12,6 +12,7 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_openai import ChatOpenAI
 from prometheus_client import Histogram
 
+from ragway import timing
 from ragway.errors import DependencyUnavailable
 from ragway.records import Hit
 from ragway.settings import Settings
@@ -58,7 +59,8 @@ def build_condense_messages(history: list[ChatTurn], question: str) -> list:
 def _llm_call(settings: Settings, call: str) -> Iterator[None]:
     start = time.perf_counter()
     try:
-        yield
+        with timing.phase("llm"):
+            yield
     except Exception as exc:  # openai raises its own connection/timeout/status errors
         raise DependencyUnavailable(f"the LLM at {settings.llm_base_url} failed: {exc}") from exc
     finally:

@@ -39,6 +39,7 @@ from typing import Literal
 
 import numpy as np
 
+from ragway import timing
 from ragway.embedder import Embedder
 from ragway.errors import InvalidRequest
 from ragway.lexical import Bm25Cache, Bm25Index, LexicalHit, Tokenizer, cjk_share
@@ -133,7 +134,8 @@ class Retriever:
             return []
         if mode == "bm25":
             return self._bm25(tenant, kb, query, top_k, extra_filter)
-        vector = self.embedder.embed_query(query)
+        with timing.phase("embed"):
+            vector = self.embedder.embed_query(query)
         if mode == "dense":
             hits = self.store.search(tenant, kb, vector, top_k, extra_filter=extra_filter)
             return [_with_scores(h, h.score, "dense", h.score, None) for h in hits]
@@ -227,7 +229,8 @@ class Retriever:
     def _memory_bm25(self, tenant: str, kb: str, query: str, top_k: int, extra_filter: str) -> list[LexicalHit]:
         index = self.bm25_index(tenant, kb)
         # The index cannot apply a metadata filter: take more, the store drops what the filter excludes.
-        return index.search(query, top_k * 4 if extra_filter else top_k)
+        with timing.phase("bm25"):
+            return index.search(query, top_k * 4 if extra_filter else top_k)
 
     def bm25_index(self, tenant: str, kb: str) -> Bm25Index:
         key = (self.store.collection, tenant, kb)

@@ -12,7 +12,7 @@ from pymilvus import AnnSearchRequest, DataType, Function, FunctionType, MilvusC
 from pymilvus.client import ts_utils
 from pymilvus.exceptions import MilvusException
 
-from ragway import filters
+from ragway import filters, timing
 from ragway.errors import ConfigurationError, DependencyUnavailable
 from ragway.freshness import WriteMarks
 from ragway.records import Chunk, Hit
@@ -281,8 +281,9 @@ class ChunkStore:
         return filters.all_of(filters.equals("tenant", tenant), filters.equals("kb", kb), extra_filter)
 
     def _read(self, action: str, call):
-        """Run a read; if the server lost the collection's loaded state (a restart), load it and retry."""
-        with _unavailable_on_error(action):
+        """Run a read; if the server lost the collection's loaded state (a restart), load it and retry.
+        Timed as the request's "milvus" phase (with the kb's write-stamp read, ragway/freshness.py)."""
+        with timing.phase("milvus"), _unavailable_on_error(action):
             try:
                 return call()
             except MilvusException as exc:

@@ -50,3 +50,28 @@ def test_logs_are_json_with_request_id_tenant_and_key_id_but_never_the_key(clien
     event = audit[0]
     assert event["tenant"] == settings.default_tenant and event["key_id"] and event["audit"]["target"] == name
     assert client.api_key not in log_text
+
+
+def _server_timing(resp: httpx.Response) -> dict[str, float]:
+    phases = {}
+    for part in resp.headers["server-timing"].split(","):
+        name, _, dur = part.strip().partition(";dur=")
+        phases[name] = float(dur)
+    return phases
+
+
+def test_server_timing_says_where_a_request_spent_its_time(client, settings, tmp_path):
+    kb = new_kb(client, "timing")
+    path = tmp_path / "t.txt"
+    path.write_text("Backups run every night at two o'clock and are kept for thirty days.")
+    wait_for_job(client, client.upload(kb, [path])["job_id"])
+    search = client.http.post("/v1/search", json={"kb": kb, "query": "When do backups run?", "mode": "hybrid"})
+    assert search.status_code == 200
+    phases = _server_timing(search)
+    assert {"auth", "embed", "milvus", "bm25", "total"} <= set(phases), phases
+    assert all(v >= 0 for v in phases.values()) and phases["embed"] > 0 and phases["milvus"] > 0
+    assert phases["total"] >= phases["embed"] + phases["milvus"]
+    ask = client.http.post("/v1/ask", json={"kb": kb, "question": "When do backups run?"})
+    assert ask.status_code == 200 and _server_timing(ask)["llm"] > 0
+    health = httpx.get(f"{settings.gateway_url}/healthz")
+    assert set(_server_timing(health)) == {"total"}  # no key check, no I/O
