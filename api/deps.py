@@ -24,7 +24,7 @@ async def authenticated(credentials: HTTPAuthorizationCredentials | None = Depen
     token = credentials.credentials if credentials else None
     counter, ttl_s, window_end = services.limits.request_counter(key_id_of(token))
     with timing.phase("auth"):
-        caller, count = await services.keys.authenticate_counting(token, services.aredis, counter, ttl_s)
+        caller, count = await services.keys.authenticate_counting(token, counter, ttl_s)
     logs.set_caller(caller.tenant, caller.key_id)
     services.limits.check_request_count(count, caller.requests_per_minute, window_end)
     return caller

@@ -65,11 +65,11 @@ class Services:
 
     @cached_property
     def keys(self) -> KeyStore:
-        return KeyStore(self.redis)
+        return KeyStore(self.redis, self.aredis)
 
     @cached_property
     def kbs(self) -> KnowledgeBases:
-        return KnowledgeBases(self.redis)
+        return KnowledgeBases(self.redis, self.aredis)
 
     @cached_property
     def limits(self) -> Limits:

