@@ -13,7 +13,7 @@ from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
 from api.metrics import register_ingest_metrics
 from api.middleware import RequestContext
-from api.routes import router
+from api.routes import ROUTERS
 from api.services import get_services
 from ragway.logs import configure_logging
 from ragway.settings import get_settings
@@ -32,7 +32,8 @@ def create_app() -> FastAPI:
                     "the health checks needs an API key: `Authorization: Bearer rgw_...`.",
     )
     install_error_handlers(app)
-    app.include_router(router)
+    for router in ROUTERS:
+        app.include_router(router)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:

@@ -44,7 +44,7 @@ class Services:
     def store(self) -> ChunkStore:
         with self._store_lock:
             if self._store is None:
-                marks = WriteMarks(self.redis, self.settings.strong_after_delete_s)
+                marks = WriteMarks(self.redis, self.settings.strong_after_delete_s, self.aredis)
                 store = ChunkStore(self.settings, dim=self.embedder.dim, write_marks=marks)
                 store.ensure_collection()
                 self._store = store

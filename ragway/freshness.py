@@ -19,16 +19,31 @@ until the query nodes have long applied the delete. Searches use the current tim
 Redis: one sorted set per collection, member `<tenant>/<kb>`, score = the write's physical
 milliseconds (exact in a double; the full stamp is not), kept with ZADD GT so the newest wins;
 `ragway:kb_strong:<collection>:<tenant>/<kb>` while a window is open.
+
+On the gateway the stamp is read ahead (`WriteMarks.reading_ahead`) on the event loop while a
+worker thread embeds the query, so the read costs a search no time of its own.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 import redis
+import redis.asyncio
 
 from ragway.redis_client import redis_errors
 
 PREFIX = "ragway"
 LOGICAL_BITS = 18  # Milvus hybrid timestamps: physical ms << 18 | logical
+
+# (collection, tenant, kb) and the stamp being read for it, for the current request (and the worker
+# threads it starts: they run in a copy of its context).
+_read_ahead: ContextVar[tuple[tuple[str, str, str], Future[int | None]] | None] = ContextVar(
+    "ragway_read_ahead", default=None)
 
 
 def physical_ms(hybrid_ts: int) -> int:
@@ -41,8 +56,11 @@ def covering_ts(ms: int) -> int:
 
 
 class WriteMarks:
-    def __init__(self, client: redis.Redis, strong_after_delete_s: float = 60.0):
+    def __init__(self, client: redis.Redis, strong_after_delete_s: float = 60.0,
+                 async_client: redis.asyncio.Redis | None = None):
+        """`async_client`: for `reading_ahead` (the gateway's event loop)."""
         self.r = client
+        self.ar = async_client
         self.strong_after_delete_ms = int(strong_after_delete_s * 1000)
 
     @staticmethod
@@ -70,11 +88,40 @@ class WriteMarks:
     def guarantee_ts(self, collection: str, tenant: str, kb: str) -> int | None:
         """The stamp a search of this kb must see, or None: search Strong (no write recorded, or a
         delete's window is open)."""
+        ahead = _read_ahead.get()
+        if ahead is not None and ahead[0] == (collection, tenant, kb):
+            return ahead[1].result()
         with redis_errors():
             pipe = self.r.pipeline(transaction=False)
-            pipe.zscore(self._key(collection), f"{tenant}/{kb}")
-            pipe.exists(self._window_key(collection, tenant, kb))
-            ms, window_open = pipe.execute()
+            self._queue_reads(pipe, collection, tenant, kb)
+            return self._stamp(*pipe.execute())
+
+    async def guarantee_ts_async(self, collection: str, tenant: str, kb: str) -> int | None:
+        """`guarantee_ts` over the asyncio Redis client."""
+        with redis_errors():
+            pipe = self.ar.pipeline(transaction=False)
+            self._queue_reads(pipe, collection, tenant, kb)
+            return self._stamp(*await pipe.execute())
+
+    @contextmanager
+    def reading_ahead(self, collection: str, tenant: str, kb: str) -> Iterator[None]:
+        """On the event loop: start reading the kb's stamp now; inside this block (and in worker
+        threads started from it) `guarantee_ts` of that kb waits for this read instead of making its own."""
+        loop = asyncio.get_running_loop()
+        # A thread-safe future: the worker thread blocks on it, the event loop fills it meanwhile.
+        future = asyncio.run_coroutine_threadsafe(self.guarantee_ts_async(collection, tenant, kb), loop)
+        token = _read_ahead.set(((collection, tenant, kb), future))
+        try:
+            yield
+        finally:
+            _read_ahead.reset(token)
+
+    def _queue_reads(self, pipe, collection: str, tenant: str, kb: str) -> None:
+        pipe.zscore(self._key(collection), f"{tenant}/{kb}")
+        pipe.exists(self._window_key(collection, tenant, kb))
+
+    @staticmethod
+    def _stamp(ms: float | None, window_open: int) -> int | None:
         if ms is None or window_open:
             return None
         return covering_ts(int(ms))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from pymilvus import AnnSearchRequest, DataType, Function, FunctionType, MilvusClient, RRFRanker, WeightedRanker
@@ -236,6 +236,14 @@ class ChunkStore:
         if ts is None:
             return {"consistency_level": "Strong"}
         return {"consistency_level": "Customized", "guarantee_timestamp": ts}
+
+    def reading_ahead(self, tenant: str, kb: str) -> AbstractContextManager[None]:
+        """On the event loop, around a worker thread that searches the kb: its write stamp is read
+        meanwhile (`WriteMarks.reading_ahead`) rather than in the thread after the query is embedded."""
+        marks = self.write_marks
+        if self.settings.search_consistency != "LastWrite" or marks is None or marks.ar is None:
+            return nullcontext()
+        return marks.reading_ahead(self.collection, tenant, kb)
 
     def list_documents(self, tenant: str, kb: str, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
         """One row per document: its first chunk carries the document's fields and chunk count."""

@@ -22,7 +22,8 @@ async def search(body: SearchRequest, caller: Caller = Depends(reader),
     # query is filtered to the caller's tenant and kb) and its result is dropped for the 404.
     kb_exists = asyncio.create_task(services.kbs.get_async(caller.tenant, body.kb))
     try:
-        hits = await run_in_threadpool(services.rag.search, caller.tenant, body.kb, body.query, body.options())
+        with services.store.reading_ahead(caller.tenant, body.kb):
+            hits = await run_in_threadpool(services.rag.search, caller.tenant, body.kb, body.query, body.options())
     finally:
         await kb_exists  # its NotFound wins over the search's outcome
     return SearchResponse(kb=body.kb, hits=[ChunkOut.of(h) for h in hits])

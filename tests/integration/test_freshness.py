@@ -2,6 +2,7 @@
 one store writes (as an ingest worker does), another (its own Milvus connection, as a gateway
 replica) searches right after, through the write stamp recorded in Redis. Own collection."""
 
+import asyncio
 import time
 import uuid
 from dataclasses import replace
@@ -10,9 +11,10 @@ import pytest
 from pymilvus import MilvusClient
 
 from ragway import ids
+from ragway.errors import DependencyUnavailable
 from ragway.freshness import WriteMarks, covering_ts, physical_ms
 from ragway.records import Chunk
-from ragway.redis_client import connect
+from ragway.redis_client import connect, connect_async
 from ragway.store import ChunkStore
 
 DIM = 8
@@ -90,3 +92,33 @@ def test_stale_chunks_dropped_before_an_upsert_are_covered_by_its_stamp(stores):
     writer.upsert(long_version[:1])
     assert reader.consistency_for("t1", "shrink")["consistency_level"] == "Customized"
     assert [h.chunk_id for h in reader.search("t1", "shrink", _vector(1), top_k=50)] == ["d-0"]
+
+
+def test_a_stamp_read_ahead_on_the_event_loop_serves_the_searching_thread(stores, settings):
+    writer, reader = stores
+    writer.upsert([_chunk("t1", "ahead", 5)])
+    expected = reader.consistency_for("t1", "ahead")
+    # The thread's own (sync) Redis client points at a closed port: only the read-ahead can answer.
+    nowhere = connect("redis://127.0.0.1:9/0")
+    marks = WriteMarks(nowhere, async_client=connect_async(settings.redis_url))
+    store = ChunkStore(reader.settings, dim=DIM, client=reader.client, write_marks=marks)
+
+    async def search_from_the_loop():
+        with store.reading_ahead("t1", "ahead"):
+            args = await asyncio.to_thread(store.consistency_for, "t1", "ahead")
+            hits = await asyncio.to_thread(store.search, "t1", "ahead", _vector(5), 5)
+        return args, hits
+
+    args, hits = asyncio.run(search_from_the_loop())
+    assert args == expected and args["consistency_level"] == "Customized"
+    assert [h.source for h in hits] == ["doc-5.txt"]
+    # Outside the block, and for another kb inside it, the thread reads for itself.
+    with pytest.raises(DependencyUnavailable):
+        store.consistency_for("t1", "ahead")
+
+    async def another_kb():
+        with store.reading_ahead("t1", "ahead"):
+            await asyncio.to_thread(store.consistency_for, "t1", "other")
+
+    with pytest.raises(DependencyUnavailable):
+        asyncio.run(another_kb())
