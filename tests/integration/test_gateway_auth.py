@@ -138,3 +138,18 @@ def test_no_request_field_widens_the_tenant(tenants):
     # Deleting the other tenant's document id through one's own kb of the same name deletes nothing.
     assert client.http.delete(f"/v1/kbs/handbook/documents/{globex['doc_id']}").status_code == 204
     assert [d["doc_id"] for d in globex["admin"].documents("handbook")] == [globex["doc_id"]]
+
+
+def test_a_deleted_kb_is_gone_from_search_at_once(tenants, tmp_path):
+    admin = tenants["acme"]["admin"]
+    admin.create_kb("fleeting")
+    path = tmp_path / "fleeting.md"
+    path.write_text("The Falcon office door code is 4417. The fleeting kb says so too.")
+    assert wait_for_job(admin, admin.upload("fleeting", [path])["job_id"])["counts"]["done"] == 1
+    assert admin.search("fleeting", "door code")["hits"]
+    assert admin.http.delete("/v1/kbs/fleeting").status_code == 204
+    gone = admin.http.post("/v1/search", json={"kb": "fleeting", "query": "door code"})
+    assert gone.status_code == 404 and _error(gone)["code"] == "not_found", gone.text
+    # An existing kb where nothing matches is not "missing".
+    empty = admin.http.post("/v1/search", json={"kb": "handbook", "query": "door code", "filter": {"page": 999}})
+    assert empty.status_code == 200 and empty.json()["hits"] == []
