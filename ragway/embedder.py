@@ -102,6 +102,17 @@ def _export_onnx_int8(source: Path, target: Path) -> None:
     os.replace(tmp, target)
 
 
+def _onnx_model_kwargs(threads: int) -> dict:
+    kwargs: dict = {"file_name": onnx_file_name()}
+    if threads > 0:  # ONNX Runtime keeps its own thread pool: torch's setting does not reach it
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        kwargs["session_options"] = options
+    return kwargs
+
+
 class Embedder:
     """sentence-transformers (torch or ONNX int8)."""
 
@@ -117,7 +128,7 @@ class Embedder:
         self.batch_size = settings.embedding_batch_size
         if settings.embedding_backend == "onnx-int8":
             self.model = SentenceTransformer(self.model_name, device="cpu", backend="onnx",
-                                             model_kwargs={"file_name": onnx_file_name()})
+                                             model_kwargs=_onnx_model_kwargs(settings.embedding_threads))
         else:
             self.model = SentenceTransformer(self.model_name, device="cpu")
         self.dim = int(self.model.get_embedding_dimension())

