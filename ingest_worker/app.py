@@ -28,7 +28,7 @@ def make_celery() -> Celery:
             "unacked_restore_interval": s.unacked_restore_interval_s,
             "unacked_restore_throttle": s.unacked_restore_interval_s,
         },
-        worker_concurrency=s.worker_concurrency,
+        worker_concurrency=s.worker_processes,
         worker_hijack_root_logger=False,
     )
     return app

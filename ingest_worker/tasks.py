@@ -41,7 +41,7 @@ def ingestor() -> Ingestor:
     global _ingestor
     if _ingestor is None:
         s = get_settings()
-        embedder = get_embedder(s)
+        embedder = get_embedder(s.for_ingest_worker())
         store = ChunkStore(s, dim=embedder.dim, write_marks=WriteMarks(connect(s.redis_url), s.strong_after_delete_s))
         store.ensure_collection()
         _ingestor = Ingestor(Splitter(s), embedder, store)

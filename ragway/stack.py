@@ -115,7 +115,7 @@ def service_argv(name: str, s: Settings) -> list[str]:
                 "--controller-address", controller]
     if name == "ingest-worker":
         return [py, "-m", "celery", "-A", "ingest_worker.app", "worker", "--loglevel", "INFO",
-                "-Q", s.ingest_queue, "--concurrency", str(s.worker_concurrency), "-n", "ragway-ingest@%h"]
+                "-Q", s.ingest_queue, "--concurrency", str(s.worker_processes), "-n", "ragway-ingest@%h"]
     if name == "gateway":
         return [py, "-m", "uvicorn", "api.app:app", "--host", host, "--port", str(s.gateway_port),
                 "--no-access-log"]

@@ -278,3 +278,11 @@ def test_gpu_override_only_changes_the_model_worker(compose):
 def test_healthcheck_and_worker_modules_exist():
     for module in ("healthcheck", "fastchat_worker", "milvus_init"):
         assert (ROOT / "ragway" / f"{module}.py").exists()
+
+
+def test_ingest_workers_default_to_a_process_per_core_with_one_encoding_thread_each():
+    s = Settings(worker_concurrency=0, embedding_threads=0)
+    assert s.worker_processes == len(os.sched_getaffinity(0))
+    assert Settings(worker_concurrency=3).worker_processes == 3
+    assert s.for_ingest_worker().embedding_threads == 1 and s.embedding_threads == 0  # the gateway keeps its own
+    assert s.for_ingest_worker().worker_embedding_threads == 1
