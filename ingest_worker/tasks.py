@@ -136,7 +136,7 @@ class Batch:
             self.finish(state, FileStatus.failed, f"{state.name}: internal error: {type(exc).__name__}: {exc}")
         else:
             if isinstance(prepared, IngestResult):
-                self.finish(state, FileStatus.skipped, result=prepared)
+                self.finish(state, FileStatus.skipped if prepared.skipped else FileStatus.done, result=prepared)
             else:
                 self.prepared.append((state, prepared))
 

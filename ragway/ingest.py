@@ -44,12 +44,14 @@ class Ingestor:
 
     def prepare(self, tenant: str, kb: str, source: str, data: bytes,
                 job_id: str = "") -> PreparedDocument | IngestResult:
-        """Parse and split a file, or an `IngestResult(skipped=True)` when it is stored unchanged."""
+        """Parse and split a file, or an `IngestResult` when it is stored unchanged: skipped, or
+        done when this very job stored it (a retry after the worker died before recording that)."""
         doc_id = ids.document_id(tenant, kb, source)
         digest = ids.content_hash(data)
         stored = self.store.stored_version(tenant, doc_id)
-        if stored is not None and stored[0] == digest and stored[1] == stored[2]:
-            return IngestResult(doc_id=doc_id, chunks=stored[2], skipped=True)
+        if stored is not None and stored.content_hash == digest and stored.complete:
+            by_this_job = bool(job_id) and stored.job_id == job_id
+            return IngestResult(doc_id=doc_id, chunks=stored.present, skipped=not by_this_job)
         pieces = self.splitter.split(loader.load(source, data))
         if not pieces:
             raise DocumentError(source, "no text could be extracted")

@@ -6,7 +6,7 @@ import logging
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any
+from typing import Any, NamedTuple
 
 from pymilvus import AnnSearchRequest, DataType, Function, FunctionType, MilvusClient, RRFRanker, WeightedRanker
 from pymilvus.client import ts_utils
@@ -23,6 +23,17 @@ log = logging.getLogger(__name__)
 TEXT_MAX_BYTES = 65_535
 SOURCE_MAX_BYTES = 1_024
 OUTPUT_FIELDS = ["chunk_id", "text", "kb", "doc_id", "source", "page", "chunk_index", "metadata"]
+
+class StoredVersion(NamedTuple):
+    content_hash: str
+    chunk_count: int  # the count the document was written with
+    present: int  # chunks found now
+    job_id: str  # the job that wrote them ("" if several or none)
+
+    @property
+    def complete(self) -> bool:
+        return self.chunk_count == self.present
+
 
 COLLECTION_DESCRIPTION = (
     "Ragway document chunks: one row per text chunk of an ingested document, with its sentence "
@@ -266,8 +277,8 @@ class ChunkStore:
             self.collection, filter=filters.all_of(*clauses), output_fields=["count(*)"], consistency_level="Strong"))
         return int(rows[0]["count(*)"]) if rows else 0
 
-    def stored_version(self, tenant: str, doc_id: str) -> tuple[str, int, int] | None:
-        """(content_hash, chunk_count it was written with, chunks present), or None if absent.
+    def stored_version(self, tenant: str, doc_id: str) -> StoredVersion | None:
+        """What is stored of a document, or None if nothing is.
 
         A document counts as fully stored only when every expected chunk is present with one hash:
         a worker killed half way leaves a mismatch, so the file is ingested again."""
@@ -277,11 +288,13 @@ class ChunkStore:
             consistency_level="Strong"))
         if not rows:
             return None
+        metadata = [r.get("metadata") or {} for r in rows]
         hashes = {r["content_hash"] for r in rows}
-        expected = {int((r.get("metadata") or {}).get("chunk_count", -1)) for r in rows}
+        expected = {int(m.get("chunk_count", -1)) for m in metadata}
+        jobs = {m.get("job_id", "") for m in metadata}
         if len(hashes) != 1 or len(expected) != 1:
-            return ("", -1, len(rows))
-        return (hashes.pop(), expected.pop(), len(rows))
+            return StoredVersion("", -1, len(rows), "")
+        return StoredVersion(hashes.pop(), expected.pop(), len(rows), jobs.pop() if len(jobs) == 1 else "")
 
     @staticmethod
     def _kb_filter(tenant: str, kb: str, extra_filter: str = "") -> str:

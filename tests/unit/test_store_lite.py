@@ -54,14 +54,14 @@ def test_rewrite_is_idempotent_and_stale_chunks_go(store):
     store.upsert(shorter)
     store.delete_chunks_from("t1", shorter[0].kb, shorter[0].doc_id, 1)
     assert store.count("t1", "kb") == 1
-    assert store.stored_version("t1", shorter[0].doc_id) == ("h2", 1, 1)
+    assert store.stored_version("t1", shorter[0].doc_id)[:3] == ("h2", 1, 1)
 
 
 def test_half_written_document_is_not_complete(store):
     chunks = make_chunks("t1", "kb", "a.txt", ["one", "two", "three"])
     store.upsert(chunks[:2])  # a worker died after two of three chunks
-    digest, expected, present = store.stored_version("t1", chunks[0].doc_id)
-    assert (digest, expected, present) == ("h1", 3, 2)
+    stored = store.stored_version("t1", chunks[0].doc_id)
+    assert (stored.content_hash, stored.chunk_count, stored.present) == ("h1", 3, 2) and not stored.complete
 
 
 def test_server_version_gate():
@@ -70,3 +70,27 @@ def test_server_version_gate():
     assert _upsert_keeps_partition_key("v2.6.4")
     assert _upsert_keeps_partition_key("")
 
+
+
+class LetterEmbedder:
+    """A deterministic stand-in (DIM dims) for ingest bookkeeping tests; real models: tests/integration."""
+
+    dim = DIM
+
+    def embed(self, texts):
+        return [unit(sum(map(ord, t))) for t in texts]
+
+
+def test_a_file_found_complete_is_done_for_the_job_that_wrote_it_and_skipped_for_others(store):
+    from ragway.ingest import Ingestor
+    from ragway.splitter import Splitter
+
+    ingestor = Ingestor(Splitter(Settings()), LetterEmbedder(), store)
+    data = "The warehouse shipped forty pallets in week two.\n\nThe depot closed early.".encode()
+    written = ingestor.ingest("t1", "kb", "report.txt", data, job_id="job-1")
+    assert not written.skipped and written.chunks > 0
+    # The worker died after writing, before recording it: the same job's retry finds it complete.
+    retried = ingestor.prepare("t1", "kb", "report.txt", data, job_id="job-1")
+    assert (retried.skipped, retried.chunks) == (False, written.chunks)
+    again = ingestor.prepare("t1", "kb", "report.txt", data, job_id="job-2")  # a later upload, unchanged
+    assert (again.skipped, again.chunks) == (True, written.chunks)
