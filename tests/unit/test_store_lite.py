@@ -86,7 +86,7 @@ def test_a_file_found_complete_is_done_for_the_job_that_wrote_it_and_skipped_for
     from ragway.splitter import Splitter
 
     ingestor = Ingestor(Splitter(Settings()), LetterEmbedder(), store)
-    data = "The warehouse shipped forty pallets in week two.\n\nThe depot closed early.".encode()
+    data = b"The warehouse shipped forty pallets in week two.\n\nThe depot closed early."
     written = ingestor.ingest("t1", "kb", "report.txt", data, job_id="job-1")
     assert not written.skipped and written.chunks > 0
     # The worker died after writing, before recording it: the same job's retry finds it complete.
