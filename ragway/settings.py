@@ -48,12 +48,12 @@ class Settings(BaseSettings):
     # --- Redis / Celery ----------------------------------------------------------------------
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_port: int = 6379
-    worker_concurrency: int = Field(0, description="Ingest processes per worker; 0 = one per CPU core available to it. "
+    worker_concurrency: int = Field(1, description="Ingest processes per worker; 0 = one per CPU core available to it. "
                                                    "Each loads the embedding model and parsers (~1.4 GB resident)")
-    worker_embedding_threads: int = Field(1, description="Threads each ingest process encodes with. A process per core "
-                                                         "with one thread each beat one process with every core by 31% "
-                                                         "(chunks/s on 2 cores): batches encode in parallel, parsing "
-                                                         "overlaps encoding")
+    worker_embedding_threads: int = Field(0, description="Threads each ingest process encodes with; 0 = all cores. "
+                                                         "With many small files, a process per core encoding with 1 "
+                                                         "thread each ingests more (+31% chunks/s on 2 cores); with a "
+                                                         "few huge files, one process with every core does")
     # Restores a dead worker's unacked tasks within seconds instead of after the visibility timeout.
     unacked_restore_interval_s: int = 1
     # A dead worker's batch is re-delivered after this; running tasks renew it (ingest_worker/lease.py).

@@ -280,9 +280,10 @@ def test_healthcheck_and_worker_modules_exist():
         assert (ROOT / "ragway" / f"{module}.py").exists()
 
 
-def test_ingest_workers_default_to_a_process_per_core_with_one_encoding_thread_each():
-    s = Settings(worker_concurrency=0, embedding_threads=0)
-    assert s.worker_processes == len(os.sched_getaffinity(0))
+def test_ingest_worker_processes_and_threads():
+    per_core = Settings(worker_concurrency=0, worker_embedding_threads=1, embedding_threads=0)
+    assert per_core.worker_processes == len(os.sched_getaffinity(0))
+    assert per_core.for_ingest_worker().embedding_threads == 1 and per_core.embedding_threads == 0  # gateway's own
     assert Settings(worker_concurrency=3).worker_processes == 3
-    assert s.for_ingest_worker().embedding_threads == 1 and s.embedding_threads == 0  # the gateway keeps its own
-    assert s.for_ingest_worker().worker_embedding_threads == 1
+    default = Settings(embedding_threads=0)
+    assert (default.worker_processes, default.for_ingest_worker().embedding_threads) == (1, 0)  # one, all cores
