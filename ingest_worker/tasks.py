@@ -22,10 +22,11 @@ from ingest_worker.dispatch import INGEST_TASK
 from ingest_worker.lease import visibility_lease
 from ragway.blobs import BlobStore, open_blob_store
 from ragway.embedder import get_embedder
-from ragway.errors import DependencyUnavailable, DocumentError
+from ragway.errors import DependencyUnavailable, DocumentError, NotFound
 from ragway.freshness import WriteMarks
 from ragway.ingest import Ingestor, IngestResult, PreparedDocument
 from ragway.jobs import TERMINAL, FileState, FileStatus, JobStore
+from ragway.kbs import KnowledgeBases
 from ragway.logs import configure_logging
 from ragway.redis_client import connect
 from ragway.settings import get_settings
@@ -94,7 +95,27 @@ class Batch:
         self.jobs = jobs
         self.blobs = blobs
         self.job = jobs.get(job_id, with_files=False)
+        self.kbs = KnowledgeBases(jobs.r)
+        self.kb_created_at = self._kb_created_at()
         self.prepared: list[tuple[FileState, PreparedDocument]] = []
+
+    def _kb_created_at(self) -> float | None:
+        try:
+            return self.kbs.get(self.job.tenant, self.job.kb).created_at
+        except NotFound:
+            return None
+
+    def kb_unchanged(self) -> bool:
+        """The job's kb is still the one the batch began with: not deleted (nor deleted and
+        created again under its name)."""
+        return self.kb_created_at is not None and self._kb_created_at() == self.kb_created_at
+
+    def stop_reason(self) -> str | None:
+        if self.job.cancelled:
+            return "the job was cancelled"
+        if self.kb_created_at is None:
+            return f"knowledge base {self.job.kb!r} was deleted"
+        return None
 
     def finish(self, state: FileState, status: FileStatus, error: str | None = None,
                result: IngestResult | None = None) -> None:
@@ -113,8 +134,8 @@ class Batch:
         state = self.jobs.file(self.job_id, file_id)
         if state.status in TERMINAL:  # finished before a redelivery, or cancelled
             return
-        if self.job.cancelled:
-            self.finish(state, FileStatus.cancelled, "the job was cancelled")
+        if reason := self.stop_reason():
+            self.finish(state, FileStatus.cancelled, reason)
             return
         state.status, state.attempts = FileStatus.running, state.attempts + 1
         self.jobs.update_file(self.job_id, state)
@@ -141,11 +162,25 @@ class Batch:
                 self.prepared.append((state, prepared))
 
     def write(self) -> None:
-        if not self.prepared:
+        """Checked before and after: a kb deleted meanwhile (`DELETE /v1/kbs` marks it first, then
+        deletes its chunks) gets no chunks from this batch, whichever side of its delete they land."""
+        if not self.prepared or not self._still_wanted():
             return
-        results = ingestor().write([doc for _, doc in self.prepared])
+        documents = [doc for _, doc in self.prepared]
+        results = ingestor().write(documents)
+        if not self._still_wanted():
+            ingestor().store.delete_written_by(self.job.tenant, self.job.kb, [d.doc_id for d in documents],
+                                               self.job_id)
+            return
         for (state, _), result in zip(self.prepared, results, strict=True):
             self.finish(state, FileStatus.done, result=result)
+
+    def _still_wanted(self) -> bool:
+        if self.kb_unchanged():
+            return True
+        for state, _ in self.prepared:
+            self.finish(state, FileStatus.cancelled, f"knowledge base {self.job.kb!r} was deleted")
+        return False
 
 
 

@@ -42,6 +42,7 @@ class JobStatus(StrEnum):
 
 
 TERMINAL = {FileStatus.done, FileStatus.skipped, FileStatus.failed, FileStatus.cancelled}
+FINISHED_JOB = {JobStatus.done, JobStatus.failed, JobStatus.cancelled}
 
 
 class FileState(BaseModel):
@@ -203,6 +204,22 @@ class JobStore:
             f.status, f.error = FileStatus.cancelled, "the job was cancelled"
             self.update_file(job_id, f)
         return cancelled
+
+    def cancel_unfinished_of_kb(self, tenant: str, kb: str) -> list[str]:
+        """Cancel the kb's jobs that have not finished (its deletion); returns their ids."""
+        with redis_errors():
+            job_ids = self.r.zrange(f"{PREFIX}:jobs:{tenant}", 0, -1)
+            pipe = self.r.pipeline(transaction=False)
+            for job_id in job_ids:
+                pipe.hmget(self._job_key(job_id), "kb", "cancelled")
+            metas = pipe.execute()
+        candidates = [job_id for job_id, (job_kb, cancelled) in zip(job_ids, metas, strict=True)
+                      if job_kb == kb and cancelled != "1"]
+        unfinished = [job_id for job_id in candidates
+                      if self.get(job_id, tenant, with_files=False).status not in FINISHED_JOB]
+        for job_id in unfinished:
+            self.cancel(job_id, tenant)
+        return unfinished
 
     def requeue_failed(self, job_id: str, tenant: str, retryable: Callable[[FileState], bool]) -> list[FileState]:
         """Failed files whose bytes are still at hand go back to queued (the caller enqueues them)."""

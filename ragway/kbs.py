@@ -24,13 +24,15 @@ class KnowledgeBase(BaseModel):
     description: str = ""
     created_at: float = Field(..., description="Unix epoch seconds")
     created_by: str = Field("", description="Key id (or 'cli') that created it")
+    deleting: bool = Field(False, description="Being deleted: gone for every use but finishing the delete")
 
 
-def _parse(name: str, raw: str | None) -> KnowledgeBase:
-    if raw is None:
+def _parse(name: str, raw: str | None, include_deleting: bool = False) -> KnowledgeBase:
+    kb = None if raw is None else KnowledgeBase.model_validate_json(raw)
+    if kb is None or (kb.deleting and not include_deleting):
         raise NotFound(f"knowledge base {name!r} does not exist in this tenant; "
                        "an admin creates it with POST /v1/kbs or `ragway kb create`")
-    return KnowledgeBase.model_validate_json(raw)
+    return kb
 
 
 class KnowledgeBases:
@@ -50,14 +52,17 @@ class KnowledgeBases:
         with redis_errors():
             created = self.r.hsetnx(self._key(tenant), name, kb.model_dump_json())
         if not created:
-            raise Conflict(f"knowledge base {name!r} already exists")
+            being_deleted = self.get(tenant, name, include_deleting=True).deleting
+            raise Conflict(f"knowledge base {name!r} " + ("is being deleted: try again in a moment"
+                                                           if being_deleted else "already exists"))
         return kb
 
-    def get(self, tenant: str, name: str) -> KnowledgeBase:
+    def get(self, tenant: str, name: str, include_deleting: bool = False) -> KnowledgeBase:
+        """`include_deleting`: also a kb whose deletion began (to finish or retry it)."""
         filters.validate_name("knowledge base", name)
         with redis_errors():
             raw = self.r.hget(self._key(tenant), name)
-        return _parse(name, raw)
+        return _parse(name, raw, include_deleting)
 
     async def get_async(self, tenant: str, name: str) -> KnowledgeBase:
         """`get` over the asyncio Redis client."""
@@ -69,7 +74,14 @@ class KnowledgeBases:
     def list(self, tenant: str) -> list[KnowledgeBase]:
         with redis_errors():
             rows = self.r.hvals(self._key(tenant))
-        return sorted((KnowledgeBase.model_validate_json(r) for r in rows), key=lambda kb: kb.name)
+        kbs = (KnowledgeBase.model_validate_json(r) for r in rows)
+        return sorted((kb for kb in kbs if not kb.deleting), key=lambda kb: kb.name)
+
+    def mark_deleting(self, kb: KnowledgeBase) -> None:
+        """The first step of a delete: from now on the kb is missing for searches, uploads and
+        ingest workers (which check it around every write), while its chunks are still deleted."""
+        with redis_errors():
+            self.r.hset(self._key(kb.tenant), kb.name, kb.model_copy(update={"deleting": True}).model_dump_json())
 
     def remove(self, tenant: str, name: str) -> None:
         with redis_errors():

@@ -218,6 +218,11 @@ class ChunkStore:
     def delete_document(self, tenant: str, kb: str, doc_id: str) -> None:
         self._delete(tenant, kb, filters.equals("doc_id", doc_id))
 
+    def delete_written_by(self, tenant: str, kb: str, doc_ids: Sequence[str], job_id: str) -> None:
+        """Undo a job's writes of these documents (only chunks that carry the job's id)."""
+        docs = "doc_id in [" + ", ".join(filters.quote(d) for d in doc_ids) + "]"
+        self._delete(tenant, kb, filters.all_of(docs, 'metadata["job_id"] == ' + filters.quote(job_id)))
+
     def delete_kb(self, tenant: str, kb: str) -> None:
         self._delete(tenant, kb)
 

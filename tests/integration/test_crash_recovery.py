@@ -93,3 +93,16 @@ def test_redis_restarted_mid_job_loses_no_job_file_or_task(stack, client, corpus
     time.sleep(2)
     stack.up()
     assert_complete_without_duplicates(client, milvus, settings, kb, job_id, clean_run)
+
+
+def test_deleting_a_kb_mid_job_cancels_the_job_and_leaves_no_chunk(client, corpus, milvus, settings):
+    """Batches still running when their kb is deleted write nothing that outlives the kb."""
+    kb = new_kb(client, "doomed")
+    job_id = start_and_wait_for_progress(client, kb, corpus)
+    client.delete_kb(kb)
+    job = wait_for_job(client, job_id)
+    assert job["status"] == "cancelled" and job["counts"]["cancelled"] > 0, job["counts"]
+    assert job["counts"]["queued"] == job["counts"]["running"] == 0
+    assert chunk_ids(milvus, settings, kb) == []
+    client.create_kb(kb)  # the same name again is a new, empty kb
+    assert client.search(kb, "warehouse pallets")["hits"] == []

@@ -94,3 +94,19 @@ def test_a_file_found_complete_is_done_for_the_job_that_wrote_it_and_skipped_for
     assert (retried.skipped, retried.chunks) == (False, written.chunks)
     again = ingestor.prepare("t1", "kb", "report.txt", data, job_id="job-2")  # a later upload, unchanged
     assert (again.skipped, again.chunks) == (True, written.chunks)
+
+
+def test_delete_written_by_removes_only_that_jobs_chunks(store):
+    from ragway.ingest import Ingestor
+    from ragway.splitter import Splitter
+
+    ingestor = Ingestor(Splitter(Settings()), LetterEmbedder(), store)
+    ours = ingestor.ingest("t1", "kb", "ours.txt", b"Written by the job whose kb was deleted.", job_id="job-1")
+    theirs = ingestor.ingest("t1", "kb", "theirs.txt", "另一个作业写的文件。".encode(), job_id="job-2")
+    same_doc_other_job = ingestor.ingest("t1", "kb2", "ours.txt", b"Same name, other kb.", job_id="job-3")
+
+    store.delete_written_by("t1", "kb", [ours.doc_id, theirs.doc_id], "job-1")
+
+    assert store.count("t1", "kb", doc_id=ours.doc_id) == 0
+    assert store.count("t1", "kb", doc_id=theirs.doc_id) == theirs.chunks
+    assert store.count("t1", "kb2", doc_id=same_doc_other_job.doc_id) == same_doc_other_job.chunks
