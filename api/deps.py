@@ -5,14 +5,23 @@ reach another tenant's data."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from cachetools import LRUCache
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.services import get_services
 from ragway import logs, timing
 from ragway.auth import Caller, Role, key_id_of
+from ragway.errors import RagwayError
 
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer rgw_...`")
+T = TypeVar("T")
 
 
 class Authorized:
@@ -26,16 +35,86 @@ class Authorized:
         self.needed = needed
 
     async def __call__(self, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Caller:
+        caller = await self.check(credentials.credentials if credentials else None)
+        logs.set_caller(caller.tenant, caller.key_id)
+        return caller
+
+    async def check(self, token: str | None) -> Caller:
         services = get_services()
-        token = credentials.credentials if credentials else None
         counter, ttl_s, window_end = services.limits.request_counter(key_id_of(token))
         with timing.phase("auth"):
             caller, count = await services.keys.authenticate_counting(token, counter, ttl_s)
-        logs.set_caller(caller.tenant, caller.key_id)
         services.limits.check_request_count(count, caller.requests_per_minute, window_end)
         return caller.require(self.needed)
+
+
+@dataclass(frozen=True)
+class PendingCaller:
+    """A caller whose key is still being checked, and the tenant it belongs to (see `AuthorizedAhead`)."""
+    tenant: str
+    check: asyncio.Future[Caller]
+
+    async def verified(self) -> Caller:
+        caller = await self.check
+        logs.set_caller(caller.tenant, caller.key_id)
+        return caller
+
+
+class AuthorizedAhead(Authorized):
+    """`Authorized` for searches, whose work can start while the key is checked.
+
+    A key never changes tenant, so for a key that passed the check recently (its hash is remembered
+    here, per process) the tenant is known before this request's check, which then runs alongside
+    the work (`speculatively`): one Redis round trip less per search. Results are released only
+    after the check passes; unknown keys, and keys that failed their last check (revoked, over their
+    budget), are checked first, so an invalid key costs no search."""
+
+    def __init__(self, needed: Role):
+        super().__init__(needed)
+        self._tenants: LRUCache[str, str] | None = None  # key hash -> tenant, sized from the settings
+
+    @property
+    def tenants(self) -> LRUCache[str, str]:
+        if self._tenants is None:
+            self._tenants = LRUCache(maxsize=max(get_services().settings.search_ahead_keys, 1))
+        return self._tenants
+
+    async def __call__(self, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> PendingCaller:
+        token = credentials.credentials if credentials else None
+        digest = hashlib.sha256(token.encode()).hexdigest() if token else ""
+        check = asyncio.ensure_future(self._remembering(token, digest))
+        tenant = self.tenants.get(digest)
+        if tenant is None:
+            tenant = (await check).tenant
+        return PendingCaller(tenant, check)
+
+    async def _remembering(self, token: str | None, digest: str) -> Caller:
+        try:
+            caller = await self.check(token)
+        except RagwayError:
+            self.tenants.pop(digest, None)
+            raise
+        if digest and get_services().settings.search_ahead_keys > 0:
+            self.tenants[digest] = caller.tenant
+        return caller
+
+
+async def speculatively(caller: PendingCaller, work: Callable[[str], Awaitable[T]]) -> tuple[Caller, T]:
+    """`work(tenant)` run while the caller's key is checked; its result only once the check passed."""
+    started = asyncio.ensure_future(work(caller.tenant))
+    try:
+        verified = await caller.verified()
+    except BaseException:
+        # A worker thread cannot be stopped: let it finish, and drop what it returns.
+        started.add_done_callback(lambda task: task.cancelled() or task.exception())
+        raise
+    result = await started
+    if verified.tenant != caller.tenant:  # cannot happen (keys keep their tenant); never serve it
+        result = await work(verified.tenant)
+    return verified, result
 
 
 reader = Authorized(Role.reader)
 writer = Authorized(Role.writer)
 admin = Authorized(Role.admin)
+reader_ahead = AuthorizedAhead(Role.reader)

@@ -162,6 +162,9 @@ class Settings(BaseSettings):
     concurrent_jobs_per_key: int = Field(4, description="Unfinished ingest jobs one API key may have")
     max_request_bytes: int = Field(1024 * 1024 * 1024, description="Largest upload request (all its files)")
     request_timeout_s: float = Field(300.0, description="A request still running after this gets 504")
+    search_ahead_keys: int = Field(
+        10_000, ge=0, description="API keys per gateway process whose searches start while the key is checked "
+                                  "(keys that passed the check recently; 0: always check first)")
     chat_history_messages: int = Field(6, description="Earlier chat messages used to condense a follow-up")
     log_level: str = "INFO"
 

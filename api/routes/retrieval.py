@@ -5,19 +5,23 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import reader
+from api.deps import PendingCaller, reader, reader_ahead, speculatively
 from api.schemas import AskRequest, AskResponse, ChunkOut, SearchRequest, SearchResponse
 from api.services import Services, services_dep
 from ragway.auth import Caller
+from ragway.records import Hit
 
 router = APIRouter(tags=["retrieval"])
 
 
 @router.post("/v1/search", response_model=SearchResponse, summary="The chunks of a knowledge base closest to a query")
-async def search(body: SearchRequest, caller: Caller = Depends(reader),
+async def search(body: SearchRequest, pending: PendingCaller = Depends(reader_ahead),
                  services: Services = Depends(services_dep)) -> SearchResponse:
-    with services.store.reading_ahead(caller.tenant, body.kb):
-        hits = await run_in_threadpool(services.rag.search, caller.tenant, body.kb, body.query, body.options())
+    async def search_in_thread(tenant: str) -> list[Hit]:
+        with services.store.reading_ahead(tenant, body.kb):
+            return await run_in_threadpool(services.rag.search, tenant, body.kb, body.query, body.options())
+
+    caller, hits = await speculatively(pending, search_in_thread)
     if not hits:
         # Every read is filtered to the caller's tenant and kb, so hits prove the kb exists (deleting
         # a kb deletes its chunks before its registry entry); only an empty result needs the

@@ -50,6 +50,22 @@ def test_requests_without_a_valid_key_get_401_json(settings):
     assert httpx.get(f"{base}/healthz").status_code == 200  # health checks stay open
 
 
+def test_a_key_revoked_right_after_its_searches_gets_no_more_results(tenants, settings):
+    """The gateway starts a recently verified key's search before its check ends (api/deps.py):
+    a revoked key must still get a 401 and not a single hit, however recently it searched."""
+    admin = tenants["acme"]["admin"]
+    created = admin.create_key("reader", name="searcher")
+    headers = {"Authorization": f"Bearer {created['key']}"}
+    url, body = f"{settings.gateway_url}/v1/search", {"kb": "handbook", "query": "door code"}
+    for _ in range(3):
+        assert httpx.post(url, json=body, headers=headers).json()["hits"]
+    admin.revoke_key(created["key_id"])
+    for _ in range(3):
+        refused = httpx.post(url, json=body, headers=headers)
+        assert refused.status_code == 401 and "revoked" in _error(refused)["message"]
+        assert "hits" not in refused.json() and "door" not in refused.text
+
+
 def test_roles_limit_what_a_key_may_do(tenants, settings, keys, tmp_path):
     tenant = tenants["acme"]["tenant"]
     reader = client_for(settings, keys, tenant, Role.reader)

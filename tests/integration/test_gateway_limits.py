@@ -57,6 +57,20 @@ def test_a_wrong_secret_does_not_spend_a_keys_budget(settings, keys, tenant):
     assert codes == [200, 200, 200, 429]
 
 
+def test_searches_count_against_the_budget_too(settings, keys, tenant):
+    _, token = keys.create(tenant, Role.reader, "search budget", requests_per_minute=3)
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def searches() -> list[int]:
+        return [httpx.post(f"{settings.gateway_url}/v1/search", json={"kb": "kb", "query": "anything"},
+                           headers=headers).status_code for _ in range(5)]
+
+    codes = searches()
+    if codes != [200, 200, 200, 429, 429]:  # the one-minute window turned over between the calls
+        codes = searches()
+    assert codes == [200, 200, 200, 429, 429]
+
+
 def test_concurrent_ingest_jobs_per_key(settings, keys, tenant, tmp_path):
     _, token = keys.create(tenant, Role.writer, "one job at a time", concurrent_jobs=1)
     writer = GatewayClient(settings.gateway_url, api_key=token)
