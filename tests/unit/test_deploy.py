@@ -12,7 +12,8 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
-from ragway.settings import Settings
+from ragway import settings as settings_module
+from ragway.settings import Settings, cgroup_cpu_quota, usable_cpus
 from ragway.stack import (
     CONTAINER_SERVICES,
     REDIS_PERSISTENCE_ARGS,
@@ -282,8 +283,29 @@ def test_healthcheck_and_worker_modules_exist():
 
 def test_ingest_worker_processes_and_threads():
     per_core = Settings(worker_concurrency=0, worker_embedding_threads=1, embedding_threads=0)
-    assert per_core.worker_processes == len(os.sched_getaffinity(0))
+    assert per_core.worker_processes == usable_cpus()
     assert per_core.for_ingest_worker().embedding_threads == 1 and per_core.embedding_threads == 0  # gateway's own
     assert Settings(worker_concurrency=3).worker_processes == 3
     default = Settings(embedding_threads=0)
     assert (default.worker_processes, default.for_ingest_worker().embedding_threads) == (1, 0)  # one, all cores
+
+
+def test_a_cgroup_cpu_quota_caps_the_usable_cores(tmp_path, monkeypatch):
+    v2 = tmp_path / "v2"
+    v2.mkdir()
+    (v2 / "cpu.max").write_text("150000 100000\n")  # docker run --cpus 1.5
+    assert cgroup_cpu_quota(v2) == 1.5
+    (v2 / "cpu.max").write_text("max 100000\n")
+    assert cgroup_cpu_quota(v2) is None
+    v1 = tmp_path / "v1"
+    (v1 / "cpu").mkdir(parents=True)
+    (v1 / "cpu" / "cpu.cfs_quota_us").write_text("-1\n")
+    (v1 / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    assert cgroup_cpu_quota(v1) is None
+    (v1 / "cpu" / "cpu.cfs_quota_us").write_text("100000\n")
+    assert cgroup_cpu_quota(v1) == 1.0
+    assert cgroup_cpu_quota(tmp_path / "missing") is None
+
+    monkeypatch.setattr(settings_module, "CGROUP_ROOT", v1)  # a one-core quota
+    assert usable_cpus() == 1 and Settings(worker_concurrency=0).worker_processes == 1
+    assert Settings(embedding_threads=0).encoding_threads == 1 and Settings(embedding_threads=3).encoding_threads == 3

