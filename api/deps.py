@@ -15,6 +15,7 @@ from cachetools import LRUCache
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.metrics import SEARCH_AHEAD
 from api.services import get_services
 from ragway import logs, timing
 from ragway.auth import Caller, Role, key_id_of
@@ -101,16 +102,22 @@ class AuthorizedAhead(Authorized):
 
 async def speculatively(caller: PendingCaller, work: Callable[[str], Awaitable[T]]) -> tuple[Caller, T]:
     """`work(tenant)` run while the caller's key is checked; its result only once the check passed."""
+    ahead = not caller.check.done()
     started = asyncio.ensure_future(work(caller.tenant))
     try:
         verified = await caller.verified()
     except BaseException:
         # A worker thread cannot be stopped: let it finish, and drop what it returns.
         started.add_done_callback(lambda task: task.cancelled() or task.exception())
+        if ahead:
+            SEARCH_AHEAD.labels("discarded").inc()
         raise
     result = await started
     if verified.tenant != caller.tenant:  # cannot happen (keys keep their tenant); never serve it
-        result = await work(verified.tenant)
+        SEARCH_AHEAD.labels("redone").inc()
+        return verified, await work(verified.tenant)
+    if ahead:
+        SEARCH_AHEAD.labels("released").inc()
     return verified, result
 
 

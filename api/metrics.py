@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import logging
 
-from prometheus_client import REGISTRY, Histogram
+from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 log = logging.getLogger(__name__)
 
 REQUEST_SECONDS = Histogram("ragway_http_request_seconds", "Gateway request latency", ["method", "route", "status"])
+SEARCH_AHEAD = Counter("ragway_search_ahead", "Searches started while their API key was being checked "
+                       "(api/deps.py), by outcome: released, discarded (the check failed), redone", ["outcome"])
 
 
 class IngestCollector:

@@ -6,6 +6,7 @@ import uuid
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from ragway.auth import Role
 from tests.integration.conftest import client_for, wait_for_job
@@ -59,11 +60,22 @@ def test_a_key_revoked_right_after_its_searches_gets_no_more_results(tenants, se
     url, body = f"{settings.gateway_url}/v1/search", {"kb": "handbook", "query": "door code"}
     for _ in range(3):
         assert httpx.post(url, json=body, headers=headers).json()["hits"]
+    discarded = _search_ahead(settings, "discarded")
     admin.revoke_key(created["key_id"])
     for _ in range(3):
         refused = httpx.post(url, json=body, headers=headers)
         assert refused.status_code == 401 and "revoked" in _error(refused)["message"]
         assert "hits" not in refused.json() and "door" not in refused.text
+    # The first refused search had started ahead (the key had just passed); after that, none does.
+    assert _search_ahead(settings, "discarded") == discarded + 1
+
+
+def _search_ahead(settings, outcome: str) -> float:
+    for family in text_string_to_metric_families(httpx.get(f"{settings.gateway_url}/metrics").text):
+        for sample in family.samples:
+            if sample.name == "ragway_search_ahead_total" and sample.labels["outcome"] == outcome:
+                return sample.value
+    return 0.0
 
 
 def test_roles_limit_what_a_key_may_do(tenants, settings, keys, tmp_path):

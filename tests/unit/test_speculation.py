@@ -4,6 +4,7 @@ after the check passes, and is redone for the checked tenant if they ever differ
 import asyncio
 
 import pytest
+from prometheus_client import REGISTRY
 
 from api.deps import PendingCaller, speculatively
 from ragway.auth import Caller, Role
@@ -39,14 +40,22 @@ def run(check_result, tenant_hint: str):
     return asyncio.run(scenario())
 
 
+def ahead(outcome: str) -> float:
+    return REGISTRY.get_sample_value("ragway_search_ahead_total", {"outcome": outcome}) or 0.0
+
+
 def test_work_runs_alongside_the_check_and_is_released_after_it():
+    released = ahead("released")
     (verified, result), ran_for = run(caller("acme"), "acme")
     assert (verified.tenant, result, ran_for) == ("acme", "hits of acme", ["acme"])
+    assert ahead("released") == released + 1
 
 
 def test_a_failed_check_releases_nothing():
+    discarded = ahead("discarded")
     with pytest.raises(Unauthenticated):
         run(Unauthenticated("this API key was revoked"), "acme")
+    assert ahead("discarded") == discarded + 1
 
 
 def test_work_for_a_tenant_other_than_the_checked_one_is_redone():
