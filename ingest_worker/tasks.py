@@ -20,6 +20,7 @@ from celery.signals import worker_process_init
 from ingest_worker.app import celery_app
 from ingest_worker.dispatch import INGEST_TASK
 from ingest_worker.lease import visibility_lease
+from ragway import ids
 from ragway.blobs import BlobStore, open_blob_store
 from ragway.embedder import get_embedder
 from ragway.errors import DependencyUnavailable, DocumentError, NotFound
@@ -98,6 +99,7 @@ class Batch:
         self.kbs = KnowledgeBases(jobs.r)
         self.kb_created_at = self._kb_created_at()
         self.prepared: list[tuple[FileState, PreparedDocument]] = []
+        self.kb_gone: list[FileState] = []  # files to cancel because their kb was deleted
 
     def _kb_created_at(self) -> float | None:
         try:
@@ -109,13 +111,6 @@ class Batch:
         """The job's kb is still the one the batch began with: not deleted (nor deleted and
         created again under its name)."""
         return self.kb_created_at is not None and self._kb_created_at() == self.kb_created_at
-
-    def stop_reason(self) -> str | None:
-        if self.job.cancelled:
-            return "the job was cancelled"
-        if self.kb_created_at is None:
-            return f"knowledge base {self.job.kb!r} was deleted"
-        return None
 
     def finish(self, state: FileState, status: FileStatus, error: str | None = None,
                result: IngestResult | None = None) -> None:
@@ -134,8 +129,11 @@ class Batch:
         state = self.jobs.file(self.job_id, file_id)
         if state.status in TERMINAL:  # finished before a redelivery, or cancelled
             return
-        if reason := self.stop_reason():
-            self.finish(state, FileStatus.cancelled, reason)
+        if self.job.cancelled:
+            self.finish(state, FileStatus.cancelled, "the job was cancelled")
+            return
+        if self.kb_created_at is None:
+            self.kb_gone.append(state)
             return
         state.status, state.attempts = FileStatus.running, state.attempts + 1
         self.jobs.update_file(self.job_id, state)
@@ -163,25 +161,25 @@ class Batch:
 
     def write(self) -> None:
         """Checked before and after: a kb deleted meanwhile (`DELETE /v1/kbs` marks it first, then
-        deletes its chunks) gets no chunks from this batch, whichever side of its delete they land."""
-        if not self.prepared or not self._still_wanted():
-            return
-        documents = [doc for _, doc in self.prepared]
-        results = ingestor().write(documents)
-        if not self._still_wanted():
-            ingestor().store.delete_written_by(self.job.tenant, self.job.kb, [d.doc_id for d in documents],
-                                               self.job_id)
-            return
-        for (state, _), result in zip(self.prepared, results, strict=True):
-            self.finish(state, FileStatus.done, result=result)
+        deletes its chunks) keeps no chunk of this batch, whichever side of its delete they landed."""
+        if self.prepared and self.kb_unchanged():
+            results = ingestor().write([doc for _, doc in self.prepared])
+            if self.kb_unchanged():
+                for (state, _), result in zip(self.prepared, results, strict=True):
+                    self.finish(state, FileStatus.done, result=result)
+                return
+        self.drop_for_deleted_kb(self.kb_gone + [state for state, _ in self.prepared])
 
-    def _still_wanted(self) -> bool:
-        if self.kb_unchanged():
-            return True
-        for state, _ in self.prepared:
-            self.finish(state, FileStatus.cancelled, f"knowledge base {self.job.kb!r} was deleted")
-        return False
-
+    def drop_for_deleted_kb(self, states: list[FileState]) -> None:
+        """Cancel the files, after removing what this job wrote of them (now, or in an attempt whose
+        worker died) so that nothing outlives the kb; then their state, so a crash repeats this."""
+        if not states:
+            return
+        tenant, kb = self.job.tenant, self.job.kb
+        ingestor().store.delete_written_by(tenant, kb, [ids.document_id(tenant, kb, s.name) for s in states],
+                                           self.job_id)
+        for state in states:
+            self.finish(state, FileStatus.cancelled, f"knowledge base {kb!r} was deleted")
 
 
 def fail_unfinished(jobs: JobStore, job_id: str, file_ids: list[str], reason: str) -> None:

@@ -106,3 +106,37 @@ def test_deleting_a_kb_mid_job_cancels_the_job_and_leaves_no_chunk(client, corpu
     assert chunk_ids(milvus, settings, kb) == []
     client.create_kb(kb)  # the same name again is a new, empty kb
     assert client.search(kb, "warehouse pallets")["hits"] == []
+
+
+def test_chunks_a_batch_writes_after_its_kb_was_deleted_are_removed(client, milvus, settings, tmp_path,
+                                                                     monkeypatch):
+    """The worst order of a kb delete and a batch write: the batch checked the kb, then the whole
+    delete ran (its chunks' delete included), then the batch's chunks landed. Run in this process
+    against the real Redis, Milvus and gateway, with the delete placed in that window."""
+    from ingest_worker import tasks
+    from ragway.blobs import open_blob_store
+    from ragway.jobs import FileState, JobStore
+
+    kb = new_kb(client, "raced")
+    path = tmp_path / "raced.txt"
+    path.write_text("The raced kb holds a note about pallets in the warehouse. " * 20)
+    jobs = JobStore.from_url(settings.redis_url)
+    job_id = jobs.create(settings.default_tenant, kb, [FileState(file_id="f1", name=path.name,
+                                                                 size=path.stat().st_size, path=str(path))])
+    batch = tasks.Batch(job_id, jobs, open_blob_store(settings))
+    batch.prepare("f1")
+    assert len(batch.prepared) == 1
+
+    ingestor = tasks.ingestor()
+    write = ingestor.write
+
+    def deleted_just_before(documents):
+        client.delete_kb(kb)  # after the batch's check, before its chunks land
+        return write(documents)
+
+    monkeypatch.setattr(ingestor, "write", deleted_just_before)
+    batch.write()
+
+    state = jobs.file(job_id, "f1")
+    assert state.status == "cancelled" and "was deleted" in state.error
+    assert chunk_ids(milvus, settings, kb) == []
