@@ -6,7 +6,6 @@ reach another tenant's data."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -18,7 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.metrics import SEARCH_AHEAD
 from api.services import get_services
 from ragway import logs, timing
-from ragway.auth import Caller, Role, key_id_of
+from ragway.auth import Caller, Role, key_id_of, token_digest
 from ragway.errors import RagwayError
 
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer rgw_...`")
@@ -82,7 +81,7 @@ class AuthorizedAhead(Authorized):
 
     async def __call__(self, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> PendingCaller:
         token = credentials.credentials if credentials else None
-        digest = hashlib.sha256(token.encode()).hexdigest() if token else ""
+        digest = token_digest(token) if token else ""
         check = asyncio.ensure_future(self._remembering(token, digest))
         tenant = self.tenants.get(digest)
         if tenant is None:

@@ -68,7 +68,8 @@ class Caller(BaseModel):
         return self
 
 
-def _digest(token: str) -> str:
+def token_digest(token: str) -> str:
+    """How a key is stored and recognised: its SHA-256 (hex)."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -94,7 +95,7 @@ def key_id_of(token: str | None) -> str:
 
 
 def _caller_of(token: str, stored: dict[str, str]) -> Caller:
-    if not stored or not hmac.compare_digest(stored.get("digest", ""), _digest(token)):
+    if not stored or not hmac.compare_digest(stored.get("digest", ""), token_digest(token)):
         raise Unauthenticated("unknown API key")
     record = _record(stored)
     if record.revoked_at is not None:
@@ -127,7 +128,7 @@ class KeyStore:
                         requests_per_minute=requests_per_minute, concurrent_jobs=concurrent_jobs)
         with redis_errors():
             pipe = self.r.pipeline(transaction=True)
-            pipe.hset(self._key(key_id), mapping={**_fields(record), "digest": _digest(token)})
+            pipe.hset(self._key(key_id), mapping={**_fields(record), "digest": token_digest(token)})
             pipe.sadd(self._tenant_set(tenant), key_id)
             pipe.execute()
         return record, token
@@ -145,7 +146,7 @@ class KeyStore:
         key_id = key_id_of(token)
         with redis_errors():
             pairs, count = await self._check_and_count(keys=[self._key(key_id), counter],
-                                                       args=[_digest(token), counter_ttl_s])
+                                                       args=[token_digest(token), counter_ttl_s])
         return _caller_of(token, dict(zip(pairs[::2], pairs[1::2], strict=True))), int(count)
 
     def list(self, tenant: str) -> list[ApiKey]:
