@@ -1,4 +1,5 @@
-"""The one place where errors become HTTP responses: `{"error": {"code", "message"}}`."""
+"""The one place where errors become HTTP responses, shaped as OpenAI's:
+`{"error": {"message", "type", "param", "code"}}` (type and code: Ragway's stable error name)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 def error_body(code: str, message: str, **extra) -> dict:
-    return {"error": {"code": code, "message": message, **extra}}
+    return {"error": {"message": message, "type": code, "param": None, "code": code, **extra}}
 
 
 async def send_json_error(send, status: int, code: str, message: str) -> None:

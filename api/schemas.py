@@ -7,14 +7,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ragway.auth import ApiKey, Role
-from ragway.rag import RetrievalMode, RetrievalOptions
+from ragway.rag import Answer, RetrievalMode, RetrievalOptions
 from ragway.records import Hit
 
 
 class RetrievalParams(BaseModel):
-    top_k: int = Field(5, ge=1, le=100, description="Number of chunks to retrieve")
-    mode: RetrievalMode = Field("dense", description="dense (embeddings), mmr (dense, diversified), "
-                                                     "bm25 (keywords) or hybrid (bm25 + dense)")
+    top_k: int | None = Field(None, ge=1, le=100, description="Number of chunks to retrieve (default: the "
+                                                               "server's RAGWAY_TOP_K)")
+    mode: RetrievalMode | None = Field(None, description="dense (embeddings), mmr (dense, diversified), bm25 "
+                                                         "(keywords) or hybrid (bm25 + dense); default: the "
+                                                         "server's RAGWAY_RETRIEVAL_MODE (hybrid)")
     score_threshold: float | None = Field(
         None, ge=-1, le=1, description="Drop chunks whose cosine similarity is below this, in every mode "
                                        "(answers default to the server's setting)")
@@ -61,9 +63,46 @@ class AskRequest(RetrievalParams):
     question: str = Field(..., min_length=1, max_length=8_000)
 
 
-class AskResponse(BaseModel):
+class Citation(BaseModel):
+    """Where a passage number the answer cites ([n]) comes from."""
+
+    n: int = Field(..., description="The number as cited in the answer: [n] is sources[n-1]")
+    chunk_id: str
+    doc_id: str
+    source: str
+    page: int
+    chunk_index: int
+
+    @classmethod
+    def of(cls, n: int, hit: Hit) -> Citation:
+        return cls(n=n, chunk_id=hit.chunk_id, doc_id=hit.doc_id, source=hit.source, page=hit.page,
+                   chunk_index=hit.chunk_index)
+
+
+class Grounding(BaseModel):
+    """The checks every answer gets (Ragway's `AskResponse` and chat extensions)."""
+
+    citations: list[Citation] = Field([], description="The passages the answer cites inline as [n]")
+    declined: bool = Field(False, description="The documents do not hold the answer (said in the question's "
+                                              "language)")
+    grounded: bool = Field(True, description="Every number, quoted phrase and name in the answer occurs in the "
+                                             "passages it cites (all passages if it cites none)")
+    unsupported: list[str] = Field([], description="The parts of the answer not found in the cited passages")
+
+    @classmethod
+    def of(cls, answer: Answer) -> Grounding:
+        return cls(citations=[Citation.of(n, answer.sources[n - 1]) for n in answer.citations],
+                   declined=answer.declined, grounded=answer.grounded, unsupported=answer.unsupported)
+
+
+class AskResponse(Grounding):
     answer: str
-    sources: list[ChunkOut] = Field(..., description="The chunks the answer was generated from, [1] first")
+    sources: list[ChunkOut] = Field(..., description="The numbered passages given to the LLM: [1] is the first")
+
+    @classmethod
+    def of(cls, answer: Answer) -> AskResponse:  # type: ignore[override]
+        return cls(answer=answer.answer, sources=[ChunkOut.of(h) for h in answer.sources],
+                   **Grounding.of(answer).model_dump())
 
 
 class JobCreated(BaseModel):
@@ -148,8 +187,9 @@ class ModelList(BaseModel):
     data: list[dict[str, Any]]
 
 
-class ChatCompletion(BaseModel):
-    """OpenAI's chat.completion, plus `sources` (kb models): the chunks the answer was generated from."""
+class ChatCompletion(Grounding):
+    """OpenAI's chat.completion, plus (kb models) `sources`, the numbered passages the answer was generated
+    from, and the answer's citations and checks."""
 
     id: str
     object: str = "chat.completion"

@@ -264,14 +264,21 @@ def search(query: str, kb: str = typer.Option(..., "--kb"), top_k: int = typer.O
 @app.command("ask")
 def ask(question: str, kb: str = typer.Option(..., "--kb"), top_k: int = typer.Option(5, "--top-k")) -> None:
     """Answer a question from a knowledge base and print the sources."""
-    print_answer(_client().ask(kb, question, top_k))
+    print_answer(_client().ask(kb, question, top_k=top_k))
 
 
 def print_answer(result: dict) -> None:
-    typer.echo(f"Answer: {result['answer']}\n\nSources:")
+    typer.echo(f"Answer: {result['answer']}")
+    if result.get("declined"):
+        typer.echo("(declined: no passage holds the answer)")
+    elif not result.get("grounded", True):
+        typer.echo(f"(unsupported by the cited passages: {', '.join(result['unsupported'])})")
+    cited = {c["n"] for c in result.get("citations", [])}
+    typer.echo("\nSources (* = cited):")
     for i, src in enumerate(result["sources"], start=1):
         page = f", page {src['page']}" if src["page"] else ""
-        typer.echo(f"  [{i}] {src['source']}{page} (score {src['score']:.3f}): {src['text'][:160]!r}")
+        mark = "*" if i in cited else " "
+        typer.echo(f" {mark}[{i}] {src['source']}{page}: {src['text'][:160]!r}")
 
 
 @app.command("demo")

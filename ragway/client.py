@@ -96,6 +96,6 @@ class GatewayClient:
         body = {"kb": kb, "query": query, "top_k": top_k, **options}
         return self._json(self.http.post("/v1/search", json=body))
 
-    def ask(self, kb: str, question: str, top_k: int = 5, **options: Any) -> dict:
-        body = {"kb": kb, "question": question, "top_k": top_k, **options}
+    def ask(self, kb: str, question: str, **options: Any) -> dict:
+        body = {"kb": kb, "question": question, **options}
         return self._json(self.http.post("/v1/ask", json=body))

@@ -24,6 +24,12 @@ class InvalidRequest(RagwayError):
     http_status = 400
 
 
+class ContextTooLong(InvalidRequest):
+    """The question (with the chat history and passages) does not fit the LLM's context window."""
+
+    code = "context_length_exceeded"
+
+
 class Unauthenticated(RagwayError):
     """No API key, a malformed or unknown one, or a revoked one."""
 

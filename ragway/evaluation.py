@@ -351,18 +351,6 @@ def single_query_embed_ms(embedder, texts: Sequence[str], n: int = 30) -> float:
 
 
 # --- honest answers: does the answer decline where the documents hold no answer? ------------------
-# Phrases by which an answer says the documents do not hold the answer: Ragway's own sentence
-# (the prompt asks for it) and the paraphrases small models produce instead.
-DECLINE_MARKERS = ("do not contain", "does not contain", "doesn't contain", "don't contain", "not mentioned",
-                   "no information", "not provided", "not specified", "cannot answer", "can't answer",
-                   "not stated", "does not say", "do not say", "does not mention", "do not mention")
-
-
-def is_decline(answer: str) -> bool:
-    text = " ".join(answer.lower().split()).replace("’", "'")
-    return any(marker in text for marker in DECLINE_MARKERS)
-
-
 def load_answerability(folder: Path) -> dict[str, tuple[bool, list[str]]]:
     """query id -> (answerable, gold answers) from SQuAD-2.0-style `metadata.is_impossible` / `answers`
     in queries.jsonl; queries without that metadata are left out."""
@@ -408,7 +396,7 @@ def run_answers(rag, kb: str, dataset: BeirDataset, answerability: dict[str, tup
     for answerable, qids in picked.items():
         for qid in qids:
             answer = rag.ask(EVAL_TENANT, kb, dataset.queries[qid], options)
-            declined = not answer.sources or is_decline(answer.answer)
+            declined = answer.declined
             if answerable:
                 report.answerable += 1
                 report.declined_answerable += declined

@@ -1,9 +1,11 @@
-"""FastChat's model worker (or vLLM worker), after making sure the model folder exists.
+"""A FastChat model worker (llama.cpp, transformers or vLLM), after making sure its model is ready.
 
-`ragway stack up` converts the default model before it starts anything; a container starts the
-worker alone, on a model volume that may still be empty, so the worker converts it first (once:
-later starts find the folder). Usage: `python -m ragway.fastchat_worker model_worker|vllm_worker`
-followed by the worker's own flags (`ragway run fastchat-worker` builds them)."""
+`ragway stack up` prepares the model before it starts anything; a container starts the worker
+alone, on a model volume that may still be empty, so the worker prepares it first: the llama.cpp
+worker assembles and verifies the bundled GGUF file (a file whose sha256 is not the pinned one is
+refused), the transformers worker converts the bundled SmolLM2 once. Usage:
+`python -m ragway.fastchat_worker llamacpp|model_worker|vllm_worker` followed by the worker's own
+flags (`ragway run fastchat-worker` builds them)."""
 
 from __future__ import annotations
 
@@ -11,10 +13,11 @@ import logging
 import runpy
 import sys
 
-from ragway.llm_model import ensure_model_folder
+from ragway.llm_model import ModelIntegrityError, ModelMissingError, prepare
 from ragway.settings import get_settings
 
-WORKERS = {"model_worker": "fastchat.serve.model_worker", "vllm_worker": "fastchat.serve.vllm_worker"}
+WORKERS = {"llamacpp": "ragway.llamacpp_worker", "model_worker": "fastchat.serve.model_worker",
+           "vllm_worker": "fastchat.serve.vllm_worker"}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -22,7 +25,10 @@ def main(argv: list[str] | None = None) -> None:
     if not args or args[0] not in WORKERS:
         raise SystemExit(f"usage: python -m ragway.fastchat_worker {{{'|'.join(WORKERS)}}} [worker flags]")
     logging.basicConfig(level=logging.INFO)
-    ensure_model_folder(get_settings())
+    try:
+        prepare(get_settings())
+    except (ModelIntegrityError, ModelMissingError) as exc:
+        raise SystemExit(f"fastchat-worker: {exc}") from None
     module = WORKERS[args[0]]
     sys.argv = [module, *args[1:]]
     runpy.run_module(module, run_name="__main__", alter_sys=True)

@@ -2,33 +2,47 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
+import openai
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_openai import ChatOpenAI
 from prometheus_client import Histogram
 
 from ragway import timing
-from ragway.errors import DependencyUnavailable
-from ragway.records import Hit
+from ragway.context import Passage
+from ragway.errors import ContextTooLong, DependencyUnavailable, InvalidRequest, RagwayError
+from ragway.grounding import NOT_FOUND
 from ragway.settings import Settings
 
-NOT_FOUND_ANSWER = "The documents do not contain the answer to this question."
+NOT_FOUND_ANSWER = NOT_FOUND["en"]
 
-# Short and direct: the default 135M-parameter model follows little more than this. Asked to cite
-# passage numbers it answers with the numbers, so citations are the returned sources, in order.
-SYSTEM_PROMPT = (
-    "Answer the question using only the context. "
-    f"If the context does not contain the answer, say: {NOT_FOUND_ANSWER}"
-)
+# The passages are numbered so the answer can cite them. The instructions follow the passages: put
+# before them (in the system message), the 1.5B model declined nearly every question. A decline is
+# asked for verbatim (grounding.is_decline also knows its paraphrases); one prompt per answer
+# language, so a Chinese question is answered, and declined, in Chinese.
+SYSTEM_PROMPTS = {
+    "en": "You are a careful assistant that answers questions about a company's documents.",
+    "zh": "你是一个严谨的助手，根据公司文档回答问题。",
+}
+PROMPTS = {
+    "en": ("Passages:\n{passages}\n\nQuestion: {question}\n\n"
+           "If a passage states the answer, reply with the answer in one short sentence and cite that passage "
+           "like [1]. If no passage states it, reply: {not_found}"),
+    "zh": ("段落：\n{passages}\n\n问题：{question}\n\n"
+           "如果某个段落给出了答案，请用一句简短的中文回答，并像 [1] 这样标出该段落的编号。"
+           "如果没有段落给出答案，请回答：{not_found}"),
+}
 CONDENSE_PROMPT = (
     "Rewrite the last question so that it can be understood without the conversation. "
     "Reply with the rewritten question only."
 )
+FASTCHAT_CONTEXT_OVERFLOW = 40303  # fastchat.constants.ErrorCode.CONTEXT_OVERFLOW
 LLM_SECONDS = Histogram("ragway_llm_seconds", "Latency of LLM calls (streams: until the last token)", ["call"])
 
 
@@ -45,9 +59,10 @@ class ChatTurn:
     content: str
 
 
-def build_messages(question: str, hits: list[Hit]) -> list:
-    context = "\n\n".join(h.text for h in hits)
-    return [SystemMessage(SYSTEM_PROMPT), HumanMessage(f"Context:\n{context}\n\nQuestion: {question}")]
+def build_messages(question: str, passages: list[Passage], language: str) -> list:
+    numbered = "\n\n".join(f"[{i}] {p.text}" for i, p in enumerate(passages, 1))
+    user = PROMPTS[language].format(passages=numbered, question=question, not_found=NOT_FOUND[language])
+    return [SystemMessage(SYSTEM_PROMPTS[language]), HumanMessage(user)]
 
 
 def build_condense_messages(history: list[ChatTurn], question: str) -> list:
@@ -61,10 +76,26 @@ def _llm_call(settings: Settings, call: str) -> Iterator[None]:
     try:
         with timing.phase("llm"):
             yield
+    except openai.APIStatusError as exc:
+        raise llm_refusal(exc.status_code, exc.body if isinstance(exc.body, dict) else {}) from exc
     except Exception as exc:  # openai raises its own connection/timeout/status errors
         raise DependencyUnavailable(f"the LLM at {settings.llm_base_url} failed: {exc}") from exc
     finally:
         LLM_SECONDS.labels(call).observe(time.perf_counter() - start)
+
+
+def llm_refusal(status: int, body: dict) -> RagwayError:
+    """An error answer of the LLM server as a Ragway error. FastChat answers every error with status
+    400 and `{"object": "error", "message", "code"}` (codes 4xxxx: the request's fault, 5xxxx: its own);
+    OpenAI-style servers with `{"error": {...}}` and a meaningful status."""
+    error = body.get("error") if isinstance(body.get("error"), dict) else body
+    message = str(error.get("message") or f"status {status}")
+    code = error.get("code")
+    if code == FASTCHAT_CONTEXT_OVERFLOW or re.search(r"context (length|size|window)", message, re.IGNORECASE):
+        return ContextTooLong(f"the request does not fit the LLM's context window: {message}")
+    if (isinstance(code, int) and 40000 <= code < 50000) or (not isinstance(code, int) and 400 <= status < 500):
+        return InvalidRequest(f"the LLM refused the request: {message}")
+    return DependencyUnavailable(f"the LLM failed: {message}")
 
 
 class Generator:
@@ -78,18 +109,15 @@ class Generator:
             extra_body={"max_tokens": settings.llm_max_tokens},
         )
 
-    def answer(self, question: str, hits: list[Hit]) -> Reply:
-        if not hits:
-            return Reply(NOT_FOUND_ANSWER)
+    def answer(self, question: str, passages: list[Passage], language: str) -> Reply:
         with _llm_call(self.settings, "answer"):
-            reply = self.llm.invoke(build_messages(question, hits))
+            reply = self.llm.invoke(build_messages(question, passages, language))
         usage = reply.usage_metadata or {}
-        return Reply(str(reply.content).strip() or NOT_FOUND_ANSWER, usage.get("input_tokens", 0),
-                     usage.get("output_tokens", 0))
+        return Reply(str(reply.content).strip(), usage.get("input_tokens", 0), usage.get("output_tokens", 0))
 
-    async def stream_answer(self, question: str, hits: list[Hit]) -> AsyncIterator[str]:
+    async def stream_answer(self, question: str, passages: list[Passage], language: str) -> AsyncIterator[str]:
         with _llm_call(self.settings, "stream"):
-            async for chunk in self.llm.astream(build_messages(question, hits)):
+            async for chunk in self.llm.astream(build_messages(question, passages, language)):
                 if chunk.content:
                     yield str(chunk.content)
 

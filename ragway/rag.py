@@ -6,12 +6,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ragway import filters
+from ragway import filters, grounding
+from ragway.context import Passage, fit
 from ragway.embedder import Embedder
-from ragway.generator import NOT_FOUND_ANSWER, ChatTurn, Generator, Reply
+from ragway.generator import ChatTurn, Generator, Reply
 from ragway.records import Hit
 from ragway.retriever import Retriever
-from ragway.settings import Settings
+from ragway.settings import BUNDLED_EMBEDDING_MODEL, Settings
 from ragway.store import ChunkStore
 
 RetrievalMode = Literal["dense", "mmr", "bm25", "hybrid"]
@@ -28,23 +29,42 @@ def cosine_of(hit: Hit) -> float:
 
 @dataclass(frozen=True)
 class RetrievalOptions:
-    top_k: int = 5
-    mode: RetrievalMode = "dense"
+    top_k: int | None = None  # None: settings.top_k
+    mode: RetrievalMode | None = None  # None: settings.retrieval_mode
     score_threshold: float | None = None  # drop hits whose query-chunk cosine is below this
     filter: dict[str, Any] | None = field(default=None, hash=False)  # see filters.user_filter
 
 
 @dataclass(frozen=True)
 class Answer:
+    """An answer over numbered sources: `sources[n-1]` is passage [n]; `citations` are the numbers the
+    answer cites; `grounded` is False when a number, name or quote in it is not in what it cites."""
+
     answer: str
     sources: list[Hit]
     question: str = ""  # the question retrieval used (a follow-up condensed with the chat history)
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    citations: list[int] = field(default_factory=list)
+    declined: bool = False
+    grounded: bool = True
+    unsupported: list[str] = field(default_factory=list)
+    language: str = "en"
 
     @classmethod
-    def of(cls, reply: Reply, sources: list[Hit], question: str) -> Answer:
-        return cls(reply.text, sources, question, reply.prompt_tokens, reply.completion_tokens)
+    def of(cls, reply: Reply, sources: list[Hit], question: str, language: str) -> Answer:
+        checked = grounding.check(reply.text, sources, language)
+        return cls.checked(checked, sources, question, reply.prompt_tokens, reply.completion_tokens)
+
+    @classmethod
+    def checked(cls, checked: grounding.Checked, sources: list[Hit], question: str, prompt_tokens: int = 0,
+                completion_tokens: int = 0) -> Answer:
+        return cls(checked.text, sources, question, prompt_tokens, completion_tokens, checked.citations,
+                   checked.declined, checked.grounded, checked.unsupported, checked.language)
+
+    @classmethod
+    def not_found(cls, question: str, language: str, sources: list[Hit] | None = None) -> Answer:
+        return cls(grounding.NOT_FOUND[language], sources or [], question, declined=True, language=language)
 
 
 @dataclass(frozen=True)
@@ -53,6 +73,11 @@ class Context:
 
     question: str
     hits: list[Hit]
+    language: str = ""  # of the user's own question (a condensed follow-up may have drifted); "" = the question's
+
+    @property
+    def answer_language(self) -> str:
+        return self.language or grounding.language_of(self.question)
 
 
 class RagService:
@@ -66,37 +91,66 @@ class RagService:
     def search(self, tenant: str, kb: str, query: str, options: RetrievalOptions) -> list[Hit]:
         filters.validate_name("knowledge base", kb)
         expr = filters.user_filter(options.filter)
-        hits = self.retriever.retrieve(tenant, kb, query, options.top_k, mode=options.mode, extra_filter=expr)
+        hits = self.retriever.retrieve(tenant, kb, query, options.top_k or self.settings.top_k,
+                                       mode=options.mode or self.settings.retrieval_mode, extra_filter=expr)
         if options.score_threshold is not None:
             hits = [h for h in hits if cosine_of(h) >= options.score_threshold]
         return hits
 
     def _answer_context(self, tenant: str, kb: str, question: str, options: RetrievalOptions) -> list[Hit]:
-        threshold = self.settings.answer_min_score if options.score_threshold is None else options.score_threshold
-        hits = self.search(tenant, kb, question, options)
-        return [h for h in hits if cosine_of(h) >= threshold][: self.settings.context_chunks]
+        """The passages to answer from: the top `context_chunks` hits, or none when even the best is
+        below the answer threshold (the question is off-topic for this kb). The threshold compares the
+        embedder's cosine, so it applies only where the embedder reads the question's language."""
+        hits = self.search(tenant, kb, question, options)[: self.settings.context_chunks]
+        return [] if self.below_threshold(question, hits, options.score_threshold) else hits
+
+    def below_threshold(self, question: str, hits: list[Hit], threshold: float | None = None) -> bool:
+        threshold = self.settings.answer_min_score if threshold is None else threshold
+        return bool(hits) and self._embedder_reads(question) and max(cosine_of(h) for h in hits) < threshold
+
+    def _embedder_reads(self, question: str) -> bool:
+        english_only = self.settings.embedding_model_id == BUNDLED_EMBEDDING_MODEL
+        return not (english_only and grounding.language_of(question) == "zh")
 
     def ask(self, tenant: str, kb: str, question: str, options: RetrievalOptions) -> Answer:
-        context = self._answer_context(tenant, kb, question, options)
-        if not context:
-            return Answer(answer=NOT_FOUND_ANSWER, sources=[], question=question)
-        return Answer.of(self.generator.answer(question, context), context, question)
+        return self.chat(Context(question=question, hits=self._answer_context(tenant, kb, question, options)))
 
     def chat_context(self, tenant: str, kb: str, history: list[ChatTurn], question: str,
                      options: RetrievalOptions) -> Context:
         """History-aware retrieval: a follow-up is first condensed into a standalone question."""
         recent = history[-self.settings.chat_history_messages:] if self.settings.chat_history_messages else []
         standalone = self.generator.condense(recent, question) if recent else question
-        return Context(question=standalone, hits=self._answer_context(tenant, kb, standalone, options))
+        return Context(question=standalone, hits=self._answer_context(tenant, kb, standalone, options),
+                       language=grounding.language_of(question))
+
+    def passages(self, question: str, hits: list[Hit]) -> list[Passage]:
+        """The hits' most relevant sentences within the prompt budget ([n] is the n-th passage)."""
+        return fit(question, hits, self.settings.context_tokens, self.retriever.tokenizer)
 
     def chat(self, context: Context) -> Answer:
-        if not context.hits:
-            return Answer(answer=NOT_FOUND_ANSWER, sources=[], question=context.question)
-        return Answer.of(self.generator.answer(context.question, context.hits), context.hits, context.question)
+        language = context.answer_language
+        passages = self.passages(context.question, context.hits)
+        if not passages:
+            return Answer.not_found(context.question, language)
+        reply = self.generator.answer(context.question, passages, language)
+        return Answer.of(reply, [p.hit for p in passages], context.question, language)
 
-    async def chat_stream(self, context: Context) -> AsyncIterator[str]:
-        if not context.hits:
-            yield NOT_FOUND_ANSWER
+    async def chat_stream(self, context: Context) -> AsyncIterator[str | Answer]:
+        """The answer's text as it is generated, then the checked Answer (citations, groundedness);
+        a note on what is unsupported is streamed before it, since the text is out already."""
+        language = context.answer_language
+        passages = self.passages(context.question, context.hits)
+        if not passages:
+            answer = Answer.not_found(context.question, language)
+            yield answer.answer
+            yield answer
             return
-        async for piece in self.generator.stream_answer(context.question, context.hits):
+        pieces: list[str] = []
+        async for piece in self.generator.stream_answer(context.question, passages, language):
+            pieces.append(piece)
             yield piece
+        sources = [p.hit for p in passages]
+        checked = grounding.check("".join(pieces), sources, language)
+        if note := grounding.ungrounded_note(checked):
+            yield f"\n\n{note}"
+        yield Answer.checked(checked, sources, context.question)

@@ -101,15 +101,20 @@ def service_argv(name: str, s: Settings) -> list[str]:
     if name == "fastchat-controller":
         return [py, "-m", "fastchat.serve.controller", "--host", host, "--port", str(s.fastchat_controller_port)]
     if name == "fastchat-worker":
-        from ragway.llm_model import model_folder
+        from ragway.llm_model import gguf_path, model_folder
 
-        # ragway.fastchat_worker converts the default model first if the folder is missing (a fresh
-        # container volume), then runs FastChat's worker with these flags.
-        argv = [py, "-m", "ragway.fastchat_worker", s.fastchat_worker_kind, "--host", host,
+        # ragway.fastchat_worker prepares the model first (a fresh container volume may have none),
+        # then runs the worker with these flags.
+        kind = s.fastchat_worker_kind
+        model = gguf_path(s) if kind == "llamacpp" else model_folder(s)
+        argv = [py, "-m", "ragway.fastchat_worker", kind, "--host", host,
                 "--port", str(s.fastchat_worker_port), "--worker-address", worker_url(s),
-                "--controller-address", controller, "--model-path", str(model_folder(s)),
+                "--controller-address", controller, "--model-path", str(model),
                 "--model-names", s.llm_model, "--conv-template", s.llm_conv_template]
-        return argv + (["--device", s.llm_device] if s.fastchat_worker_kind == "model_worker" else [])
+        if kind == "llamacpp":
+            return argv + ["--context-length", str(s.llm_context_tokens), "--threads", str(s.llm_engine_threads),
+                           "--parallel", str(s.llm_parallel), "--repeat-penalty", str(s.llm_repeat_penalty)]
+        return argv + (["--device", s.llm_device] if kind == "model_worker" else [])
     if name == "fastchat-api":
         return [py, "-m", "ragway.fastchat_api", "--host", host, "--port", str(s.fastchat_api_port),
                 "--controller-address", controller]
@@ -253,14 +258,14 @@ class Stack:
     def up(self) -> dict[str, float]:
         """Start what is not running, wait until each is healthy; returns seconds to healthy."""
         from ragway.embedder import ensure_embedding_model
-        from ragway.llm_model import ensure_model_folder
+        from ragway.llm_model import prepare
 
         specs = services(self.s)
         if self.s.run_fastchat:
             started = time.monotonic()
-            self.say("preparing the LLM model folder (converted once, then cached) ...")
-            folder = ensure_model_folder(self.s)
-            self.say(f"  model folder {folder} ({time.monotonic() - started:.1f}s)")
+            self.say("preparing the LLM (assembled or converted once, then verified) ...")
+            model = prepare(self.s)
+            self.say(f"  LLM {self.s.llm_model}: {model} ({time.monotonic() - started:.1f}s)")
         started = time.monotonic()
         folder = ensure_embedding_model(self.s)
         self.say(f"  embedding model {folder} ({self.s.embedding_backend}, {time.monotonic() - started:.1f}s)")

@@ -1,9 +1,11 @@
 """OpenAI-compatible API: knowledge bases appear as models `kb:<name>`; the plain LLM passes through.
 
 On a kb model, `/v1/chat/completions` condenses a follow-up with the chat history, retrieves from
-the kb and answers from the retrieved chunks. The chunks come back in the extra top-level field
-`sources` (streams: on the last chunk, before `[DONE]`). Retrieval options go in the extra body
-field `retrieval` (the `openai` client: `extra_body={"retrieval": {...}}`)."""
+the kb and answers from the numbered chunks, citing them inline as [n]. The chunks come back in the
+extra top-level field `sources` ([n] is `sources[n-1]`), with `citations`, `declined`, `grounded`
+and `unsupported` (streams: on the last chunk, before `[DONE]`). An answer whose numbers, names or
+quotes are not in its passages carries a note saying so in its content. Retrieval options go in the
+extra body field `retrieval` (the `openai` client: `extra_body={"retrieval": {...}}`)."""
 
 from __future__ import annotations
 
@@ -19,12 +21,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from api.deps import reader
-from api.schemas import ChatCompletion, ChatCompletionRequest, ChunkOut, ModelList
+from api.schemas import ChatCompletion, ChatCompletionRequest, ChunkOut, Grounding, ModelList
 from api.services import Services, services_dep
+from ragway import grounding
 from ragway.auth import Caller
 from ragway.errors import DependencyUnavailable, InvalidRequest, RagwayError
-from ragway.generator import ChatTurn
-from ragway.rag import Answer, Context, RetrievalOptions
+from ragway.generator import ChatTurn, llm_refusal
+from ragway.rag import Answer, RetrievalOptions
 
 router = APIRouter(tags=["openai-compatible"])
 KB_MODEL_PREFIX = "kb:"
@@ -47,11 +50,15 @@ async def chat_completions(body: ChatCompletionRequest, caller: Caller = Depends
     kb = body.model.removeprefix(KB_MODEL_PREFIX)
     services.kbs.get(caller.tenant, kb)
     history, question = _split_messages(body)
-    options = body.retrieval.options() if body.retrieval else RetrievalOptions(top_k=services.settings.top_k)
+    options = body.retrieval.options() if body.retrieval else RetrievalOptions()
     context = await run_in_threadpool(services.rag.chat_context, caller.tenant, kb, history, question, options)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     if body.stream:
-        return StreamingResponse(_sse(services, context, body.model, completion_id), media_type="text/event-stream")
+        pieces = services.rag.chat_stream(context)
+        # Wait for the first piece before the status line goes out: an LLM that is down or a prompt over
+        # its context window then gets its own status (503, 400), not an error inside a 200 stream.
+        first = await anext(pieces)
+        return StreamingResponse(_sse(first, pieces, body.model, completion_id), media_type="text/event-stream")
     answer = await run_in_threadpool(services.rag.chat, context)
     return JSONResponse(_completion(answer, body.model, completion_id))
 
@@ -67,14 +74,22 @@ def _sources(hits) -> list[dict[str, Any]]:
     return [ChunkOut.of(h).model_dump() for h in hits]
 
 
+def _extensions(answer: Answer) -> dict[str, Any]:
+    return {"sources": _sources(answer.sources), "retrieval_query": answer.question,
+            **Grounding.of(answer).model_dump()}
+
+
 def _completion(answer: Answer, model: str, completion_id: str) -> dict[str, Any]:
+    note = grounding.ungrounded_note(grounding.Checked(answer.answer, grounded=answer.grounded,
+                                                       unsupported=answer.unsupported, language=answer.language))
+    content = f"{answer.answer}\n\n{note}" if note else answer.answer
     return {
         "id": completion_id, "object": "chat.completion", "created": int(time.time()), "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.answer},
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
                      "finish_reason": "stop"}],
         "usage": {"prompt_tokens": answer.prompt_tokens, "completion_tokens": answer.completion_tokens,
                   "total_tokens": answer.prompt_tokens + answer.completion_tokens},
-        "sources": _sources(answer.sources), "retrieval_query": answer.question,
+        **_extensions(answer),
     }
 
 
@@ -84,16 +99,24 @@ def _chunk(completion_id: str, model: str, delta: dict, finish_reason: str | Non
     return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
 
 
-async def _sse(services: Services, context: Context, model: str, completion_id: str) -> AsyncIterator[str]:
+async def _sse(first: str | Answer, rest: AsyncIterator[str | Answer], model: str,
+               completion_id: str) -> AsyncIterator[str]:
     yield _chunk(completion_id, model, {"role": "assistant", "content": ""})
+
+    async def pieces() -> AsyncIterator[str | Answer]:
+        yield first
+        async for piece in rest:
+            yield piece
+
     try:
-        async for piece in services.rag.chat_stream(context):
-            yield _chunk(completion_id, model, {"content": piece})
+        async for piece in pieces():
+            if isinstance(piece, Answer):
+                yield _chunk(completion_id, model, {}, "stop", **_extensions(piece))
+            else:
+                yield _chunk(completion_id, model, {"content": piece})
     except RagwayError as exc:  # the status line is sent already: report the error in the stream
-        yield f"data: {json.dumps({'error': {'code': exc.code, 'message': exc.message}})}\n\n"
-    else:
-        yield _chunk(completion_id, model, {}, "stop", sources=_sources(context.hits),
-                     retrieval_query=context.question)
+        error = {"error": {"code": exc.code, "message": exc.message, "type": exc.code}}
+        yield f"data: {json.dumps(error, ensure_ascii=False)}\n\n"
     yield "data: [DONE]\n\n"
 
 
@@ -111,12 +134,12 @@ async def _pass_through(body: ChatCompletionRequest, services: Services):
     headers = {"Authorization": f"Bearer {s.llm_api_key}"}
     client = httpx.AsyncClient(timeout=s.llm_timeout_s)
     try:
-        if not body.stream:
-            response = await client.post(url, json=payload, headers=headers)
-            await client.aclose()
-            return JSONResponse(response.json(), status_code=response.status_code)
         request = client.build_request("POST", url, json=payload, headers=headers)
         upstream = await client.send(request, stream=True)
+        if upstream.status_code >= 400 or not body.stream:
+            content = await upstream.aread()
+            await client.aclose()
+            return _relayed(upstream.status_code, content)
     except (httpx.HTTPError, ValueError) as exc:
         await client.aclose()
         raise DependencyUnavailable(f"the LLM at {s.llm_base_url} failed: {exc}") from exc
@@ -130,3 +153,15 @@ async def _pass_through(body: ChatCompletionRequest, services: Services):
             await client.aclose()
 
     return StreamingResponse(relay(), status_code=upstream.status_code, media_type="text/event-stream")
+
+
+def _relayed(status: int, content: bytes) -> JSONResponse:
+    """The LLM server's answer; its errors (FastChat: `{"object": "error", "message", "code": 40303}`, all
+    with status 400) as OpenAI-shaped errors: its client mistakes 400, its own failures 503."""
+    try:
+        data = json.loads(content)
+    except ValueError as exc:
+        raise DependencyUnavailable(f"the LLM answered {status} with a body that is not JSON") from exc
+    if status < 400 and data.get("object") != "error":
+        return JSONResponse(data, status_code=status)
+    raise llm_refusal(status, data)

@@ -34,4 +34,4 @@ async def search(body: SearchRequest, pending: PendingCaller = Depends(reader_ah
 def ask(body: AskRequest, caller: Caller = Depends(reader), services: Services = Depends(services_dep)) -> AskResponse:
     services.kbs.get(caller.tenant, body.kb)
     result = services.rag.ask(caller.tenant, body.kb, body.question, body.options())
-    return AskResponse(answer=result.answer, sources=[ChunkOut.of(h) for h in result.sources])
+    return AskResponse.of(result)

@@ -230,7 +230,13 @@ def test_local_defaults_are_unchanged():
     worker = service_argv("fastchat-worker", s)
     assert worker[worker.index("--worker-address") + 1] == "http://127.0.0.1:21002"
     assert worker[worker.index("--controller-address") + 1] == "http://127.0.0.1:21001"
-    assert worker[worker.index("--device") + 1] == "cpu"
+    assert worker[worker.index("ragway.fastchat_worker") + 1] == "llamacpp" and "--device" not in worker
+    assert worker[worker.index("--model-path") + 1].endswith("qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")
+    assert worker[worker.index("--threads") + 1] == str(usable_cpus())
+    assert worker[worker.index("--context-length") + 1] == "4096"
+    transformers = service_argv("fastchat-worker", s.model_copy(update={"fastchat_worker_kind": "model_worker"}))
+    assert transformers[transformers.index("--device") + 1] == "cpu"
+    assert transformers[transformers.index("--model-path") + 1].endswith("smollm2-135m-instruct")
 
 
 def test_redis_persistence_matches_the_local_stack(compose):
@@ -267,9 +273,10 @@ def test_gpu_override_only_changes_the_model_worker(compose):
     assert set(gpu["services"]) == {"fastchat-worker"}
     worker = gpu["services"]["fastchat-worker"]
     assert worker["environment"]["RAGWAY_LLM_DEVICE"] == "cuda"
+    assert worker["environment"]["RAGWAY_FASTCHAT_WORKER_KIND"] == "model_worker"
     assert "TORCH_INDEX_URL" in worker["build"]["args"]
     assert "ARG TORCH_INDEX_URL" in DOCKERFILE.read_text()
-    s = env_settings().model_copy(update={"llm_device": "cuda"})
+    s = env_settings().model_copy(update={"llm_device": "cuda", "fastchat_worker_kind": "model_worker"})
     argv = service_argv("fastchat-worker", s)
     assert argv[argv.index("--device") + 1] == "cuda"
     vllm = service_argv("fastchat-worker", s.model_copy(update={"fastchat_worker_kind": "vllm_worker"}))

@@ -1,0 +1,45 @@
+"""Passages fitted to the prompt budget (ragway/context.py): the question's sentences are kept."""
+
+from ragway.context import estimate_tokens, fit, sentences
+from ragway.lexical import Tokenizer
+from ragway.records import Hit
+
+TOKENIZER = Tokenizer()
+
+
+def hit(text: str, n: int = 0) -> Hit:
+    return Hit(chunk_id=f"c{n}", score=1.0, text=text, kb="kb", doc_id=f"d{n}", source=f"s{n}.md", page=0,
+               chunk_index=0, metadata={})
+
+
+TRAVEL = ("Expenses\nHotels must be booked through the portal. Travel expenses must be submitted within 30 days "
+          "of the end of the trip. Receipts are scanned by the finance team. Late claims are paid at 50 percent.")
+OTHER = "Security\nPasswords change every quarter. Laptops are encrypted. Badges are worn at all times."
+
+
+def test_short_passages_are_kept_whole():
+    hits = [hit(TRAVEL, 0), hit(OTHER, 1)]
+    assert [p.text for p in fit("When are expenses due?", hits, 500, TOKENIZER)] == [TRAVEL, OTHER]
+
+
+def test_over_budget_keeps_the_question_sentences_with_the_heading_and_drops_unrelated_chunks():
+    hits = [hit(OTHER, 1), hit(TRAVEL, 0)]
+    passages = fit("Within how many days must travel expenses be submitted?", hits, 30, TOKENIZER)
+    assert [p.hit.chunk_id for p in passages] == ["c0"]  # the security chunk shares no term: dropped
+    text = passages[0].text
+    assert text.startswith("Expenses") and "within 30 days" in text and "Receipts are scanned" not in text
+    assert "…" in text and estimate_tokens(text) <= 40
+
+
+def test_chinese_sentences_and_budget():
+    zh = "差旅制度\n员工出差须提前申请。差旅费用须在出差结束后三十天内提交报销。酒店标准为每晚六百元。"
+    assert sentences(zh) == ["差旅制度", "员工出差须提前申请。", "差旅费用须在出差结束后三十天内提交报销。",
+                             "酒店标准为每晚六百元。"]
+    assert estimate_tokens("差旅费用") == 3 and estimate_tokens("abcdefgh") == 2
+    [passage] = fit("差旅费用多少天内提交报销？", [hit(zh)], 25, TOKENIZER)
+    assert "三十天内" in passage.text and "酒店" not in passage.text and passage.text.startswith("差旅制度")
+
+
+def test_the_best_sentence_is_kept_even_over_budget():
+    [passage] = fit("expenses submitted days", [hit(TRAVEL)], 1, TOKENIZER)
+    assert "30 days" in passage.text

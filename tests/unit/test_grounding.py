@@ -1,0 +1,73 @@
+"""Citations, declines, groundedness and answer language (ragway/grounding.py), on hand-made answers."""
+
+from ragway import grounding
+from ragway.records import Hit
+
+
+def hit(text: str, source: str = "travel-policy.md", page: int = 0) -> Hit:
+    return Hit(chunk_id=source + text[:8], score=0.9, text=text, kb="kb", doc_id="d-" + source, source=source,
+               page=page, chunk_index=0, metadata={})
+
+
+PASSAGES = [hit("Travel expenses must be submitted within 30 days of the trip's end, with receipts."),
+            hit("New employees get 15 days of annual leave; Lena Ortiz in HR approves exceptions.", "leave.md"),
+            hit("差旅费用须在出差结束后30天内提交报销。", "差旅.md")]
+
+
+def test_cited_answer_is_grounded_and_maps_its_numbers():
+    checked = grounding.check("Expenses are due within 30 days [1].", PASSAGES, "en")
+    assert checked.citations == [1] and checked.grounded and not checked.declined
+    assert checked.unsupported == []
+
+
+def test_a_number_the_cited_passage_does_not_hold_is_flagged():
+    checked = grounding.check("Expenses are due within 18 days [1].", PASSAGES, "en")
+    assert not checked.grounded and checked.unsupported == ["18"]
+    assert "18" in grounding.ungrounded_note(checked)
+
+
+def test_a_fact_from_another_passage_than_the_cited_one_is_flagged():
+    # 15 days is in passage 2, but the answer cites passage 1 for it
+    assert grounding.check("New staff get 15 days [1].", PASSAGES, "en").unsupported == ["15"]
+    assert grounding.check("New staff get 15 days [2].", PASSAGES, "en").grounded
+
+
+def test_names_and_quotes_are_checked_numbers_normalised():
+    assert grounding.check("Ask Lena Ortiz [2].", PASSAGES, "en").grounded
+    checked = grounding.check('Ask Mark Twain, who says "receipts are optional" [1][2].', PASSAGES, "en")
+    assert checked.unsupported == ["receipts are optional", "Mark Twain"]
+    big = [hit("Units sold: 1,200 in Q2.")]
+    assert grounding.check("1200 units [1].", big, "en").grounded
+
+
+def test_citations_that_name_no_passage_are_dropped():
+    checked = grounding.check("Within 30 days [1][7].", PASSAGES, "en")
+    assert checked.citations == [1] and "[7]" not in checked.text
+
+
+def test_uncited_answer_is_checked_against_all_passages():
+    assert grounding.check("Within 30 days.", PASSAGES, "en").grounded
+    assert not grounding.check("Within 45 days.", PASSAGES, "en").grounded
+
+
+def test_declines_in_both_languages_become_the_canonical_sentence():
+    for text in ("The documents do not contain the answer to this question.",
+                 "The passages do not mention the CEO's salary.", "I cannot determine that from the passages.", ""):
+        checked = grounding.check(text, PASSAGES, "en")
+        assert checked.declined and checked.text == grounding.NOT_FOUND["en"], text
+    for text in ("文档中没有这个问题的答案。", "段落中未提及此事。"):
+        checked = grounding.check(text, PASSAGES, "zh")
+        assert checked.declined and checked.text == grounding.NOT_FOUND["zh"], text
+    assert not grounding.check("Within 30 days [1]; receipts do not need a stamp.", PASSAGES, "en").declined
+
+
+def test_chinese_answer_checks_digits_in_chinese_passages():
+    checked = grounding.check("出差结束后30天内提交[3]。", PASSAGES, "zh")
+    assert checked.grounded and checked.citations == [3]
+    assert not grounding.check("出差结束后18天内提交[3]。", PASSAGES, "zh").grounded
+
+
+def test_language_of_question():
+    assert grounding.language_of("差旅费用需要在多少天内提交？") == "zh"
+    assert grounding.language_of("Within how many days must travel expenses be submitted?") == "en"
+    assert grounding.language_of("RAGWAY 的 API key 怎么创建？") == "zh"
