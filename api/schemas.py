@@ -100,7 +100,7 @@ class AskResponse(Grounding):
     sources: list[ChunkOut] = Field(..., description="The numbered passages given to the LLM: [1] is the first")
 
     @classmethod
-    def of(cls, answer: Answer) -> AskResponse:  # type: ignore[override]
+    def of(cls, answer: Answer) -> AskResponse:
         return cls(answer=answer.answer, sources=[ChunkOut.of(h) for h in answer.sources],
                    **Grounding.of(answer).model_dump())
 

@@ -155,6 +155,7 @@ class Outcome:
     seconds: float
     first_token_s: float | None
     best_cosine: float
+    loops: bool
     answer: str
     unsupported: list[str] = field(default_factory=list)
 
@@ -183,7 +184,14 @@ async def answer_one(generator: Generator, q: Question, hits, passages, gated: b
     contains = not checked.declined and any(normalise(g, chinese) in normalise(answer, chinese) for g in golds)
     f1 = 0.0 if checked.declined else max((token_f1(answer, g, chinese) for g in golds), default=0.0)
     return Outcome(q.set, q.qid, model, bool(golds), checked.declined, gated, checked.grounded, contains, f1,
-                   seconds, first, best, answer, checked.unsupported)
+                   seconds, first, best, loops(answer), answer, checked.unsupported)
+
+
+def loops(answer: str) -> bool:
+    """Whether the answer repeats itself: some word trigram four times or more."""
+    words = answer.split() if " " in answer.strip() else list(answer)
+    trigrams = Counter(tuple(words[i:i + 3]) for i in range(len(words) - 2))
+    return bool(trigrams) and max(trigrams.values()) >= 4
 
 
 async def answer_all(generator: Generator, contexts, model: str) -> list[Outcome]:
@@ -214,6 +222,7 @@ def summarise(outcomes: list[Outcome]) -> dict:
         "declined_unanswerable": share(sum(o.declined for o in unanswerable), len(unanswerable)),
         "false_declines": share(sum(o.declined for o in answerable), len(answerable)),
         "flagged_ungrounded": share(sum(not o.grounded for o in answered), len(answered)),
+        "looping": share(sum(o.loops for o in outcomes), len(outcomes)),
         "p50_s": round(pct([o.seconds for o in llm], 0.5), 2), "p95_s": round(pct([o.seconds for o in llm], 0.95), 2),
         "first_token_p50_s": round(pct([o.first_token_s for o in llm if o.first_token_s is not None], 0.5), 2),
         "first_token_p95_s": round(pct([o.first_token_s for o in llm if o.first_token_s is not None], 0.95), 2),
@@ -228,7 +237,7 @@ def fmt(value) -> str:
 
 def print_table(rows: list[tuple[str, str, dict]]) -> None:
     cols = ["model", "set", "questions", "contains_gold", "f1", "declined_unanswerable", "false_declines",
-            "flagged_ungrounded", "p50_s", "p95_s", "first_token_p50_s", "first_token_p95_s"]
+            "flagged_ungrounded", "looping", "p50_s", "p95_s", "first_token_p50_s", "first_token_p95_s"]
     print("| " + " | ".join(cols) + " |")
     print("|" + "|".join("---" if i < 2 else "---:" for i in range(len(cols))) + "|")
     for model, name, summary in rows:

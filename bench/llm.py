@@ -35,9 +35,12 @@ FILLER = ("The quarterly report lists revenue, costs and headcount for each regi
           "hotels, leave and security policies that employees must follow. ")
 
 
+RUN = f"{time.time_ns() % 10**9}"  # prompts of no earlier run are in the worker's prompt cache
+
+
 def user_prompt(round_no: int, words: int) -> str:
     body = " ".join((FILLER * (words // len(FILLER.split()) + 1)).split()[:words])
-    return f"Report {round_no}. {body}\n\nSummarise the report above in a long, detailed paragraph."
+    return f"Report {RUN}-{round_no}. {body}\n\nSummarise the report above in a long, detailed paragraph."
 
 
 def chatml(user: str) -> str:

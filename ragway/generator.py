@@ -32,11 +32,11 @@ SYSTEM_PROMPTS = {
 }
 PROMPTS = {
     "en": ("Passages:\n{passages}\n\nQuestion: {question}\n\n"
-           "If a passage states the answer, reply with the answer in one short sentence and cite that passage "
-           "like [1]. If no passage states it, reply: {not_found}"),
+           "Find the passage that answers the question and reply with the answer in one short sentence, citing "
+           "it like [1]. If no passage answers the question, reply: {not_found}"),
     "zh": ("段落：\n{passages}\n\n问题：{question}\n\n"
-           "如果某个段落给出了答案，请用一句简短的中文回答，并像 [1] 这样标出该段落的编号。"
-           "如果没有段落给出答案，请回答：{not_found}"),
+           "找出回答这个问题的段落，用一句简短的中文回答，并像 [1] 这样标出该段落的编号。"
+           "如果没有段落回答这个问题，请回答：{not_found}"),
 }
 CONDENSE_PROMPT = (
     "Rewrite the last question so that it can be understood without the conversation. "

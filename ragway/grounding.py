@@ -35,7 +35,7 @@ CITATION_MARK = re.compile(r"\[(\d{1,3})\]")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _QUOTED = re.compile(r"[\"“”「『]([^\"“”「」『』]{3,80})[\"“”」』]")
 # Capitalised words not at a sentence start; runs of them are one name ("New York City").
-_NAME = re.compile(r"(?<![.!?:]\s)(?<!^)\b([A-Z][a-zA-Z]+(?:\s+[A-Z][a-zA-Z]+)*)")
+_NAME = re.compile(r"(?<![.!?:]\s)(?<!^)\b([A-Z][a-zA-Z]+(?:[ \t]+[A-Z][a-zA-Z]+)*)")
 _COMMON = {"I", "The", "A", "An", "In", "On", "It", "This", "That", "These", "Those", "Yes", "No", "If", "For",
            "According", "Based", "However", "Passage", "Passages", "Note", "Not"}
 
@@ -74,7 +74,7 @@ def drop_invalid_citations(answer: str, passages: int) -> str:
 
 
 def _normal(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).casefold()
+    text = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
     return re.sub(r"(?<=\d),(?=\d{3})", "", text)  # 1,200 == 1200
 
 

@@ -68,7 +68,8 @@ def test_ask_answers_from_the_right_source(client, corpus):
 
 def test_ask_declines_when_nothing_relevant_is_stored(client):
     result = client.ask(new_kb(client, "empty"), "What does the Zephyr satellite measure?")
-    assert result == {"answer": NOT_FOUND_ANSWER, "sources": []}
+    assert result == {"answer": NOT_FOUND_ANSWER, "sources": [], "citations": [], "declined": True, "grounded": True,
+                      "unsupported": []}
 
 
 def test_reingesting_the_same_files_adds_no_chunks(client, corpus, milvus, settings):

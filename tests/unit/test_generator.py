@@ -1,0 +1,33 @@
+"""The answer prompt and how the LLM server's errors reach users (no LLM needed)."""
+
+from ragway.context import Passage
+from ragway.errors import ContextTooLong, DependencyUnavailable, InvalidRequest
+from ragway.generator import build_messages, llm_refusal
+from ragway.grounding import NOT_FOUND
+from ragway.records import Hit
+
+
+def passage(text: str) -> Passage:
+    return Passage(Hit("c", 1.0, text, "kb", "d", "s.md", 0, 0, {}), text)
+
+
+def test_passages_are_numbered_and_the_instructions_follow_them_in_the_questions_language():
+    passages = [passage("Expenses are due within 30 days."), passage("Hotels cost 180 euros.")]
+    _, user = build_messages("When are expenses due?", passages, "en")
+    text = user.content
+    assert text.index("[1] Expenses") < text.index("[2] Hotels") < text.index("When are expenses due?")
+    assert text.rstrip().endswith(NOT_FOUND["en"]) and "[1]" in text.split("Question:")[1]  # asked to cite
+    _, zh = build_messages("报销期限是多久？", passages, "zh")
+    assert "问题：报销期限是多久？" in zh.content and zh.content.rstrip().endswith(NOT_FOUND["zh"])
+
+
+def test_fastchat_errors_become_the_right_ragway_errors():
+    overflow = llm_refusal(400, {"object": "error", "code": 40303,
+                                 "message": "This model's maximum context length is 4096 tokens."})
+    assert isinstance(overflow, ContextTooLong) and "4096" in overflow.message and overflow.http_status == 400
+    assert isinstance(llm_refusal(400, {"object": "error", "code": 40302, "message": "bad top_p"}), InvalidRequest)
+    internal = llm_refusal(400, {"object": "error", "code": 50001, "message": "worker died"})
+    assert isinstance(internal, DependencyUnavailable) and internal.http_status == 503
+    openai_style = llm_refusal(400, {"error": {"message": "context window exceeded", "code": "context_length"}})
+    assert isinstance(openai_style, ContextTooLong)
+    assert isinstance(llm_refusal(502, {"error": {"message": "bad gateway"}}), DependencyUnavailable)

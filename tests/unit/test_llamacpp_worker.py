@@ -1,0 +1,25 @@
+"""FastChat's generation parameters as llama.cpp requests, and llama.cpp errors as FastChat's."""
+
+from fastchat.constants import ErrorCode
+
+from ragway.llamacpp_worker import completion_request, fastchat_error
+
+
+def test_fastchat_params_become_a_streamed_llamacpp_completion():
+    params = {"prompt": "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n", "temperature": 0.0, "top_p": 1.0,
+              "max_new_tokens": 64, "stop": "<|im_end|>", "stop_token_ids": [151643], "echo": False,
+              "repetition_penalty": 1.0}
+    request = completion_request(params, repeat_penalty=1.1)
+    assert request["prompt"] == params["prompt"] and request["n_predict"] == 64 and request["stream"]
+    assert request["stop"] == ["<|im_end|>"] and request["temperature"] == 0.0 and request["cache_prompt"]
+    assert request["repeat_penalty"] == 1.1 and request["repeat_last_n"] == 64  # FastChat's 1.0 cannot turn it off
+    assert "top_k" not in request  # FastChat's -1: llama.cpp's default
+    assert completion_request({**params, "repetition_penalty": 1.3, "top_k": 5, "stop": ["a", "b"]}, 1.1) \
+        == {**request, "repeat_penalty": 1.3, "top_k": 5, "stop": ["a", "b"]}
+
+
+def test_llamacpp_errors_keep_their_meaning_for_fastchat():
+    overflow = fastchat_error({"code": 400, "type": "exceed_context_size_error",
+                               "message": "request (5001 tokens) exceeds the available context size (4096 tokens)"})
+    assert overflow["error_code"] == ErrorCode.CONTEXT_OVERFLOW and "5001 tokens" in overflow["text"]
+    assert fastchat_error({"message": "boom", "type": "internal"})["error_code"] == ErrorCode.INTERNAL_ERROR
