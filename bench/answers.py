@@ -194,8 +194,28 @@ def loops(answer: str) -> bool:
     return bool(trigrams) and max(trigrams.values()) >= 4
 
 
-async def answer_all(generator: Generator, contexts, model: str) -> list[Outcome]:
-    return [await answer_one(generator, q, hits, passages, gated, model) for q, hits, passages, gated in contexts]
+async def answer_with_every_model(settings, models: str, contexts, json_path: Path | None) -> list[Outcome]:
+    """Every question through every model, one model at a time, in one event loop (LangChain's async
+    OpenAI client outlives a loop). Each model's answers are written out as soon as it is done."""
+    outcomes: list[Outcome] = []
+    for i, spec in enumerate(m for m in models.split(",") if m.strip()):
+        model, _, kind = spec.partition("=")
+        worker = None
+        if model not in served_models(settings):
+            print(f"starting a {kind or 'llamacpp'} worker for {model} ...", flush=True)
+            worker = start_worker(settings, model, kind or "llamacpp", 21010 + i, settings.state_dir / "logs")
+        try:
+            generator = Generator(settings.model_copy(update={"llm_model": model}))
+            started = time.monotonic()
+            for q, hits, passages, gated in contexts:
+                outcomes.append(await answer_one(generator, q, hits, passages, gated, model))
+            print(f"{model}: {len(contexts)} answers in {time.monotonic() - started:.0f} s", flush=True)
+        finally:
+            if worker:  # free the memory and cores before the next model
+                stop(worker)
+        if json_path:
+            json_path.write_text(json.dumps({"answers": [asdict(o) for o in outcomes]}, ensure_ascii=False))
+    return outcomes
 
 
 # --- report --------------------------------------------------------------------------------------
@@ -312,25 +332,7 @@ def main() -> None:
           f"{settings.context_tokens} tokens, mode "
           f"{settings.retrieval_mode}, threshold {settings.answer_min_score}", flush=True)
 
-    outcomes: list[Outcome] = []
-    workers: list[subprocess.Popen] = []
-    try:
-        for i, spec in enumerate(m for m in args.models.split(",") if m.strip()):
-            model, _, kind = spec.partition("=")
-            if model not in served_models(settings):
-                print(f"starting a {kind or 'llamacpp'} worker for {model} ...", flush=True)
-                workers.append(start_worker(settings, model, kind or "llamacpp", 21010 + i,
-                                            settings.state_dir / "logs"))
-            generator = Generator(settings.model_copy(update={"llm_model": model}))
-            started = time.monotonic()
-            outcomes += asyncio.run(answer_all(generator, contexts, model))
-            print(f"{model}: {len(contexts)} answers in {time.monotonic() - started:.0f} s", flush=True)
-            if workers:  # free the memory and cores before the next model
-                stop(workers.pop())
-    finally:
-        for proc in workers:
-            stop(proc)
-
+    outcomes = asyncio.run(answer_with_every_model(settings, args.models, contexts, args.json))
     rows = [(model, name, summarise([o for o in outcomes if o.model == model and o.set == name]))
             for model in dict.fromkeys(o.model for o in outcomes) for name in chosen]
     print()

@@ -66,7 +66,7 @@ def fastchat_error(error: dict[str, Any]) -> dict[str, Any]:
 class LlamaCppWorker(BaseModelWorker):
     def __init__(self, *, controller_addr: str, worker_addr: str, model_path: str, model_names: list[str],
                  conv_template: str, limit_worker_concurrency: int, n_ctx: int, threads: int, parallel: int,
-                 repeat_penalty: float, no_register: bool = False):
+                 repeat_penalty: float, prompt_cache_mib: int, no_register: bool = False):
         super().__init__(controller_addr, worker_addr, uuid.uuid4().hex[:8], model_path, model_names,
                          limit_worker_concurrency, conv_template=conv_template)
         import xllamacpp
@@ -77,6 +77,9 @@ class LlamaCppWorker(BaseModelWorker):
         params.n_parallel = parallel
         params.cpuparams.n_threads = threads
         params.cpuparams_batch.n_threads = threads
+        # llama.cpp keeps earlier prompts' KV in RAM to reuse shared prefixes; its 8 GiB default grew the
+        # worker past 5 GB in an hour of questions.
+        params.cache_ram_mib = prompt_cache_mib
         self.engine = xllamacpp.Server(params)
         self.context_len = n_ctx
         self.repeat_penalty = repeat_penalty
@@ -155,13 +158,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--parallel", type=int, default=1, help="Requests decoded together (llama.cpp slots)")
     parser.add_argument("--repeat-penalty", type=float, default=1.1)
+    parser.add_argument("--prompt-cache-mib", type=int, default=512, help="RAM for reusable prompt prefixes")
     parser.add_argument("--no-register", action="store_true")
     args = parser.parse_args(argv)
     worker = LlamaCppWorker(
         controller_addr=args.controller_address, worker_addr=args.worker_address, model_path=args.model_path,
         model_names=args.model_names.split(","), conv_template=args.conv_template,
         limit_worker_concurrency=args.limit_worker_concurrency, n_ctx=args.context_length, threads=args.threads,
-        parallel=args.parallel, repeat_penalty=args.repeat_penalty, no_register=args.no_register)
+        parallel=args.parallel, repeat_penalty=args.repeat_penalty, prompt_cache_mib=args.prompt_cache_mib,
+        no_register=args.no_register)
     base_model_worker.worker = worker
     uvicorn.run(base_model_worker.app, host=args.host, port=args.port, log_level="info")
 

@@ -135,6 +135,8 @@ class Settings(BaseSettings):
     llm_threads: int = Field(0, ge=0, description="llama.cpp worker threads; 0 = every usable core")
     llm_parallel: int = Field(1, ge=1, description="llama.cpp worker: requests decoded together (each gets the full "
                                                    "context; more only pays with spare cores)")
+    llm_prompt_cache_mib: int = Field(512, ge=0, description="llama.cpp worker: RAM for earlier prompts' KV, reused "
+                                                             "when a prompt shares their prefix (0: off)")
     llm_repeat_penalty: float = Field(1.1, ge=1.0, description="llama.cpp worker: repetition penalty over the last "
                                                                "64 tokens, so answers never loop")
     llm_max_tokens: int = Field(256, description="Longest answer in tokens (a cap, so nothing loops for long)")

@@ -113,7 +113,8 @@ def service_argv(name: str, s: Settings) -> list[str]:
                 "--model-names", s.llm_model, "--conv-template", s.llm_conv_template]
         if kind == "llamacpp":
             return argv + ["--context-length", str(s.llm_context_tokens), "--threads", str(s.llm_engine_threads),
-                           "--parallel", str(s.llm_parallel), "--repeat-penalty", str(s.llm_repeat_penalty)]
+                           "--parallel", str(s.llm_parallel), "--repeat-penalty", str(s.llm_repeat_penalty),
+                           "--prompt-cache-mib", str(s.llm_prompt_cache_mib)]
         return argv + (["--device", s.llm_device] if kind == "model_worker" else [])
     if name == "fastchat-api":
         return [py, "-m", "ragway.fastchat_api", "--host", host, "--port", str(s.fastchat_api_port),
@@ -191,8 +192,15 @@ def services(s: Settings) -> dict[str, Service]:
     host = s.bind_host
     api = f"http://{host}:{s.fastchat_api_port}/v1"
     model_listed = _http_ok(f"{api}/models", lambda r: r.status_code == 200 and s.llm_model in r.text)
-    worker_registered = _http_ok(f"{controller_url(s)}/list_models",
-                                 lambda r: r.status_code == 200 and s.llm_model in r.text, method="POST")
+    registered = _http_ok(f"{controller_url(s)}/list_models",
+                          lambda r: r.status_code == 200 and s.llm_model in r.text, method="POST")
+    # The worker itself answers (after a restart the controller still lists the old one for a while).
+    serving = _http_ok(f"http://{host}:{s.fastchat_worker_port}/worker_get_status",
+                       lambda r: r.status_code == 200 and s.llm_model in r.text, method="POST")
+
+    def worker_registered() -> bool:
+        return serving() and registered()
+
     return {
         "redis": Service("redis", s.redis_url, _redis_ok(s), 30),
         "milvus": Service("milvus", f"http://{host}:{s.milvus_port}",
