@@ -124,7 +124,6 @@ def check(answer: str, hits: list[Hit], language: str) -> Checked:
     return Checked(text, cited, grounded=not missing, unsupported=missing, language=language)
 
 
-def ungrounded_note(checked: Checked) -> str:
-    if checked.grounded:
-        return ""
-    return UNGROUNDED_NOTE[checked.language].format(items=", ".join(checked.unsupported))
+def ungrounded_note(unsupported: list[str], language: str) -> str:
+    """What a reader should doubt, for answers whose text goes out as is (chat); "" when nothing."""
+    return UNGROUNDED_NOTE[language].format(items=", ".join(unsupported)) if unsupported else ""

@@ -151,6 +151,6 @@ class RagService:
             yield piece
         sources = [p.hit for p in passages]
         checked = grounding.check("".join(pieces), sources, language)
-        if note := grounding.ungrounded_note(checked):
+        if note := grounding.ungrounded_note(checked.unsupported, checked.language):
             yield f"\n\n{note}"
         yield Answer.checked(checked, sources, context.question)

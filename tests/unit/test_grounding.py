@@ -23,7 +23,8 @@ def test_cited_answer_is_grounded_and_maps_its_numbers():
 def test_a_number_the_cited_passage_does_not_hold_is_flagged():
     checked = grounding.check("Expenses are due within 18 days [1].", PASSAGES, "en")
     assert not checked.grounded and checked.unsupported == ["18"]
-    assert "18" in grounding.ungrounded_note(checked)
+    assert "18" in grounding.ungrounded_note(checked.unsupported, "en")
+    assert grounding.ungrounded_note([], "en") == ""
 
 
 def test_a_fact_from_another_passage_than_the_cited_one_is_flagged():
