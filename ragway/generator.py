@@ -23,20 +23,23 @@ from ragway.settings import Settings
 NOT_FOUND_ANSWER = NOT_FOUND["en"]
 
 # The passages are numbered so the answer can cite them. The instructions follow the passages: put
-# before them (in the system message), the 1.5B model declined nearly every question. A decline is
-# asked for verbatim (grounding.is_decline also knows its paraphrases); one prompt per answer
-# language, so a Chinese question is answered, and declined, in Chinese.
+# before them (in the system message), the 1.5B model declined nearly every question. Asked to "find
+# the passage", it sometimes answered with a passage's number and heading; asked for the passages'
+# own words, it copies the answer. A decline is asked for verbatim (grounding.is_decline also knows
+# its paraphrases); one prompt per answer language, so a Chinese question is answered, and declined,
+# in Chinese.
 SYSTEM_PROMPTS = {
     "en": "You are a careful assistant that answers questions about a company's documents.",
     "zh": "你是一个严谨的助手，根据公司文档回答问题。",
 }
 PROMPTS = {
     "en": ("Passages:\n{passages}\n\nQuestion: {question}\n\n"
-           "Find the passage that answers the question and reply with the answer in one short sentence, citing "
-           "it like [1]. If no passage answers the question, reply: {not_found}"),
+           "Write the answer to the question as one short sentence that uses the passages' own words, followed "
+           "by the number of the passage it comes from, like [1]. If the passages do not answer the question, "
+           "write only: {not_found}"),
     "zh": ("段落：\n{passages}\n\n问题：{question}\n\n"
-           "找出回答这个问题的段落，用一句简短的中文回答，并像 [1] 这样标出该段落的编号。"
-           "如果没有段落回答这个问题，请回答：{not_found}"),
+           "用段落中的原话写出这个问题的答案（一句简短的中文），并在后面标出它来自哪个段落，例如 [1]。"
+           "如果段落没有回答这个问题，只写：{not_found}"),
 }
 CONDENSE_PROMPT = (
     "Rewrite the last question so that it can be understood without the conversation. "
