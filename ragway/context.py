@@ -13,10 +13,9 @@ import math
 import re
 from dataclasses import dataclass
 
-from ragway.lexical import Tokenizer
+from ragway.lexical import CJK_CHAR, Tokenizer
 from ragway.records import Hit
 
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff]")
 # Sentence ends: English and Chinese punctuation (the latter needs no space after it), or a line break.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)|(?<=[。！？；])|\n+")
 GAP = " … "
@@ -25,7 +24,7 @@ HEADING_TOKENS = 24
 
 def estimate_tokens(text: str) -> int:
     """Qwen-style tokenizers: ~1.4 Chinese characters or ~4 other characters per token."""
-    han = len(_HAN.findall(text))
+    han = len(CJK_CHAR.findall(text))
     return math.ceil(han / 1.4 + (len(text) - han) / 4)
 
 

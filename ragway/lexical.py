@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff"
 _TOKEN_RUNS = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+", re.UNICODE)
-_CJK_RUN = re.compile(rf"[{_CJK}]")
+CJK_CHAR = re.compile(rf"[{_CJK}]")  # one CJK ideograph or kana
 _WORD_CHARS = re.compile(r"[^\W_]", re.UNICODE)
 # Chinese function words that carry no topic (IDF would discount them too, but they crowd queries).
 ZH_STOPWORDS = frozenset(
@@ -43,7 +43,7 @@ ZH_STOPWORDS = frozenset(
 def cjk_share(text: str) -> float:
     """Share of the text's letters and digits that are CJK ideographs or kana (0 for no letters)."""
     letters = len(_WORD_CHARS.findall(text))
-    return len(_CJK_RUN.findall(text)) / letters if letters else 0.0
+    return len(CJK_CHAR.findall(text)) / letters if letters else 0.0
 
 
 def _english_stopwords() -> frozenset[str]:
@@ -80,7 +80,7 @@ class Tokenizer:
         terms: list[str] = []
         latin: list[str] = []
         for run in _TOKEN_RUNS.findall(text):
-            if _CJK_RUN.match(run):
+            if CJK_CHAR.match(run):
                 jieba = _jieba()
                 words = jieba.cut_for_search(run) if self.cjk_mode == "search" else jieba.cut(run)
                 terms.extend(w for w in words if w.strip() and not (self.stopwords and w in ZH_STOPWORDS))
@@ -91,7 +91,7 @@ class Tokenizer:
                     terms.append(word)
         if self.stem and latin:
             stems = iter(_stemmer().stemWords(latin))
-            terms = [next(stems) if not _CJK_RUN.match(t) else t for t in terms]
+            terms = [next(stems) if not CJK_CHAR.match(t) else t for t in terms]
         return terms
 
     def many(self, texts: Iterable[str]) -> list[list[str]]:
