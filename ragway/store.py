@@ -278,28 +278,35 @@ class ChunkStore:
             clauses.append(filters.equals("kb", kb))
         if doc_id is not None:
             clauses.append(filters.equals("doc_id", doc_id))
+        return self._count(filters.all_of(*clauses))
+
+    def _count(self, expr: str) -> int:
         rows = self._read("count", lambda: self.client.query(
-            self.collection, filter=filters.all_of(*clauses), output_fields=["count(*)"], consistency_level="Strong"))
+            self.collection, filter=expr, output_fields=["count(*)"], consistency_level="Strong"))
         return int(rows[0]["count(*)"]) if rows else 0
 
     def stored_version(self, tenant: str, doc_id: str) -> StoredVersion | None:
         """What is stored of a document, or None if nothing is.
 
         A document counts as fully stored only when every expected chunk is present with one hash:
-        a worker killed half way leaves a mismatch, so the file is ingested again."""
-        expr = filters.all_of(filters.equals("tenant", tenant), filters.equals("doc_id", doc_id))
+        a worker killed half way leaves a mismatch, so the file is ingested again. One row gives the
+        hash, expected count and job; counts check them over every row (a query returns at most
+        16,384 rows, and documents can have more chunks)."""
+        doc = filters.all_of(filters.equals("tenant", tenant), filters.equals("doc_id", doc_id))
         rows = self._read("query", lambda: self.client.query(
-            self.collection, filter=expr, output_fields=["content_hash", "metadata"], limit=16_384,
+            self.collection, filter=doc, output_fields=["content_hash", "metadata"], limit=1,
             consistency_level="Strong"))
         if not rows:
             return None
-        metadata = [r.get("metadata") or {} for r in rows]
-        hashes = {r["content_hash"] for r in rows}
-        expected = {int(m.get("chunk_count", -1)) for m in metadata}
-        jobs = {m.get("job_id", "") for m in metadata}
-        if len(hashes) != 1 or len(expected) != 1:
-            return StoredVersion("", -1, len(rows), "")
-        return StoredVersion(hashes.pop(), expected.pop(), len(rows), jobs.pop() if len(jobs) == 1 else "")
+        digest, metadata = rows[0]["content_hash"], rows[0].get("metadata") or {}
+        expected, job_id = int(metadata.get("chunk_count", -1)), str(metadata.get("job_id", ""))
+        present = self._count(doc)
+        alike = self._count(filters.all_of(doc, filters.equals("content_hash", digest),
+                                           f'metadata["chunk_count"] == {expected}'))
+        if alike != present:
+            return StoredVersion("", -1, present, "")
+        by_job = self._count(filters.all_of(doc, 'metadata["job_id"] == ' + filters.quote(job_id)))
+        return StoredVersion(digest, expected, present, job_id if by_job == present else "")
 
     @staticmethod
     def _kb_filter(tenant: str, kb: str, extra_filter: str = "") -> str:

@@ -64,6 +64,35 @@ def test_half_written_document_is_not_complete(store):
     assert (stored.content_hash, stored.chunk_count, stored.present) == ("h1", 3, 2) and not stored.complete
 
 
+def test_a_document_past_the_query_row_limit_counts_as_complete(store):
+    # A Milvus query returns at most 16,384 rows; stored_version must count beyond that.
+    chunks = make_chunks("t1", "kb", "big.txt", [f"chunk {i}" for i in range(16_500)])
+    for start in range(0, len(chunks), 2_000):
+        store.upsert(chunks[start:start + 2_000])
+    stored = store.stored_version("t1", chunks[0].doc_id)
+    assert stored[:3] == ("h1", 16_500, 16_500) and stored.complete
+    store.delete_chunks_from("t1", "kb", chunks[0].doc_id, 16_499)  # the last chunk never got written
+    stored = store.stored_version("t1", chunks[0].doc_id)
+    assert stored[:3] == ("h1", 16_500, 16_499) and not stored.complete
+
+
+def test_chunks_of_two_versions_or_two_jobs(store):
+    old = make_chunks("t1", "kb", "a.txt", ["one", "two", "three"], digest="h1")
+    new = make_chunks("t1", "kb", "a.txt", ["uno", "dos", "tres"], digest="h2")
+    for c in old:
+        c.metadata["job_id"] = "job-1"
+    for c in new:
+        c.metadata["job_id"] = "job-2"
+    store.upsert(old)
+    assert store.stored_version("t1", old[0].doc_id) == ("h1", 3, 3, "job-1")
+    store.upsert(new[:1])  # the new version's worker died after its first chunk
+    assert store.stored_version("t1", old[0].doc_id) == ("", -1, 3, "")
+    for c in new:
+        c.content_hash, c.metadata["job_id"] = "h1", "job-2"
+    store.upsert(new[:1])  # same version written again by another job: complete, but no single writer
+    assert store.stored_version("t1", old[0].doc_id) == ("h1", 3, 3, "")
+
+
 def test_server_version_gate():
     assert not _upsert_keeps_partition_key("v2.3.5-lite")
     assert _upsert_keeps_partition_key("v2.4.0")
