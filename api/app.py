@@ -15,6 +15,7 @@ from api.metrics import register_ingest_metrics
 from api.middleware import RequestContext
 from api.routes import ROUTERS
 from api.services import get_services
+from ragway.blob_sweep import sweep_periodically
 from ragway.logs import configure_logging
 from ragway.settings import get_settings
 
@@ -41,6 +42,8 @@ def create_app() -> FastAPI:
 
     register_ingest_metrics(get_services())
     threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
+    if settings.blob_sweep_interval_s > 0:
+        threading.Thread(target=_sweep_blobs, name="blob-sweep", daemon=True).start()
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
 
     # Added last, so it runs first: the request id and latency cover the size check too.
@@ -54,6 +57,13 @@ def _warm_up() -> None:
         get_services().warm_up()
     except Exception:  # the first request retries and reports the cause
         log.exception("embedding model warm-up failed")
+
+
+def _sweep_blobs() -> None:
+    services = get_services()
+    s = services.settings
+    sweep_periodically(services.blobs, services.jobs, services.redis, s.blob_sweep_interval_s,
+                       s.blob_retention_s, stop=threading.Event())
 
 
 app = create_app()

@@ -44,7 +44,8 @@ def ingestor() -> Ingestor:
     if _ingestor is None:
         s = get_settings()
         embedder = get_embedder(s.for_ingest_worker())
-        store = ChunkStore(s, dim=embedder.dim, write_marks=WriteMarks(connect(s.redis_url), s.strong_after_delete_s))
+        marks = WriteMarks(connect(s.effective_redis_url), s.strong_after_delete_s)
+        store = ChunkStore(s, dim=embedder.dim, write_marks=marks)
         store.ensure_collection()
         _ingestor = Ingestor(Splitter(s), embedder, store)
     return _ingestor
@@ -120,8 +121,7 @@ class Batch:
             state.doc_id, state.chunks = result.doc_id, result.chunks
             added = 0 if result.skipped else result.chunks
         self.jobs.update_file(self.job_id, state, chunks_added=added)
-        if status in (FileStatus.done, FileStatus.skipped) and state.path is None:
-            self.blobs.delete(self.job_id, state.file_id)  # failed uploads stay, for a retry
+        release_upload(self.blobs, self.job_id, state, self.s.max_file_attempts)
         log.info("file finished", extra={"job_id": self.job_id, "file": state.name, "status": status,
                                          "chunks": state.chunks, "error": error})
 
@@ -148,6 +148,8 @@ class Batch:
             self.finish(state, FileStatus.failed, f"{state.name}: parsing took longer than {limit} s")
         except OSError as exc:
             self.finish(state, FileStatus.failed, f"{state.name}: cannot be read: {exc}")
+        except NotFound as exc:  # its upload was removed: the job or kb was deleted meanwhile
+            self.finish(state, FileStatus.failed, f"{state.name}: {exc.message}")
         except DependencyUnavailable:
             raise
         except Exception as exc:  # a parser bug must not leave the file 'running' forever
@@ -182,8 +184,18 @@ class Batch:
             self.finish(state, FileStatus.cancelled, f"knowledge base {kb!r} was deleted")
 
 
+def release_upload(blobs: BlobStore, job_id: str, state: FileState, max_attempts: int) -> None:
+    """A final file's upload is deleted; a failed one's stays for a retry until its last attempt
+    (or until the sweep, ragway/blob_sweep.py)."""
+    if state.path is not None or state.status not in TERMINAL:
+        return
+    if state.status != FileStatus.failed or state.attempts >= max_attempts:
+        blobs.delete(job_id, state.file_id)
+
+
 def fail_unfinished(jobs: JobStore, job_id: str, file_ids: list[str], reason: str) -> None:
-    """The batch gives up: its files that did not finish end as failed, not 'running' forever."""
+    """The batch gives up: its files that did not finish end as failed, not 'running' forever.
+    Their uploads stay for a retry: the cause (Milvus down, a slow batch) was not the file."""
     for file_id in file_ids:
         state = jobs.file(job_id, file_id)
         if state.status not in TERMINAL:
@@ -197,10 +209,10 @@ def ingest_batch(self: Task, job_id: str, file_ids: list[str]) -> dict:
     message: a Celery retry would have to publish a new message to the very broker that is down,
     and a task that fails is acknowledged and gone."""
     s = get_settings()
-    jobs = JobStore.from_url(s.redis_url)
+    jobs = JobStore.from_url(s.effective_redis_url)
     deadline = time.monotonic() + s.dependency_wait_s
     delay = 1.0
-    with visibility_lease(s.redis_url, self.request.id, every_s=s.visibility_timeout_s / 4):
+    with visibility_lease(s.effective_redis_url, self.request.id, every_s=s.visibility_timeout_s / 4):
         while True:
             try:
                 run_batch(job_id, file_ids, jobs, s)

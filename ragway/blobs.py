@@ -5,10 +5,14 @@ S3-compatible bucket (MinIO, SeaweedFS, AWS S3) for workers on several hosts."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
+import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import IO, Protocol
 
 from ragway.errors import DependencyUnavailable, NotFound
 from ragway.settings import Settings
@@ -16,9 +20,46 @@ from ragway.settings import Settings
 
 class BlobStore(Protocol):
     def put(self, job_id: str, file_id: str, data: bytes) -> None: ...
+    def put_stream(self, job_id: str, file_id: str, stream: IO[bytes]) -> int: ...
     def get(self, job_id: str, file_id: str) -> bytes: ...
     def exists(self, job_id: str, file_id: str) -> bool: ...
     def delete(self, job_id: str, file_id: str) -> None: ...
+    def delete_job(self, job_id: str) -> None: ...
+    def older_than(self, age_s: float) -> Iterator[tuple[str, str]]: ...
+
+
+COPY_BUFFER = 1024 * 1024
+
+
+class CountingReader(io.RawIOBase):
+    """A stream's bytes, counted, and cut off with `TooLarge` once past `limit`: the caller's
+    budget holds even when an archive lies about its members' sizes."""
+
+    def __init__(self, stream: IO[bytes], limit: int):
+        self.stream = stream
+        self.limit = limit
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(COPY_BUFFER if size is None or size < 0 else size)
+        self.count += len(data)
+        if self.count > self.limit:
+            raise TooLarge(self.limit)
+        return data
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+
+class TooLarge(Exception):
+    def __init__(self, limit: int):
+        super().__init__(f"more than {limit} bytes")
+        self.limit = limit
 
 
 def open_blob_store(settings: Settings) -> BlobStore:
@@ -39,6 +80,17 @@ def _missing(job_id: str, file_id: str) -> NotFound:
     return NotFound(f"upload {file_id} of job {job_id} is no longer stored")
 
 
+def _create(path: Path) -> IO[bytes]:
+    """A new file and its folder; again if a delete of the folder's last file removed it meanwhile."""
+    for _ in range(3):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return path.open("wb")
+        except FileNotFoundError:
+            continue
+    return path.open("wb")
+
+
 class LocalBlobStore:
     """A directory shared by gateway and workers (a volume in compose)."""
 
@@ -49,11 +101,20 @@ class LocalBlobStore:
         return self.root / job_id / file_id
 
     def put(self, job_id: str, file_id: str, data: bytes) -> None:
+        self.put_stream(job_id, file_id, io.BytesIO(data))
+
+    def put_stream(self, job_id: str, file_id: str, stream: IO[bytes]) -> int:
         path = self._path(job_id, file_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".part")
-        tmp.write_bytes(data)
+        try:
+            with _create(tmp) as out:
+                shutil.copyfileobj(stream, out, COPY_BUFFER)
+                size = out.tell()
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         os.replace(tmp, path)  # atomic: a worker never reads half a file
+        return size
 
     def get(self, job_id: str, file_id: str) -> bytes:
         try:
@@ -65,10 +126,23 @@ class LocalBlobStore:
         return self._path(job_id, file_id).exists()
 
     def delete(self, job_id: str, file_id: str) -> None:
-        self._path(job_id, file_id).unlink(missing_ok=True)
+        path = self._path(job_id, file_id)
+        path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the job's last upload: no empty folder stays behind
+            path.parent.rmdir()
 
     def delete_job(self, job_id: str) -> None:
         shutil.rmtree(self.root / job_id, ignore_errors=True)
+
+    def older_than(self, age_s: float) -> Iterator[tuple[str, str]]:
+        """(job id, file id) of the blobs (and parts left by a crash) last written over `age_s` ago."""
+        cutoff = time.time() - age_s
+        for path in self.root.glob("*/*") if self.root.is_dir() else []:
+            try:
+                if path.is_file() and path.stat().st_mtime < cutoff:
+                    yield path.parent.name, path.name
+            except FileNotFoundError:  # deleted meanwhile
+                continue
 
 
 class S3BlobStore:
@@ -106,6 +180,12 @@ class S3BlobStore:
     def put(self, job_id: str, file_id: str, data: bytes) -> None:
         self._call("put", lambda: self.s3.put_object(Bucket=self.bucket, Key=self._key(job_id, file_id), Body=data))
 
+    def put_stream(self, job_id: str, file_id: str, stream: IO[bytes]) -> int:
+        counted = CountingReader(stream, limit=1 << 62)
+        # A multipart upload for large files; aborted (nothing stored) if the stream raises.
+        self._call("put", lambda: self.s3.upload_fileobj(counted, self.bucket, self._key(job_id, file_id)))
+        return counted.count
+
     def get(self, job_id: str, file_id: str) -> bytes:
         from botocore.exceptions import ClientError
 
@@ -126,6 +206,30 @@ class S3BlobStore:
 
     def delete(self, job_id: str, file_id: str) -> None:
         self._call("delete", lambda: self.s3.delete_object(Bucket=self.bucket, Key=self._key(job_id, file_id)))
+
+    def delete_job(self, job_id: str) -> None:
+        for batch in self._pages(f"{self.prefix}{job_id}/"):
+            keys = [{"Key": o["Key"]} for o in batch]
+            self._call("delete", lambda k=keys: self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": k}))
+
+    def older_than(self, age_s: float) -> Iterator[tuple[str, str]]:
+        cutoff = time.time() - age_s
+        for batch in self._pages(self.prefix):
+            for o in batch:
+                parts = o["Key"].removeprefix(self.prefix).split("/")
+                if len(parts) == 2 and o["LastModified"].timestamp() < cutoff:
+                    yield parts[0], parts[1]
+
+    def _pages(self, prefix: str) -> Iterator[list[dict]]:
+        """The objects under `prefix`, a page (up to 1,000, what one delete_objects takes) at a time."""
+        token: dict[str, str] = {}
+        while True:
+            page = self._call("list", lambda t=token: self.s3.list_objects_v2(Bucket=self.bucket, Prefix=prefix, **t))
+            if page.get("Contents"):
+                yield page["Contents"]
+            if not page.get("IsTruncated"):
+                return
+            token = {"ContinuationToken": page["NextContinuationToken"]}
 
     def ping(self) -> None:
         self._call("head bucket", lambda: self.s3.head_bucket(Bucket=self.bucket))

@@ -71,6 +71,7 @@ class Job(BaseModel):
     total: int
     chunks: int = Field(0, description="Chunks written so far")
     counts: dict[str, int]
+    reason: str | None = Field(None, description="Why the job ended as it did, when no file says it")
     files: list[FileState] = []
 
 
@@ -78,6 +79,8 @@ def job_status(files: list[FileState], sealed: bool = True, cancelled: bool = Fa
     statuses = [f.status for f in files]
     if cancelled and all(s in TERMINAL for s in statuses):
         return JobStatus.cancelled
+    if sealed and not files:
+        return JobStatus.done  # nothing to do: ends at once (see `Job.reason`)
     if all(s == FileStatus.queued for s in statuses):
         return JobStatus.queued
     if not sealed or not all(s in TERMINAL for s in statuses):
@@ -85,6 +88,13 @@ def job_status(files: list[FileState], sealed: bool = True, cancelled: bool = Fa
     if all(s == FileStatus.failed for s in statuses):
         return JobStatus.failed
     return JobStatus.done
+
+
+def _require_open(job_id: str, sealed: bool, cancelled: bool) -> None:
+    if cancelled:
+        raise InvalidRequest(f"job {job_id} was cancelled")
+    if sealed:
+        raise InvalidRequest(f"job {job_id} is sealed: start a new job to add files")
 
 
 class JobStore:
@@ -119,12 +129,13 @@ class JobStore:
             pipe.execute()
         return job_id
 
+    @staticmethod
+    def require_open(job: Job) -> None:
+        _require_open(job.job_id, job.sealed, job.cancelled)
+
     def add_files(self, job_id: str, tenant: str, files: list[FileState]) -> None:
         meta = self._meta(job_id, tenant)
-        if meta.get("sealed") == "1":
-            raise InvalidRequest(f"job {job_id} is sealed: start a new job to add files")
-        if meta.get("cancelled") == "1":
-            raise InvalidRequest(f"job {job_id} was cancelled")
+        _require_open(job_id, meta.get("sealed") == "1", meta.get("cancelled") == "1")
         with redis_errors():
             pipe = self.r.pipeline(transaction=True)
             pipe.hset(self._files_key(job_id), mapping={f.file_id: f.model_dump_json() for f in files})
@@ -152,11 +163,13 @@ class JobStore:
         for f in files:
             counts[f.status.value] += 1
         sealed, cancelled = meta.get("sealed", "1") == "1", meta.get("cancelled") == "1"
+        total = int(meta["total"])
+        reason = "the job was sealed without files: nothing to ingest" if sealed and total == 0 else None
         return Job(job_id=job_id, tenant=meta["tenant"], kb=meta["kb"], created_at=float(meta["created_at"]),
                    created_by=meta.get("created_by", ""),
                    started_at=float(meta["started_at"]) if "started_at" in meta else None,
                    status=job_status(files, sealed, cancelled), sealed=sealed, cancelled=cancelled,
-                   total=int(meta["total"]), chunks=int(meta.get("chunks", 0)), counts=counts,
+                   total=total, chunks=int(meta.get("chunks", 0)), counts=counts, reason=reason,
                    files=files if with_files else [])
 
     def list_ids(self, tenant: str, limit: int = 50) -> list[str]:
@@ -205,16 +218,23 @@ class JobStore:
             self.update_file(job_id, f)
         return cancelled
 
-    def cancel_unfinished_of_kb(self, tenant: str, kb: str) -> list[str]:
-        """Cancel the kb's jobs that have not finished (its deletion); returns their ids."""
+    def _jobs_of_kb(self, tenant: str, kb: str) -> list[tuple[str, bool]]:
+        """(job id, cancelled) of the kb's jobs."""
         with redis_errors():
             job_ids = self.r.zrange(f"{PREFIX}:jobs:{tenant}", 0, -1)
             pipe = self.r.pipeline(transaction=False)
             for job_id in job_ids:
                 pipe.hmget(self._job_key(job_id), "kb", "cancelled")
             metas = pipe.execute()
-        candidates = [job_id for job_id, (job_kb, cancelled) in zip(job_ids, metas, strict=True)
-                      if job_kb == kb and cancelled != "1"]
+        return [(job_id, cancelled == "1") for job_id, (job_kb, cancelled) in zip(job_ids, metas, strict=True)
+                if job_kb == kb]
+
+    def job_ids_of_kb(self, tenant: str, kb: str) -> list[str]:
+        return [job_id for job_id, _ in self._jobs_of_kb(tenant, kb)]
+
+    def cancel_unfinished_of_kb(self, tenant: str, kb: str) -> list[str]:
+        """Cancel the kb's jobs that have not finished (its deletion); returns their ids."""
+        candidates = [job_id for job_id, cancelled in self._jobs_of_kb(tenant, kb) if not cancelled]
         unfinished = [job_id for job_id in candidates
                       if self.get(job_id, tenant, with_files=False).status not in FINISHED_JOB]
         for job_id in unfinished:

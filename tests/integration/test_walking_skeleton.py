@@ -107,7 +107,7 @@ def test_upload_errors_are_clear_json(client, tmp_path):
     assert missing.status_code == 404 and "does not exist" in missing.json()["error"]["message"]
     kb = new_kb(client, "dups")
     dup = client.http.post(f"/v1/kbs/{kb}/documents", files=[("files", ("a.txt", b"x")), ("files", ("a.txt", b"y"))])
-    assert dup.status_code == 400 and "two files are named" in dup.json()["error"]["message"]
+    assert dup.status_code == 202 and "same name" in dup.json()["refused"][0]
     assert client.http.get("/v1/jobs/doesnotexist").status_code == 404
 
 
