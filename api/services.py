@@ -52,12 +52,12 @@ class Services:
 
     @cached_property
     def redis(self) -> redis.Redis:
-        return connect(self.settings.redis_url)
+        return connect(self.settings.effective_redis_url)
 
     @cached_property
     def aredis(self) -> redis.asyncio.Redis:
         """For the checks every request makes (key, rate, kb) on the event loop; first used there."""
-        return connect_async(self.settings.redis_url)
+        return connect_async(self.settings.effective_redis_url)
 
     @cached_property
     def jobs(self) -> JobStore:

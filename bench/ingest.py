@@ -121,7 +121,7 @@ def main() -> None:
     rows.append(("seed: splitter + HuggingFaceEmbeddings + Milvus.from_documents", len(texts), t))
     print(f"  seed done in {t:.1f}s", flush=True)
 
-    _, token = KeyStore(connect(s.redis_url)).create(s.default_tenant, Role.admin, "bench/ingest.py")
+    _, token = KeyStore(connect(s.effective_redis_url)).create(s.default_tenant, Role.admin, "bench/ingest.py")
     client = GatewayClient(s.gateway_url, api_key=token)
     kb = f"bench-{uuid.uuid4().hex[:8]}"
     client.create_kb(kb, "bench/ingest.py (deleted at the end)")

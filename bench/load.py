@@ -57,7 +57,7 @@ def ensure_kb(settings, store: ChunkStore, embedder) -> list[str]:
     """The 10k-chunk kb (built once) and query strings drawn from the same articles."""
     paras = paragraphs(8_000)
     queries = [" ".join(p["text"].split()[:12]) for p in random.Random(7).sample(paras, 500)]
-    redis = connect(settings.redis_url)
+    redis = connect(settings.effective_redis_url)
     if KB not in {kb.name for kb in KnowledgeBases(redis).list(TENANT)}:
         KnowledgeBases(redis).create(TENANT, KB, "bench/load.py: 10k Wikipedia chunks", created_by="bench")
     chunks: list[Chunk] = []
@@ -212,11 +212,12 @@ def main() -> None:
     args = parser.parse_args()
     s = get_settings()
     embedder = get_embedder(s)
-    store = ChunkStore(s, dim=embedder.dim, write_marks=WriteMarks(connect(s.redis_url), s.strong_after_delete_s))
+    marks = WriteMarks(connect(s.effective_redis_url), s.strong_after_delete_s)
+    store = ChunkStore(s, dim=embedder.dim, write_marks=marks)
     store.ensure_collection()
     queries = ensure_kb(s, store, embedder)
     print(f"search consistency: {s.search_consistency} -> {store.consistency_for(TENANT, KB)}", flush=True)
-    _, token = KeyStore(connect(s.redis_url)).create(TENANT, Role.reader, "bench/load.py",
+    _, token = KeyStore(connect(s.effective_redis_url)).create(TENANT, Role.reader, "bench/load.py",
                                                     requests_per_minute=10**9)
 
     rows = one_client_rounds(s, store, embedder, token, queries, args.seconds, args.rounds)

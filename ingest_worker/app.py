@@ -9,7 +9,7 @@ from ragway.settings import get_settings
 
 def make_celery() -> Celery:
     s = get_settings()
-    app = Celery("ragway", broker=s.redis_url, backend=s.redis_url, include=["ingest_worker.tasks"])
+    app = Celery("ragway", broker=s.effective_redis_url, backend=s.effective_redis_url, include=["ingest_worker.tasks"])
     app.conf.update(
         task_default_queue=s.ingest_queue,
         task_serializer="json", accept_content=["json"], result_serializer="json",

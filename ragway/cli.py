@@ -54,7 +54,7 @@ def _key_store():
     from ragway.auth import KeyStore
     from ragway.redis_client import connect
 
-    return KeyStore(connect(get_settings().redis_url))
+    return KeyStore(connect(get_settings().effective_redis_url))
 
 
 @keys_app.command("create")

@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ragway.redis_auth import client_url
+
 ConsistencyLevel = Literal["LastWrite", "Strong", "Bounded", "Session", "Eventually"]
 
 
@@ -69,6 +71,9 @@ class Settings(BaseSettings):
 
     # --- Redis / Celery ----------------------------------------------------------------------
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_password: str = Field(
+        "", description="Password clients authenticate with and the local stack's Redis requires; empty = the "
+                        "password in redis_url, else the local stack's, generated into <state_dir>/redis.password")
     redis_port: int = 6379
     worker_concurrency: int = Field(1, description="Ingest processes per worker; 0 = one per usable core (affinity, "
                                                    "cgroup quota). "
@@ -265,6 +270,11 @@ class Settings(BaseSettings):
     def for_ingest_worker(self) -> Settings:
         """These settings as an ingest process uses them: `worker_embedding_threads` to encode with."""
         return self.model_copy(update={"embedding_threads": self.worker_embedding_threads})
+
+    @property
+    def effective_redis_url(self) -> str:
+        """`redis_url` with the password to authenticate with: what every Redis client connects to."""
+        return client_url(self)
 
     @property
     def gateway_url(self) -> str:

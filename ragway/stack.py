@@ -20,11 +20,13 @@ from pathlib import Path
 
 import httpx
 
+from ragway.redis_auth import guarded_by, password_file, server_password, write_server_config
 from ragway.settings import Settings
 
 SERVICE_ORDER = ["redis", "milvus", "fastchat-controller", "fastchat-worker", "fastchat-api",
                  "ingest-worker", "gateway"]
 FASTCHAT_SERVICES = {"fastchat-controller", "fastchat-worker", "fastchat-api"}
+REDIS_CLIENTS = ["ingest-worker", "gateway"]
 # Run with `ragway run NAME` by the container images, not started by the local stack.
 CONTAINER_SERVICES = ["flower", "milvus-init"]
 
@@ -89,8 +91,9 @@ def service_argv(name: str, s: Settings) -> list[str]:
     controller = controller_url(s)
     if name == "redis":
         (state / "redis").mkdir(parents=True, exist_ok=True)
-        return [redis_server_binary(), "--bind", host, "--port", str(s.redis_port), "--dir", str(state / "redis"),
-                *REDIS_PERSISTENCE_ARGS, "--protected-mode", "yes"]
+        # The config file holds the password (requirepass), so it is not on the command line.
+        return [redis_server_binary(), str(write_server_config(s)), "--bind", host, "--port", str(s.redis_port),
+                "--dir", str(state / "redis"), *REDIS_PERSISTENCE_ARGS, "--protected-mode", "yes"]
     if name == "milvus":
         extra = {**milvus_overrides(s),
                  # A restart waits for the previous instance's etcd sessions to expire: keep it short.
@@ -148,7 +151,7 @@ def _redis_ok(s: Settings) -> Callable[[], bool]:
         import redis
 
         try:
-            return bool(redis.Redis.from_url(s.redis_url, socket_timeout=2).ping())
+            return bool(redis.Redis.from_url(s.effective_redis_url, socket_timeout=2).ping())
         except redis.RedisError:
             return False
     return check
@@ -264,11 +267,17 @@ class Stack:
 
     # --- commands ------------------------------------------------------------------------------
     def up(self) -> dict[str, float]:
-        """Start what is not running, wait until each is healthy; returns seconds to healthy."""
+        """Start what is not running, wait until each is healthy; returns seconds to healthy of each
+        service it started (not of those it restarted: a caller stops only what it brought up)."""
         from ragway.embedder import ensure_embedding_model
         from ragway.llm_model import prepare
 
         specs = services(self.s)
+        server_password(self.s)  # generated into the state folder on the first `up`
+        stale = self._without_redis_password()
+        if stale:
+            self.say(f"  {', '.join(stale)}: running without the Redis password; restarting with it")
+            self.down(stale)
         if self.s.run_fastchat:
             started = time.monotonic()
             self.say("preparing the LLM (assembled or converted once, then verified) ...")
@@ -288,7 +297,19 @@ class Stack:
             self._wait_ready(spec)
             timings[name] = time.monotonic() - started
             self.say(f"  {name:20s} up in {timings[name]:5.1f}s  {spec.url}")
-        return timings
+        return {name: seconds for name, seconds in timings.items() if name not in stale}
+
+    def _without_redis_password(self) -> list[str]:
+        """Running services that do not use the Redis password: a Redis started before it existed
+        (a state folder from before passwords) with its clients, or clients started before it."""
+        if self.pid("redis") and not guarded_by(self.s.effective_redis_url):
+            return ["redis", *REDIS_CLIENTS]
+        secret = password_file(self.state)
+        if not secret.exists():  # a configured password, not the generated one
+            return []
+        written = secret.stat().st_mtime
+        return [name for name in REDIS_CLIENTS
+                if self.pid(name) and self._pid_file(name).stat().st_mtime < written]
 
     def _wait_ready(self, spec: Service) -> None:
         deadline = time.monotonic() + spec.start_timeout_s

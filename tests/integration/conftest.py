@@ -53,7 +53,7 @@ def settings(stack):
 
 @pytest.fixture(scope="session")
 def keys(stack, settings) -> KeyStore:
-    return KeyStore(connect(settings.redis_url))
+    return KeyStore(connect(settings.effective_redis_url))
 
 
 def client_for(settings, keys: KeyStore, tenant: str, role: Role) -> GatewayClient:

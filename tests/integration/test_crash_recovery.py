@@ -120,7 +120,7 @@ def test_chunks_a_batch_writes_after_its_kb_was_deleted_are_removed(client, milv
     kb = new_kb(client, "raced")
     path = tmp_path / "raced.txt"
     path.write_text("The raced kb holds a note about pallets in the warehouse. " * 20)
-    jobs = JobStore.from_url(settings.redis_url)
+    jobs = JobStore.from_url(settings.effective_redis_url)
     job_id = jobs.create(settings.default_tenant, kb, [FileState(file_id="f1", name=path.name,
                                                                  size=path.stat().st_size, path=str(path))])
     batch = tasks.Batch(job_id, jobs, open_blob_store(settings))

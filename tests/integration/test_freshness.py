@@ -38,7 +38,7 @@ def _chunk(tenant: str, kb: str, n: int) -> Chunk:
 def stores(settings):
     s = settings.model_copy(update={"collection": f"ragway_it_fresh_{uuid.uuid4().hex[:8]}",
                                     "search_consistency": "LastWrite"})
-    marks = WriteMarks(connect(s.redis_url))
+    marks = WriteMarks(connect(s.effective_redis_url))
     writer = ChunkStore(s, dim=DIM, write_marks=marks)
     writer.ensure_collection()
     reader = ChunkStore(s, dim=DIM, client=MilvusClient(uri=s.milvus_uri), write_marks=marks)
@@ -100,7 +100,7 @@ def test_a_stamp_read_ahead_on_the_event_loop_serves_the_searching_thread(stores
     expected = reader.consistency_for("t1", "ahead")
     # The thread's own (sync) Redis client points at a closed port: only the read-ahead can answer.
     nowhere = connect("redis://127.0.0.1:9/0")
-    marks = WriteMarks(nowhere, async_client=connect_async(settings.redis_url))
+    marks = WriteMarks(nowhere, async_client=connect_async(settings.effective_redis_url))
     store = ChunkStore(reader.settings, dim=DIM, client=reader.client, write_marks=marks)
 
     async def search_from_the_loop():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import tomllib
 from pathlib import Path
 from urllib.parse import urlparse
@@ -190,7 +191,7 @@ def test_every_setting_is_in_the_example_env_file():
 
 def test_example_env_file_holds_only_placeholder_secrets():
     env = env_example()
-    for key in ("MINIO_ROOT_PASSWORD", "FLOWER_BASIC_AUTH", "RAGWAY_MILVUS_TOKEN"):
+    for key in ("MINIO_ROOT_PASSWORD", "FLOWER_BASIC_AUTH", "RAGWAY_MILVUS_TOKEN", "RAGWAY_REDIS_PASSWORD"):
         assert "CHANGE_ME" in env[key], key
     secret = re.compile(r"PASSWORD|SECRET|TOKEN|ACCESS_KEY|AUTH", re.I)
     for path in (COMPOSE, GPU_OVERRIDE):
@@ -239,11 +240,42 @@ def test_local_defaults_are_unchanged():
     assert transformers[transformers.index("--model-path") + 1].endswith("smollm2-135m-instruct")
 
 
+def redis_script(compose: dict) -> tuple[list[str], str]:
+    """The compose Redis's shell command: its first line's words, and the here-document it feeds."""
+    shell, flag, script = compose["services"]["redis"]["command"]
+    assert (shell, flag) == ("sh", "-c")
+    first, _, heredoc = script.partition("\n")
+    return shlex.split(first), heredoc
+
+
 def test_redis_persistence_matches_the_local_stack(compose):
-    command = compose["services"]["redis"]["command"]
+    command, _ = redis_script(compose)
     start = command.index(REDIS_PERSISTENCE_ARGS[0])
     assert command[start:start + len(REDIS_PERSISTENCE_ARGS)] == REDIS_PERSISTENCE_ARGS
     assert "redis-data:/data" in compose["services"]["redis"]["volumes"]
+
+
+REQUIRED = re.compile(r"\$\{(?P<name>[A-Z_]+):\?[^}]+\}")
+
+
+def test_redis_requires_the_password_and_keeps_it_off_the_command_line(compose):
+    redis = compose["services"]["redis"]
+    assert REQUIRED.fullmatch(redis["environment"]["REDISCLI_AUTH"])["name"] == "RAGWAY_REDIS_PASSWORD"
+    command, heredoc = redis_script(compose)
+    # The image's entrypoint, so it still drops root; config from stdin ("-"): the here-document.
+    assert command[:4] == ["exec", "docker-entrypoint.sh", "redis-server", "-"] and command[-1] == "<<EOF"
+    assert heredoc.splitlines() == ['requirepass "$$REDISCLI_AUTH"', "EOF"]  # $$: compose leaves "$"
+    assert not any("pass" in word or "AUTH" in word for word in command)
+    assert redis["healthcheck"]["test"] == ["CMD-SHELL", "redis-cli ping | grep -q PONG"]  # REDISCLI_AUTH
+    assert env_settings().effective_redis_url.startswith("redis://:CHANGE_ME")
+
+
+def test_python_services_require_the_redis_password_and_milvus_token(compose):
+    for name, svc in ragway_services(compose).items():
+        required = {REQUIRED.fullmatch(value)["name"]: key for key, value in svc["environment"].items()}
+        assert required == {"RAGWAY_REDIS_PASSWORD": "RAGWAY_REDIS_PASSWORD",
+                            "RAGWAY_MILVUS_TOKEN": "RAGWAY_MILVUS_TOKEN"}, name
+    assert env_settings().milvus_token.startswith("root:")
 
 
 def flatten(tree: dict, prefix: str = "") -> dict[str, str]:
