@@ -41,6 +41,7 @@ class Ingestor:
         self.splitter = splitter
         self.embedder = embedder
         self.store = store
+        self.max_chunks = store.settings.max_document_chunks
 
     def prepare(self, tenant: str, kb: str, source: str, data: bytes,
                 job_id: str = "") -> PreparedDocument | IngestResult:
@@ -55,7 +56,15 @@ class Ingestor:
         pieces = self.splitter.split(loader.load(source, data))
         if not pieces:
             raise DocumentError(source, "no text could be extracted")
+        self._check_size(source, len(pieces))
         return PreparedDocument(tenant, kb, source, doc_id, digest, pieces, job_id)
+
+    def _check_size(self, source: str, chunks: int) -> None:
+        """Before embedding: a document is embedded within one task, so its size is bounded to fit
+        the task's time limit (settings.max_document_chunks)."""
+        if chunks > self.max_chunks:
+            raise DocumentError(source, f"{chunks:,} chunks; the limit is {self.max_chunks:,} per document "
+                                        "(RAGWAY_MAX_DOCUMENT_CHUNKS): split the file into smaller files")
 
     def write(self, documents: list[PreparedDocument]) -> list[IngestResult]:
         vectors = iter(self.embedder.embed([p.text for d in documents for p in d.pieces]))

@@ -139,3 +139,33 @@ def test_delete_written_by_removes_only_that_jobs_chunks(store):
     assert store.count("t1", "kb", doc_id=ours.doc_id) == 0
     assert store.count("t1", "kb", doc_id=theirs.doc_id) == theirs.chunks
     assert store.count("t1", "kb2", doc_id=same_doc_other_job.doc_id) == same_doc_other_job.chunks
+
+
+def test_a_document_over_the_chunk_limit_fails_before_it_is_embedded(tmp_path):
+    from ragway.errors import DocumentError
+    from ragway.ingest import Ingestor
+    from ragway.splitter import Splitter
+
+    class CountingEmbedder(LetterEmbedder):
+        texts = 0
+
+        def embed(self, texts):
+            CountingEmbedder.texts += len(texts)
+            return super().embed(texts)
+
+    def paragraphs(n: int) -> bytes:  # one chunk each (~450 characters)
+        return "\n\n".join(f"The depot counted {i} pallets of copper wire before noon. " * 8
+                           for i in range(n)).encode()
+
+    settings = Settings(collection="unit_chunks", num_partitions=4, max_document_chunks=3)
+    store = ChunkStore(settings, dim=DIM, client=MilvusClient(str(tmp_path / "lite.db")))
+    store.ensure_collection()
+    ingestor = Ingestor(Splitter(settings), CountingEmbedder(), store)
+    assert ingestor.ingest("t1", "kb", "three.txt", paragraphs(3)).chunks == 3  # at the limit
+    embedded = CountingEmbedder.texts
+    with pytest.raises(DocumentError) as refused:
+        ingestor.prepare("t1", "kb", "four.txt", paragraphs(4))
+    assert refused.value.message.startswith(
+        "four.txt: 4 chunks; the limit is 3 per document (RAGWAY_MAX_DOCUMENT_CHUNKS)")
+    assert CountingEmbedder.texts == embedded
+    assert store.count("t1", "kb", ids.document_id("t1", "kb", "four.txt")) == 0
