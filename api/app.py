@@ -9,8 +9,9 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from api.deps import authorize
 from api.errors import install_error_handlers
-from api.limits import BodySizeLimit
+from api.limits import BodyGuard
 from api.metrics import register_ingest_metrics
 from api.middleware import RequestContext
 from api.routes import ROUTERS
@@ -44,7 +45,8 @@ def create_app() -> FastAPI:
     threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
     if settings.blob_sweep_interval_s > 0:
         threading.Thread(target=_sweep_blobs, name="blob-sweep", daemon=True).start()
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(BodyGuard, max_upload_bytes=settings.max_request_bytes,
+                       max_json_bytes=settings.max_json_body_bytes, authorize=authorize)
 
     # Added last, so it runs first: the request id and latency cover the size check too.
     app.add_middleware(RequestContext, timeout_s=settings.request_timeout_s)

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from cachetools import LRUCache
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.limits import SCOPE_CALLER
 from api.metrics import SEARCH_AHEAD
 from api.services import get_services
 from ragway import logs, timing
@@ -34,8 +35,13 @@ class Authorized:
     def __init__(self, needed: Role):
         self.needed = needed
 
-    async def __call__(self, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Caller:
-        caller = await self.check(credentials.credentials if credentials else None)
+    async def __call__(self, request: Request,
+                       credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Caller:
+        checked: Caller | None = request.scope.get("state", {}).get(SCOPE_CALLER)  # before the body (api/limits.py)
+        if checked is not None:
+            caller = checked.require(self.needed)
+        else:
+            caller = await self.check(credentials.credentials if credentials else None)
         logs.set_caller(caller.tenant, caller.key_id)
         return caller
 
@@ -118,6 +124,11 @@ async def speculatively(caller: PendingCaller, work: Callable[[str], Awaitable[T
     if ahead:
         SEARCH_AHEAD.labels("released").inc()
     return verified, result
+
+
+async def authorize(token: str | None, needed: Role) -> Caller:
+    """The full check of a key (valid, within its budget, role), for middleware."""
+    return await Authorized(needed).check(token)
 
 
 reader = Authorized(Role.reader)

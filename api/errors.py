@@ -16,19 +16,21 @@ from ragway.errors import RagwayError, RateLimited, Unauthenticated
 log = logging.getLogger(__name__)
 
 
-def error_body(code: str, message: str, **extra) -> dict:
-    return {"error": {"message": message, "type": code, "param": None, "code": code, **extra}}
+def error_body(code: str, message: str, param: str | None = None, **extra) -> dict:
+    return {"error": {"message": message, "type": code, "param": param, "code": code, **extra}}
 
 
-async def send_json_error(send, status: int, code: str, message: str) -> None:
+async def send_json_error(send, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
     """An error response straight over ASGI, for middleware that answers before (or instead of) the app."""
     body = json.dumps(error_body(code, message)).encode()
+    extra = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            *extra]})
     await send({"type": "http.response.body", "body": body})
 
 
-def _headers(exc: RagwayError) -> dict[str, str]:
+def error_headers(exc: RagwayError) -> dict[str, str]:
     if isinstance(exc, RateLimited):
         return {"Retry-After": str(exc.retry_after_s)}
     if isinstance(exc, Unauthenticated):
@@ -41,12 +43,15 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _ragway(_: Request, exc: RagwayError) -> JSONResponse:
         if exc.http_status >= 500:
             log.warning("request failed: %s", exc.message)
-        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.http_status, headers=_headers(exc))
+        return JSONResponse(error_body(exc.code, exc.message, exc.param), status_code=exc.http_status,
+                            headers=error_headers(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         details = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
-        return JSONResponse(error_body("invalid_request", "the request is not valid", details=details),
+        first = details[0] if details else {"field": None, "message": ""}
+        return JSONResponse(error_body("invalid_request", f"the request is not valid: {first['field']}: "
+                                       f"{first['message']}", param=first["field"], details=details),
                             status_code=422)
 
     @app.exception_handler(StarletteHTTPException)

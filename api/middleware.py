@@ -6,12 +6,15 @@ histogram, a `Server-Timing` header (ragway/timing.py), and a timeout until the 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 
 from api.errors import send_json_error
 from api.metrics import REQUEST_SECONDS
 from ragway import logs, timing
+
+log = logging.getLogger(__name__)
 
 
 class RequestContext:
@@ -48,6 +51,13 @@ class RequestContext:
                     raise
                 await send_json_error(send_with_id, 504, "timeout", f"the request took longer than "
                                       f"{self.timeout_s:.0f} s; retry, or narrow it")
+            except Exception:
+                # Logged here, where the request id is still set (Starlette's outermost handler runs after).
+                log.exception("unhandled error")
+                if response_started:
+                    raise
+                await send_json_error(send_with_id, 500, "internal_error", "internal error; see the gateway log "
+                                      f"(request id {rid})")
         finally:
             route = scope.get("route")
             REQUEST_SECONDS.labels(scope["method"], getattr(route, "path", "unmatched"), str(status)).observe(

@@ -4,14 +4,39 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ragway.auth import ApiKey, Role
+from ragway.filters import is_valid_unicode
 from ragway.rag import Answer, RetrievalMode, RetrievalOptions
 from ragway.records import Hit
 
 
-class RetrievalParams(BaseModel):
+def _valid_text(value: Any, where: str = "") -> None:
+    """Every string of a request, dict keys included, must be encodable (no lone surrogates: JSON
+    allows `\\ud800`, UTF-8, Milvus and the LLM do not)."""
+    if isinstance(value, str) and not is_valid_unicode(value):
+        raise ValueError(f"text{f' at {where}' if where else ''} holds a lone surrogate (invalid Unicode)")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _valid_text(key, where)
+            _valid_text(item, f"{where}.{key}".lstrip(".") if isinstance(key, str) and is_valid_unicode(key) else where)
+    elif isinstance(value, list):
+        for item in value:
+            _valid_text(item, where)
+
+
+class RequestBody(BaseModel):
+    """Base of request bodies: strings checked to be valid Unicode, field by field."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _unicode(cls, value: Any) -> Any:
+        _valid_text(value)
+        return value
+
+
+class RetrievalParams(RequestBody):
     top_k: int | None = Field(None, ge=1, le=100, description="Number of chunks to retrieve (default: the "
                                                                "server's RAGWAY_TOP_K)")
     mode: RetrievalMode | None = Field(None, description="dense (embeddings), mmr (dense, diversified), bm25 "
@@ -113,12 +138,13 @@ class JobCreated(BaseModel):
     status_url: str
 
 
-class OpenJobRequest(BaseModel):
+class OpenJobRequest(RequestBody):
     kb: str = Field(..., description="Knowledge base the job ingests into")
 
 
-class ServerSourceRequest(BaseModel):
-    path: str = Field(..., description="Folder on the workers' shared storage, under an allowed root")
+class ServerSourceRequest(RequestBody):
+    path: str = Field(..., min_length=1, max_length=4096, pattern=r"^[^\x00-\x1f\x7f]*$",
+                      description="Folder on the workers' shared storage, under an allowed root")
     include: list[str] = Field([], description="Glob patterns of files to take (relative paths), e.g. **/*.pdf")
     exclude: list[str] = Field([], description="Glob patterns of files to leave out")
 
@@ -136,12 +162,12 @@ class Readiness(BaseModel):
     checks: dict[str, str] = Field(..., description="'ok' or the reason a dependency is not ready")
 
 
-class KbCreate(BaseModel):
+class KbCreate(RequestBody):
     name: str = Field(..., description="1-64 letters (any script), digits, '_', '-' or '.'", examples=["handbook"])
     description: str = Field("", max_length=1000)
 
 
-class KeyCreate(BaseModel):
+class KeyCreate(RequestBody):
     role: Role = Field(..., description="reader: search/ask/chat; writer: + ingest and delete; admin: + keys, kbs")
     name: str = Field("", max_length=200, description="What the key is for, shown in listings")
     requests_per_minute: int | None = Field(None, ge=1, description="Override the server's per-key default")
@@ -153,7 +179,7 @@ class KeyCreated(ApiKey):
 
 
 # --- OpenAI-compatible API ----------------------------------------------------------------------
-class ChatMessage(BaseModel):
+class ChatMessage(RequestBody):
     model_config = ConfigDict(extra="allow")
 
     role: Literal["system", "user", "assistant", "tool", "developer", "function"]
@@ -166,7 +192,7 @@ class ChatMessage(BaseModel):
         return self.content or ""
 
 
-class ChatCompletionRequest(BaseModel):
+class ChatCompletionRequest(RequestBody):
     """OpenAI's chat request; fields Ragway does not use on kb models are accepted and ignored there
     (and passed on to the LLM on the plain model)."""
 

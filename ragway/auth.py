@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from enum import StrEnum
@@ -19,12 +20,13 @@ import redis
 import redis.asyncio
 from pydantic import BaseModel, Field
 
-from ragway import filters
+from ragway import filters, ids
 from ragway.errors import Forbidden, NotFound, Unauthenticated
 from ragway.redis_client import redis_errors
 
 PREFIX = "ragway"
 TOKEN_PREFIX = "rgw"
+KEY_ID = re.compile(f"[0-9a-f]{{{ids.ID_HEX_LENGTHS['API key']}}}")
 
 
 class Role(StrEnum):
@@ -89,7 +91,7 @@ def key_id_of(token: str | None) -> str:
         raise Unauthenticated("missing API key: send 'Authorization: Bearer <key>' "
                               "(an admin creates keys with `ragway keys create` or POST /v1/keys)")
     parts = token.split("_", 2)
-    if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
+    if len(parts) != 3 or parts[0] != TOKEN_PREFIX or not KEY_ID.fullmatch(parts[1]):
         raise Unauthenticated("malformed API key: expected 'Authorization: Bearer rgw_...'")
     return parts[1]
 
@@ -159,6 +161,7 @@ class KeyStore:
         return sorted((_record(row) for row in rows if row), key=lambda k: k.created_at)
 
     def revoke(self, tenant: str, key_id: str) -> ApiKey:
+        ids.require("API key", key_id)
         with redis_errors():
             stored = self.r.hgetall(self._key(key_id))
             if not stored or stored["tenant"] != tenant:

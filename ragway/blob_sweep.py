@@ -13,7 +13,7 @@ import threading
 import redis
 
 from ragway.blobs import BlobStore
-from ragway.errors import NotFound, RagwayError
+from ragway.errors import InvalidRequest, NotFound, RagwayError
 from ragway.jobs import TERMINAL, JobStore
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ def disposable(jobs: JobStore, job_id: str, file_id: str) -> bool:
         return True
     try:
         return jobs.file(job_id, file_id).status in TERMINAL
-    except NotFound:
+    except (NotFound, InvalidRequest):  # no such job, or not even a job's folder
         return True
 
 

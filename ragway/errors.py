@@ -9,9 +9,10 @@ class RagwayError(Exception):
     code = "internal_error"
     http_status = 500
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, param: str | None = None):
         super().__init__(message)
         self.message = message
+        self.param = param  # the request field at fault, where one is (OpenAI's `param`)
 
 
 class NotFound(RagwayError):

@@ -5,6 +5,7 @@ and string literals are escaped here, in one place."""
 
 from __future__ import annotations
 
+import math
 import re
 
 from ragway.errors import InvalidRequest
@@ -25,7 +26,18 @@ def quote(value: str) -> str:
     """A Milvus string literal for `value`, with backslashes and quotes escaped."""
     if any(ord(ch) < 32 for ch in value):
         raise InvalidRequest("control characters are not allowed in filter values")
+    if not is_valid_unicode(value):
+        raise InvalidRequest("filter values must be valid Unicode (this one holds a lone surrogate)")
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def is_valid_unicode(value: str) -> bool:
+    """False for strings holding lone surrogates (JSON allows `\\ud800`; UTF-8 cannot encode it)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def equals(field: str, value: str) -> str:
@@ -43,6 +55,8 @@ NUMBER_FIELDS = {"page", "chunk_index", "created_at"}
 _METADATA_KEY = re.compile(r"^metadata\.([A-Za-z_][A-Za-z0-9_]{0,63})$")
 _COMPARISONS = {"eq": "==", "ne": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 MAX_IN_VALUES = 100
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+SAFE_NUMBER = 2**53
 
 
 def user_filter(spec: dict | None) -> str:
@@ -99,8 +113,21 @@ def _literal(field: str, kind: str, value) -> str:
     if isinstance(value, bool) and kind == "any":
         return "true" if value else "false"
     if isinstance(value, int | float) and not isinstance(value, bool) and kind != "string":
-        if value != value or value in (float("inf"), float("-inf")):
-            raise InvalidRequest(f"filter value for {field!r} must be a finite number")
-        return repr(value)
+        return _number(field, kind, value)
     wanted = {"string": "a string", "number": "a number", "any": "a string, number or boolean"}[kind]
     raise InvalidRequest(f"filter value for {field!r} must be {wanted}, not {value!r}")
+
+
+def _number(field: str, kind: str, value: int | float) -> str:
+    """Integer fields (page, chunk_index, created_at) take whole numbers within int64; metadata numbers
+    are kept within +-2**53, where JSON numbers are exact."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidRequest(f"filter value for {field!r} must be a finite number")
+    if kind == "number":
+        if isinstance(value, float) and not value.is_integer() or not INT64_MIN <= value <= INT64_MAX:
+            raise InvalidRequest(f"filter value for {field!r} must be a whole number between {INT64_MIN} and "
+                                 f"{INT64_MAX}, not {value!r}")
+        return str(int(value))
+    if not -SAFE_NUMBER <= value <= SAFE_NUMBER:
+        raise InvalidRequest(f"filter value for {field!r} must be between -2**53 and 2**53, not {value!r}")
+    return repr(value)

@@ -17,6 +17,7 @@ from enum import StrEnum
 import redis
 from pydantic import BaseModel, Field
 
+from ragway import ids
 from ragway.errors import InvalidRequest, NotFound
 from ragway.redis_client import connect, redis_errors
 
@@ -107,11 +108,11 @@ class JobStore:
 
     @staticmethod
     def _job_key(job_id: str) -> str:
-        return f"{PREFIX}:job:{job_id}"
+        return f"{PREFIX}:job:{ids.require('job', job_id)}"
 
     @staticmethod
     def _files_key(job_id: str) -> str:
-        return f"{PREFIX}:job:{job_id}:files"
+        return f"{JobStore._job_key(job_id)}:files"
 
     def create(self, tenant: str, kb: str, files: list[FileState], job_id: str | None = None,
                sealed: bool = True, created_by: str = "") -> str:

@@ -234,6 +234,13 @@ class Settings(BaseSettings):
         10_000, ge=0, description="API keys per gateway process whose searches start while the key is checked "
                                   "(keys that passed the check recently; 0: always check first)")
     chat_history_messages: int = Field(6, description="Earlier chat messages used to condense a follow-up")
+    chat_max_messages: int = Field(64, ge=1, description="Messages one chat request may hold")
+    chat_max_message_chars: int = Field(16_000, ge=1, description="Characters one chat message may hold")
+    llm_max_choices: int = Field(1, ge=1, description="Largest `n` (choices per request) on the plain model: each "
+                                                      "choice is a full generation on the shared CPU")
+    llm_max_tokens_limit: int = Field(2048, ge=1, description="Largest max_tokens a client may ask of the plain model")
+    max_json_body_bytes: int = Field(4 * 1024 * 1024, description="Largest JSON request body (uploads have "
+                                                                   "max_request_bytes)")
     log_level: str = "INFO"
 
     @field_validator("hybrid_dense_weight_cjk", mode="before")

@@ -72,11 +72,13 @@ BM25_FUNCTION = "text_bm25"
 
 @contextmanager
 def _unavailable_on_error(action: str) -> Iterator[None]:
-    """Milvus errors become `DependencyUnavailable`, which workers retry and the gateway maps to 503."""
+    """Milvus errors become `DependencyUnavailable`, which workers retry and the gateway maps to 503.
+    The server's message goes to the log only: it quotes the expression, which users never see."""
     try:
         yield
     except MilvusException as exc:
-        raise DependencyUnavailable(f"Milvus {action} failed: {exc}") from exc
+        log.warning("Milvus %s failed: %s", action, exc)
+        raise DependencyUnavailable(f"Milvus {action} failed (code {exc.code}); the log has the details") from exc
 
 
 class ChunkStore:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
 from api.deps import admin
 from api.schemas import KeyCreate, KeyCreated
@@ -38,6 +38,6 @@ def revoke_key(key_id: str, caller: Caller = Depends(admin), services: Services 
 
 
 @router.get("/v1/audit", summary="Recent changes to keys, knowledge bases and documents, newest first")
-def audit_log(limit: int = 100, caller: Caller = Depends(admin),
+def audit_log(limit: int = Query(100, ge=1, le=1000), caller: Caller = Depends(admin),
               services: Services = Depends(services_dep)) -> list[dict[str, Any]]:
-    return services.audit.recent(caller.tenant, min(max(limit, 1), 1000))
+    return services.audit.recent(caller.tenant, limit)

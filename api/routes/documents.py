@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, File, Path, UploadFile
+from fastapi import APIRouter, Depends, File, Path, Query, UploadFile
 
 from api import intake
 from api.deps import reader, writer
 from api.schemas import DocumentOut, JobCreated, ServerSourceRequest
 from api.services import Services, services_dep
-from ragway import filters
+from ragway import ids
 from ragway.auth import Caller
+from ragway.errors import InvalidRequest
 
 router = APIRouter(tags=["documents"])
+MAX_LISTED = 16_384  # Milvus queries return rows up to offset + limit = 16,384
 KB = Path(..., description="Knowledge base name (an admin creates it first: POST /v1/kbs)")
 
 
@@ -40,10 +42,13 @@ def ingest_server_folder(body: ServerSourceRequest, kb: str = KB, caller: Caller
 
 @router.get("/v1/kbs/{kb}/documents", response_model=list[DocumentOut],
             summary="The documents of a knowledge base with their chunk counts")
-def list_documents(kb: str = KB, limit: int = 100, offset: int = 0, caller: Caller = Depends(reader),
-                   services: Services = Depends(services_dep)) -> list[DocumentOut]:
+def list_documents(kb: str = KB, limit: int = Query(100, ge=1, le=1000),
+                   offset: int = Query(0, ge=0, le=MAX_LISTED - 1, description=f"offset + limit <= {MAX_LISTED}"),
+                   caller: Caller = Depends(reader), services: Services = Depends(services_dep)) -> list[DocumentOut]:
+    if offset + limit > MAX_LISTED:
+        raise InvalidRequest(f"offset + limit may be at most {MAX_LISTED} (Milvus's query window)", param="offset")
     services.kbs.get(caller.tenant, kb)
-    rows = services.store.list_documents(caller.tenant, kb, limit=min(limit, 1000), offset=offset)
+    rows = services.store.list_documents(caller.tenant, kb, limit=limit, offset=offset)
     return [DocumentOut(**row) for row in rows]
 
 
@@ -51,6 +56,6 @@ def list_documents(kb: str = KB, limit: int = 100, offset: int = 0, caller: Call
 def delete_document(doc_id: str, kb: str = KB, caller: Caller = Depends(writer),
                     services: Services = Depends(services_dep)) -> None:
     services.kbs.get(caller.tenant, kb)
-    filters.validate_name("document id", doc_id)
+    ids.require("document", doc_id)
     services.store.delete_document(caller.tenant, kb, doc_id)
     services.audit.record(caller.tenant, caller.key_id, "document.delete", f"{kb}/{doc_id}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Depends, File, UploadFile
+from fastapi import APIRouter, Depends, File, Query, UploadFile
 
 from api import intake
 from api.deps import reader, writer
@@ -49,10 +49,10 @@ def get_job(job_id: str, files: bool = True, caller: Caller = Depends(reader),
 
 
 @router.get("/v1/jobs", response_model=list[Job], summary="Recent jobs, newest first (without per-file detail)")
-def list_jobs(limit: int = 20, caller: Caller = Depends(reader),
-              services: Services = Depends(services_dep)) -> list[Job]:
+def list_jobs(limit: int = Query(20, ge=1, le=500, description="Jobs to list, newest first"),
+              caller: Caller = Depends(reader), services: Services = Depends(services_dep)) -> list[Job]:
     return [services.jobs.get(job_id, tenant=caller.tenant, with_files=False)
-            for job_id in services.jobs.list_ids(caller.tenant, min(limit, 500))]
+            for job_id in services.jobs.list_ids(caller.tenant, limit)]
 
 
 @router.post("/v1/jobs/{job_id}/cancel", response_model=Job,

@@ -45,6 +45,7 @@ def list_models(caller: Caller = Depends(reader), services: Services = Depends(s
              summary="Chat: on a kb:<name> model, answers from the knowledge base with `sources`")
 async def chat_completions(body: ChatCompletionRequest, caller: Caller = Depends(reader),
                            services: Services = Depends(services_dep)):
+    _check_size(body, services.settings)
     if not body.model.startswith(KB_MODEL_PREFIX):
         return await _pass_through(body, services)
     kb = body.model.removeprefix(KB_MODEL_PREFIX)
@@ -61,6 +62,25 @@ async def chat_completions(body: ChatCompletionRequest, caller: Caller = Depends
         return StreamingResponse(_sse(first, pieces, body.model, completion_id), media_type="text/event-stream")
     answer = await run_in_threadpool(services.rag.chat, context)
     return JSONResponse(_completion(answer, body.model, completion_id))
+
+
+def _check_size(body: ChatCompletionRequest, s) -> None:
+    """Client limits, so one request cannot hold the shared LLM (or the gateway's memory) for long."""
+    if len(body.messages) > s.chat_max_messages:
+        raise InvalidRequest(f"{len(body.messages)} messages; the limit is {s.chat_max_messages}: send the "
+                             "recent ones", param="messages")
+    for i, message in enumerate(body.messages):
+        if len(message.text()) > s.chat_max_message_chars:
+            raise InvalidRequest(f"message {i} holds {len(message.text())} characters; the limit is "
+                                 f"{s.chat_max_message_chars}", param=f"messages[{i}].content")
+    n = (body.model_extra or {}).get("n")
+    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= s.llm_max_choices):
+        raise InvalidRequest(f"n must be a whole number from 1 to {s.llm_max_choices} on this server", param="n")
+    for field in ("max_tokens", "max_completion_tokens"):
+        asked = getattr(body, field)
+        if asked is not None and asked > s.llm_max_tokens_limit:
+            raise InvalidRequest(f"{field} is {asked}; this server allows at most {s.llm_max_tokens_limit}",
+                                 param=field)
 
 
 def _split_messages(body: ChatCompletionRequest) -> tuple[list[ChatTurn], str]:

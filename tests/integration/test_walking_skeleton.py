@@ -108,7 +108,8 @@ def test_upload_errors_are_clear_json(client, tmp_path):
     kb = new_kb(client, "dups")
     dup = client.http.post(f"/v1/kbs/{kb}/documents", files=[("files", ("a.txt", b"x")), ("files", ("a.txt", b"y"))])
     assert dup.status_code == 202 and "same name" in dup.json()["refused"][0]
-    assert client.http.get("/v1/jobs/doesnotexist").status_code == 404
+    assert client.http.get("/v1/jobs/doesnotexist").status_code == 400  # not a job id at all
+    assert client.http.get(f"/v1/jobs/{'0' * 32}").status_code == 404
 
 
 def test_collection_reads_well_in_attu(milvus, settings, corpus):
