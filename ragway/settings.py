@@ -116,9 +116,10 @@ class Settings(BaseSettings):
                                  "is ignored; ~5x slower to ingest)")
     max_file_bytes: int = Field(100 * 1024 * 1024, description="Largest file, or archive member, ingested")
     max_document_chunks: int = Field(
-        20_000, ge=1, description="Chunks one document may have (~9 MB of plain text at chunk_size 500); a larger "
-                                  "one fails before it is embedded. A document is embedded within one task: at "
-                                  "~42 chunks/s (2 cores) 20,000 take ~8 min of task_time_limit_s; raise both together")
+        20_000, ge=1, description="Chunks one document may have (~8 MB of plain text at chunk_size 500); a larger "
+                                  "one fails after splitting, before it is embedded. A document is embedded within "
+                                  "one task: at 27-42 chunks/s (2 cores) 20,000 take 8-12 min of task_time_limit_s "
+                                  "(30 min); raise both together")
     max_files_per_upload: int = Field(1000, description="Files (parts) in one upload request")
     max_archive_members: int = Field(20_000, description="Files in one archive")
     max_upload_expanded_files: int = Field(20_000, description="Files in one upload request once archives are "
