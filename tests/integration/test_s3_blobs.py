@@ -3,6 +3,7 @@ a gateway replica and an ingest worker configured for it, on their own queue."""
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -11,7 +12,7 @@ import time
 
 import pytest
 
-from ragway.blobs import S3BlobStore
+from ragway.blobs import CountingReader, S3BlobStore, TooLarge
 from ragway.errors import NotFound
 from ragway.settings import Settings
 from tests.integration.conftest import extra_gateway, new_kb, wait_for_job
@@ -61,6 +62,25 @@ def test_put_get_exists_delete_against_a_real_s3_server(s3_server):
     assert not s3_server.exists("job1", "file1")
     with pytest.raises(NotFound):
         s3_server.get("job1", "file1")
+
+
+def test_streamed_puts_listing_by_age_and_job_deletes_against_a_real_s3_server(s3_server):
+    data = "合同 contract ".encode() * 200_000  # ~3.4 MB: a multipart upload
+    assert s3_server.put_stream("job2", "big", io.BytesIO(data)) == len(data)
+    s3_server.put("job2", "small", b"x")
+    s3_server.put("job3", "other", b"y")
+    assert s3_server.get("job2", "big") == data
+    assert {("job2", "big"), ("job2", "small")} <= set(s3_server.older_than(-60))  # all are older than the future
+    assert not set(s3_server.older_than(3600))
+    s3_server.delete_job("job2")
+    assert not s3_server.exists("job2", "big") and not s3_server.exists("job2", "small")
+    assert s3_server.exists("job3", "other")
+
+
+def test_a_stream_cut_off_by_its_budget_leaves_nothing_in_the_bucket(s3_server):
+    with pytest.raises(TooLarge):
+        s3_server.put_stream("job4", "cut", CountingReader(io.BytesIO(b"z" * (6 * 1024 * 1024)), limit=1024))
+    assert not s3_server.exists("job4", "cut")
 
 
 def test_a_job_ingests_from_the_bucket_and_clears_what_it_ingested(s3_server, settings, client, tmp_path):
