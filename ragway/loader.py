@@ -9,7 +9,9 @@ import io
 import logging
 import os
 import shutil
+from typing import NoReturn
 
+from ragway import mail, pdf
 from ragway.errors import DocumentError
 from ragway.records import Section
 
@@ -93,21 +95,6 @@ def _check_tools(filename: str, file_type: str) -> None:
                                       "not installed; save the file as DOCX/PPTX/XLSX")
 
 
-def _check_pdf(filename: str, data: bytes) -> None:
-    """pdfminer swallows structural damage and returns no text; pypdf names the problem."""
-    from pypdf import PdfReader
-
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        encrypted = reader.is_encrypted and not reader.decrypt("")
-        if not encrypted:
-            len(reader.pages)
-    except Exception as exc:
-        raise DocumentError(filename, f"PDF: the file is corrupt or truncated ({_describe(exc)})") from exc
-    if encrypted:
-        raise DocumentError(filename, "PDF: the file is encrypted or password-protected")
-
-
 def detect_type(filename: str, data: bytes) -> str:
     """The file type unstructured sees, from the content first and the name second."""
     from unstructured.file_utils.filetype import detect_filetype
@@ -126,12 +113,30 @@ def load(filename: str, data: bytes) -> list[Section]:
     if not data or not data.strip():
         raise DocumentError(filename, "the file is empty")
     file_type = detect_type(filename, data)
+    if file_type == "PDF":
+        return pdf.sections(filename, data, ocr=None)
+    if file_type == "EML":
+        return mail.sections(filename, data)
     _check_tools(filename, file_type)
-    encoding = None
-    if file_type in TEXT_TYPES:
-        data, encoding = decode_text(filename, data).encode("utf-8"), "utf-8"
-    elif file_type == "PDF":
-        _check_pdf(filename, data)
+    text = decode_text(filename, data) if file_type in TEXT_TYPES else None
+    if file_type == "XML" and "<html" in text[:4096].lower():  # XHTML (inline XBRL filings): read as a page
+        return _plain_text(text, "HTML") or _no_text(filename, file_type)
+    try:
+        sections = _partition(filename, file_type, data if text is None else text.encode("utf-8"),
+                              None if text is None else "utf-8")
+    except DocumentError:
+        if text is None:
+            raise
+        # A person reads a ragged CSV or HTML named .txt fine: so do we, as plain text.
+        sections = _plain_text(text, file_type)
+    return sections or _no_text(filename, file_type)
+
+
+def _no_text(filename: str, file_type: str) -> NoReturn:
+    raise DocumentError(filename, f"{file_type}: no text could be extracted")
+
+
+def _partition(filename: str, file_type: str, data: bytes, encoding: str | None) -> list[Section]:
     _offline_nlp()
     from unstructured.partition.auto import partition
 
@@ -140,15 +145,18 @@ def load(filename: str, data: bytes) -> list[Section]:
         # model): the message body is ingested, attachments are not.
         elements = partition(file=io.BytesIO(data), metadata_filename=filename, strategy="fast",
                              encoding=encoding, languages=["eng", "zho"], process_attachments=False)
-    except DocumentError:
-        raise
     except Exception as exc:
         log.info("parse failed for %s: %r", filename, exc)
         raise DocumentError(filename, f"{file_type}: {_describe(exc)}") from exc
-    sections = _sections(elements)
-    if not sections:
-        raise DocumentError(filename, f"{file_type}: no text could be extracted (empty, or only scanned images)")
-    return sections
+    return _sections(elements)
+
+
+def _plain_text(text: str, file_type: str) -> list[Section]:
+    if file_type in ("HTML", "XML"):
+        text = mail.html_text(text)
+    lines = (line.rstrip() for line in text.replace("\r\n", "\n").split("\n"))
+    body = "\n".join(lines).strip()
+    return [Section(text=body)] if body else []
 
 
 def _sections(elements) -> list[Section]:

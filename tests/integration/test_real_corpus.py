@@ -22,7 +22,9 @@ def expected_names(docs) -> list[str]:
     names = []
     for path, name in walk(docs, exclude=["MANIFEST.tsv", "README.md"]):
         if is_archive(name):
-            names += [m.name for m in expand_archive(name, path.read_bytes(), 1 << 30, 100_000)]
+            with path.open("rb") as archive:
+                members = [m.name for m in expand_archive(name, archive, 100_000)]
+            names += members or [name]  # an empty archive is itself a failed file
         else:
             names.append(name)
     assert len(names) >= 341
