@@ -39,8 +39,10 @@ RUN pip uninstall -y torchvision || true
 
 # --- runtime: the virtualenv, a few shared libraries, a non-root user ----------------------------
 FROM ${PYTHON_IMAGE} AS runtime
-# libmagic: file type detection; libgl1 + libglib2.0-0: opencv (pulled by unstructured's PDF extra).
+# libmagic: file type detection; libgl1 + libglib2.0-0: opencv (pulled by unstructured's PDF extra);
+# LibreOffice (no GUI): legacy .doc/.ppt/.xls converted to DOCX/PPTX/XLSX (ragway/office.py).
 RUN apt-get update && apt-get install -y --no-install-recommends libmagic1 libgl1 libglib2.0-0 \
+        libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --uid 10001 --create-home --shell /usr/sbin/nologin ragway \
     && mkdir -p /data /models \

@@ -8,12 +8,12 @@ from __future__ import annotations
 import io
 import logging
 import os
-import shutil
 from typing import NoReturn
 
-from ragway import mail, pdf
+from ragway import mail, ocr, office, pdf
 from ragway.errors import DocumentError
 from ragway.records import Section
+from ragway.settings import get_settings
 
 # No telemetry call on import, and no model download for element classification at run time.
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -83,16 +83,32 @@ def decode_text(filename: str, data: bytes) -> str:
 
 
 IMAGE_TYPES = {"JPG", "PNG", "TIFF", "BMP", "HEIC", "GIF", "WEBP"}
-LEGACY_OFFICE_TYPES = {"DOC", "PPT", "XLS"}
 
 
-def _check_tools(filename: str, file_type: str) -> None:
-    """Types that need a tool this deployment may not have get a reason a user can act on."""
-    if file_type in IMAGE_TYPES:
-        raise DocumentError(filename, f"{file_type}: images need OCR, which this deployment does not run")
-    if file_type in LEGACY_OFFICE_TYPES and not shutil.which("soffice"):
-        raise DocumentError(filename, f"{file_type}: legacy Office files need LibreOffice (soffice), which is "
-                                      "not installed; save the file as DOCX/PPTX/XLSX")
+def _pdf_ocr(filename: str) -> pdf.OcrPages | None:
+    """OCR for the PDF's pages without a text layer, if it is on."""
+    if not ocr.ocr_enabled(get_settings()):
+        return None
+
+    def read(data: bytes, pages: list[int]) -> dict[int, str]:
+        try:
+            return ocr.read_pdf_pages(data, pages)
+        except ocr.OcrError as exc:
+            raise DocumentError(filename, f"PDF: OCR failed: {exc.reason}") from exc
+
+    return read
+
+
+def _image_sections(filename: str, file_type: str, data: bytes) -> list[Section]:
+    if not ocr.ocr_enabled(get_settings()):
+        raise DocumentError(filename, f"{file_type}: images need OCR, which is off here (RAGWAY_OCR_ENABLED)")
+    try:
+        text = ocr.read_image(data).strip()
+    except ocr.OcrError as exc:
+        raise DocumentError(filename, f"{file_type}: {exc.reason}") from exc
+    if not text:
+        raise DocumentError(filename, f"{file_type}: OCR found no legible text in the image")
+    return [Section(text=text)]
 
 
 def detect_type(filename: str, data: bytes) -> str:
@@ -114,10 +130,13 @@ def load(filename: str, data: bytes) -> list[Section]:
         raise DocumentError(filename, "the file is empty")
     file_type = detect_type(filename, data)
     if file_type == "PDF":
-        return pdf.sections(filename, data, ocr=None)
+        return pdf.sections(filename, data, ocr=_pdf_ocr(filename))
     if file_type == "EML":
         return mail.sections(filename, data)
-    _check_tools(filename, file_type)
+    if file_type in IMAGE_TYPES:
+        return _image_sections(filename, file_type, data)
+    if file_type in office.SUCCESSORS:
+        file_type, data = office.convert(filename, file_type, data, get_settings().office_convert_timeout_s)
     text = decode_text(filename, data) if file_type in TEXT_TYPES else None
     if file_type == "XML" and "<html" in text[:4096].lower():  # XHTML (inline XBRL filings): read as a page
         return _plain_text(text, "HTML") or _no_text(filename, file_type)

