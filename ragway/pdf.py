@@ -109,7 +109,8 @@ def sections(filename: str, data: bytes, ocr: OcrPages | None = None) -> list[Se
     imaged = [i for i, text in enumerate(texts) if len(text.strip()) < MIN_PAGE_CHARS]
     if imaged and ocr is not None:
         for index, text in ocr(data, imaged).items():
-            texts[index] = text
+            if len(text.strip()) > len(texts[index].strip()):  # a short text layer beats an empty OCR
+                texts[index] = text
     out = [Section(text=body, page=i + 1, title=titles[i]) for i, text in enumerate(texts)
            if (body := paragraphs(text))]
     if not out:

@@ -98,3 +98,12 @@ def test_ragged_csv_and_html_named_txt_fall_back_to_their_text():
              b"<body><p>Offices close at <ix:nonFraction>6</ix:nonFraction> pm.</p><p>Bring a badge.</p></body></html>")
     text = " ".join(s.text for s in loader.load("actually-html.txt", xhtml))
     assert "Offices close at 6 pm." in text and "<p>" not in text and "p{}" not in text
+
+
+def test_a_page_with_a_short_text_layer_keeps_it_when_ocr_reads_less():
+    doc = FPDF()
+    doc.set_font("Helvetica", size=12)
+    doc.add_page()
+    doc.cell(0, 8, "Form 7")
+    sections = pdf.sections("form.pdf", bytes(doc.output()), ocr=lambda data, pages: dict.fromkeys(pages, ""))
+    assert [s.text for s in sections] == ["Form 7"]
