@@ -44,6 +44,15 @@ def zip_bytes(members: dict[str, bytes]) -> bytes:
     return out.getvalue()
 
 
+def zeros_zip(members: int, size: int) -> bytes:
+    """A decompression bomb: `members` files of `size` zero bytes, deflated to almost nothing."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for i in range(members):
+            archive.writestr(f"zeros-{i:02d}.txt", b"\0" * size)
+    return out.getvalue()
+
+
 def write_corpus(folder: Path) -> dict[str, Path]:
     """The mixed corpus of issue 2: four good files of four formats and two bad ones."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -11,14 +11,13 @@ import socket
 import tarfile
 import time
 import uuid
-import zipfile
 from pathlib import Path
 
 import httpx
 import pytest
 
 from ragway.auth import Role
-from tests.documents import zip_bytes
+from tests.documents import zeros_zip, zip_bytes
 from tests.integration.conftest import client_for, new_kb, wait_for_job
 
 MIB = 1024 * 1024
@@ -47,14 +46,6 @@ def rss_mib(pid: int) -> float:
 def stored_bytes(settings, job_id: str) -> int:
     folder = settings.blob_dir / job_id
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.exists() else 0
-
-
-def zeros_zip(members: int, size: int) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for i in range(members):
-            archive.writestr(f"zeros-{i:02d}.txt", b"\0" * size)
-    return out.getvalue()
 
 
 def raw_post(settings, path: str, headers: dict[str, str], body: bytes = b"", timeout_s: float = 5) -> bytes:

@@ -2,7 +2,6 @@
 
 import io
 import tarfile
-import zipfile
 
 import pytest
 from fastapi import UploadFile
@@ -11,7 +10,7 @@ from api.intake import receive_uploads
 from ragway.blobs import LocalBlobStore
 from ragway.jobs import FileStatus
 from ragway.settings import Settings
-from tests.documents import zip_bytes
+from tests.documents import zeros_zip, zip_bytes
 
 MIB = 1024 * 1024
 
@@ -28,19 +27,11 @@ def receive(tmp_path, uploads, **limits):
     return {f.name: f for f in receive_uploads(uploads, "job1", LocalBlobStore(tmp_path), Settings(**limits))}
 
 
-def zeros_zip(members: int, size: int) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for i in range(members):
-            archive.writestr(f"zeros-{i}.txt", b"\0" * size)
-    return out.getvalue()
-
-
 def test_a_zip_bomb_is_refused_member_by_member_without_writing_it(tmp_path):
     bomb = zeros_zip(members=3, size=20 * MIB)
     assert len(bomb) < 100_000
     files = receive(tmp_path, [upload("bomb.zip", bomb), upload("ok.txt", b"fine")])
-    assert all("decompression bomb" in files[f"zeros-{i}.txt"].error for i in range(3))
+    assert all("decompression bomb" in files[f"zeros-{i:02d}.txt"].error for i in range(3))
     assert files["ok.txt"].status == FileStatus.queued
     assert stored_bytes(tmp_path) == 4
 
