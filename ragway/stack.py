@@ -182,12 +182,17 @@ def _milvus_ok(s: Settings) -> Callable[[], bool]:
 
 def _worker_ok(s: Settings) -> Callable[[], bool]:
     def check() -> bool:
-        from ingest_worker.app import celery_app
+        from celery import Celery
 
+        # A Celery app of its own, on the URL of now: this process may have built the ingest app
+        # before its first `up` generated the Redis password.
+        probe = Celery("ragway-probe", broker=s.effective_redis_url)
         try:
-            return bool(celery_app.control.ping(timeout=1.0))
+            return bool(probe.control.ping(timeout=1.0))
         except Exception:  # broker not reachable yet
             return False
+        finally:
+            probe.close()
     return check
 
 

@@ -22,7 +22,7 @@ from ragway.cli import SAMPLE_DIR  # noqa: F401 - the sample corpus, for tests
 from ragway.client import GatewayClient
 from ragway.redis_client import connect
 from ragway.settings import get_settings
-from ragway.stack import Stack
+from ragway.stack import Stack, enabled
 
 
 def _group_alive(pgid: int) -> bool:
@@ -37,7 +37,12 @@ def _group_alive(pgid: int) -> bool:
 def stack():
     settings = get_settings()
     local = Stack(settings, say=lambda msg: print(msg, flush=True))
-    started = local.up()
+    running_before = {name for name in enabled(settings) if local.pid(name)}
+    try:
+        started = local.up()
+    except Exception:  # what this session started before the failure must not outlive it
+        local.down([name for name in enabled(settings) if name not in running_before])
+        raise
     yield local
     if started:
         pids = {name: local.pid(name) for name in started}

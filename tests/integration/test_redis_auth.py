@@ -41,3 +41,18 @@ def test_clients_with_the_password_work(stack, settings, keys):
     _, token = keys.create(settings.default_tenant, Role.reader, name="pytest redis auth")  # as `ragway keys create`
     listed = httpx.get(f"{settings.gateway_url}/v1/kbs", headers={"Authorization": f"Bearer {token}"}, timeout=30)
     assert listed.status_code == 200, listed.text
+
+
+def test_a_process_whose_celery_app_predates_the_password_still_sees_the_worker(stack, settings):
+    """A fresh clone's test run imports the ingest app before its first `stack up` writes the
+    password; the readiness check must use the password of now (it waited 120 s and failed)."""
+    import os
+    import subprocess
+    import sys
+
+    script = ("import ingest_worker.app\n"  # built with the stale password below
+              "from ragway.settings import Settings\nfrom ragway.stack import _worker_ok\n"
+              "print(_worker_ok(Settings(redis_password=''))())\n")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "RAGWAY_REDIS_PASSWORD": "stale"})
+    assert run.stdout.strip().splitlines()[-1] == "True", run.stderr[-2000:]
