@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff"
 _TOKEN_RUNS = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+", re.UNICODE)
 CJK_CHAR = re.compile(rf"[{_CJK}]")  # one CJK ideograph or kana
+CJK_TEXT_CHAR = re.compile(rf"[{_CJK}\u3000-\u303f\uff00-\uffef]")  # ... or CJK/full-width punctuation
 _WORD_CHARS = re.compile(r"[^\W_]", re.UNICODE)
 # Chinese function words that carry no topic (IDF would discount them too, but they crowd queries).
 ZH_STOPWORDS = frozenset(

@@ -8,17 +8,15 @@ without a text layer are handed to OCR when the caller gives one."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from statistics import median
 
 from ragway.errors import DocumentError
+from ragway.lexical import CJK_TEXT_CHAR
 from ragway.records import Section
 
 MIN_PAGE_CHARS = 20  # a page with fewer characters of text layer is treated as an image
 SHORT_LINE = 0.7  # a line shorter than this share of the page's usual line ends its paragraph
-_CJK_END = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]$")
-_CJK_START = re.compile(r"^[\u3000-\u30ff\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
 
 OcrPages = Callable[[bytes, list[int]], dict[int, str]]
 
@@ -92,7 +90,7 @@ def _join(current: str, line: str) -> str:
         return line
     if current.endswith("-") and line[:1].islower():
         return current[:-1] + line
-    if _CJK_END.search(current) or _CJK_START.search(line):
+    if CJK_TEXT_CHAR.fullmatch(current[-1]) or CJK_TEXT_CHAR.fullmatch(line[0]):
         return current + line
     return f"{current} {line}"
 
