@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -75,7 +76,7 @@ class UploadIntake:
         if sources.is_archive(name) and not sources.check_name(name):
             self._expand(name, upload.file, size)
         else:
-            self._store(name, size, lambda: _unclosed(upload.file))
+            self._store(name, size, lambda: nullcontext(upload.file))  # the request's stream: not closed here
 
     def stored_file_ids(self) -> list[str]:
         return [f.file_id for f in self.files if f.status == FileStatus.queued]
@@ -144,19 +145,6 @@ class UploadIntake:
         if archive_expanded > max(RATIO_FLOOR_BYTES, ratio * archive_size):
             return (f"its archive would expand more than {ratio}-fold ({_mib(archive_expanded)} MiB from "
                     f"{_mib(archive_size)} MiB; a decompression bomb?)")
-        return None
-
-
-class _unclosed:
-    """The request's own upload stream, lent to a `with` block that must not close it."""
-
-    def __init__(self, stream: IO[bytes]):
-        self.stream = stream
-
-    def __enter__(self) -> IO[bytes]:
-        return self.stream
-
-    def __exit__(self, *_) -> None:
         return None
 
 
