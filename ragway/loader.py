@@ -10,7 +10,7 @@ import logging
 import os
 from typing import NoReturn
 
-from ragway import mail, ocr, office, pdf
+from ragway import mail, markup, ocr, office, pdf
 from ragway.errors import DocumentError
 from ragway.records import Section
 from ragway.settings import get_settings
@@ -65,6 +65,9 @@ def _describe(exc: Exception) -> str:
 FALLBACK_ENCODINGS = ["utf_32", "utf_16", "utf_16_le", "utf_16_be", "gb18030", "big5", "shift_jis", "cp1252",
                       "cp1251", "latin_1"]
 TEXT_TYPES = {"TXT", "MD", "CSV", "TSV", "HTML", "XML", "RST", "ORG", "JSON", "EML"}
+# Formats whose Title elements are headings the author marked (HTML <h1>..<h6>, Markdown #, and
+# what unstructured converts to HTML first); elsewhere a Title may be any short line.
+MARKED_HEADINGS = {"HTML", "MD", "RST", "ORG", "EPUB", "RTF"}
 
 
 def decode_text(filename: str, data: bytes) -> str:
@@ -140,6 +143,8 @@ def load(filename: str, data: bytes) -> list[Section]:
     text = decode_text(filename, data) if file_type in TEXT_TYPES else None
     if file_type == "XML" and "<html" in text[:4096].lower():  # XHTML (inline XBRL filings): read as a page
         return _plain_text(text, "HTML") or _no_text(filename, file_type)
+    if file_type == "TXT" and markup.looks_like_markdown(text):  # a README or notes named .txt
+        file_type = "MD"
     try:
         sections = _partition(filename, file_type, data if text is None else text.encode("utf-8"),
                               None if text is None else "utf-8")
@@ -163,11 +168,12 @@ def _partition(filename: str, file_type: str, data: bytes, encoding: str | None)
         # E-mail attachments would each need their own parser (images need OCR, audio a speech
         # model): the message body is ingested, attachments are not.
         elements = partition(file=io.BytesIO(data), metadata_filename=filename, strategy="fast",
-                             encoding=encoding, languages=["eng", "zho"], process_attachments=False)
+                             encoding=encoding, languages=["eng", "zho"], process_attachments=False,
+                             content_type="text/markdown" if file_type == "MD" else None)
     except Exception as exc:
         log.info("parse failed for %s: %r", filename, exc)
         raise DocumentError(filename, f"{file_type}: {_describe(exc)}") from exc
-    return _sections(elements)
+    return _sections(elements, marked=file_type in MARKED_HEADINGS)
 
 
 def _plain_text(text: str, file_type: str) -> list[Section]:
@@ -178,9 +184,10 @@ def _plain_text(text: str, file_type: str) -> list[Section]:
     return [Section(text=body)] if body else []
 
 
-def _sections(elements) -> list[Section]:
+def _sections(elements, marked: bool = False) -> list[Section]:
     """Sections that never span pages: a heading opens a new one (and stays its first line);
-    each table is a section of its own, one row per line."""
+    each table is a section of its own, one row per line. Only a Title element that reads as a
+    heading is one (`markup.is_heading`); any other is body text."""
     sections: list[Section] = []
     texts: list[str] = []
     page, title, has_body = 0, "", False
@@ -200,7 +207,7 @@ def _sections(elements) -> list[Section]:
         if el_page != page:
             flush()
             page = el_page
-        if el.category == "Title":
+        if el.category == "Title" and markup.is_heading(text, marked):
             if has_body:  # consecutive headings stay together with the body that follows them
                 flush()
             title = text
@@ -225,7 +232,7 @@ def _table_rows(element) -> str:
         from lxml import html as lxml_html
 
         try:
-            rows = [" | ".join(" ".join(cell.text_content().split()) for cell in tr if cell.tag in ("td", "th"))
+            rows = [" | ".join(markup.cell_text(cell.text_content()) for cell in tr if cell.tag in ("td", "th"))
                     for tr in lxml_html.fromstring(html).iter("tr")]
             rows = [r for r in rows if r.strip(" |")]
             if rows:

@@ -6,13 +6,16 @@ from dataclasses import dataclass
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+from ragway import markup
 from ragway.records import Section
 from ragway.settings import Settings
 
 # Paragraphs, lines, then sentence ends in Chinese and English, then clauses, words, characters.
 # Chinese has no spaces, so without its punctuation a CJK text would be cut mid-sentence.
 # Bumped whenever the same text would be cut differently (kept evaluation kbs are keyed on it).
-CHUNKING_VERSION = 4  # 2: headings on every chunk, tables by rows under their header; 3: long titles kept; 4: 1/2
+# 2: headings on every chunk, tables by rows under their header; 3: long titles kept; 4: 1/2; 5: a title that is no
+# heading (a lone lower-case word, one letter) is neither repeated nor the chunks' title
+CHUNKING_VERSION = 5
 
 SEPARATORS = ["\n\n", "\n", "。", "！", "？", ". ", "! ", "? ", "；", "; ", "，", "、", ", ", " ", ""]
 
@@ -42,10 +45,10 @@ class Splitter:
         pieces: list[TextPiece] = []
         for section in sections:
             texts = self._table_chunks(section) if section.kind == "table" else self._text_chunks(section)
+            title = section.title if markup.could_be_heading(section.title) else ""
             for text in texts:
                 if text.strip():
-                    pieces.append(TextPiece(text=self._with_heading(text, section.title), page=section.page,
-                                            title=section.title))
+                    pieces.append(TextPiece(text=self._with_heading(text, title), page=section.page, title=title))
         return pieces
 
     def _text_chunks(self, section: Section) -> list[str]:
@@ -57,8 +60,9 @@ class Splitter:
         return self._splitter.split_text(text)
 
     def _is_heading(self, title: str) -> bool:
-        """Short enough to start every chunk; a longer one stays body text of the first chunk only."""
-        return bool(title) and len(title) <= self.max_heading
+        """A heading short enough to start every chunk; a longer one stays body text of the first
+        chunk only, and so does a title that is no heading at all ("is", "a": `markup.could_be_heading`)."""
+        return bool(title) and len(title) <= self.max_heading and markup.could_be_heading(title)
 
     def _with_heading(self, text: str, title: str) -> str:
         if not self._is_heading(title) or text.startswith(title):
