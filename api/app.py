@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from api.console import mount_console
 from api.deps import authorize
 from api.errors import install_error_handlers
 from api.limits import BodyGuard
@@ -40,6 +41,8 @@ def create_app() -> FastAPI:
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    mount_console(app)  # the web console at /ui (api/console.py), after the API routes
 
     register_ingest_metrics(get_services())
     threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()

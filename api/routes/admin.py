@@ -1,4 +1,4 @@
-"""API keys and the audit log of the caller's tenant (admin only)."""
+"""API keys and the audit log of the caller's tenant (admin only), and the key in use (any role)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,18 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 
-from api.deps import admin
+from api.deps import admin, reader
 from api.schemas import KeyCreate, KeyCreated
 from api.services import Services, services_dep
 from ragway.auth import ApiKey, Caller
 
 router = APIRouter(tags=["admin"])
+
+
+@router.get("/v1/me", response_model=Caller,
+            summary="The API key in use: its id, tenant, role and limits (what a client may offer)")
+async def who_am_i(caller: Caller = Depends(reader)) -> Caller:  # no I/O: no threadpool hop
+    return caller
 
 
 @router.post("/v1/keys", response_model=KeyCreated, status_code=201,
