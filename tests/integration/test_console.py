@@ -196,17 +196,23 @@ def test_create_a_kb(browser, state):
     state["kb"] = name
 
 
+DROP = """
+const [name, text] = arguments;
+const transfer = new DataTransfer();
+transfer.items.add(new File([text], name, {type: "text/plain"}));
+document.getElementById("drop-zone").dispatchEvent(new DragEvent("drop", {dataTransfer: transfer, bubbles: true}));
+"""
+
+
 def test_upload_two_files_and_watch_the_job(browser, state, tmp_path):
-    paths = []
-    for name, text in (ENGLISH, CHINESE):
-        path = tmp_path / name
-        path.write_text(text, encoding="utf-8")
-        paths.append(str(path))
+    path = tmp_path / ENGLISH[0]
+    path.write_text(ENGLISH[1], encoding="utf-8")
     go(browser, "upload")
     assert state["kb"] in el(browser, "#page-upload").text
-    el(browser, "#file-input").send_keys("\n".join(paths))
+    el(browser, "#file-input").send_keys(str(path))  # the file picker
+    browser.execute_script(DROP, *CHINESE)  # dropped on the page
     wait(browser, lambda d: CHINESE[0] in el(d, "#chosen-files").text)
-    assert "2 files" in el(browser, "#chosen-files").text
+    assert ENGLISH[0] in el(browser, "#chosen-files").text and "2 files" in el(browser, "#chosen-files").text
     el(browser, "#upload-start").click()
     wait(browser, lambda d: visible(d, "#job-status"))
     status = wait(browser, lambda d: el(d, "#job-status").get_attribute("data-status") in ("done", "failed",
@@ -217,6 +223,21 @@ def test_upload_two_files_and_watch_the_job(browser, state, tmp_path):
     assert "2 of 2 files done, 0 failed" in counts and "chunks/s" in counts
     assert int(el(browser, "#job-progress").get_attribute("value")) == 2
     shot(browser, "upload")
+
+
+def test_a_failed_file_shows_its_reason_and_can_be_retried(browser, tmp_path):
+    broken = tmp_path / "损坏的报告.pdf"
+    broken.write_bytes(b"%PDF-1.7\nthis is not a PDF body\n")
+    el(browser, "#file-input").send_keys(str(broken))
+    el(browser, "#upload-start").click()
+    wait(browser, lambda d: el(d, "#job-status").get_attribute("data-status") == "failed"
+         and visible(d, "#failed-files"), 300, "the broken file did not fail")
+    row = el(browser, "#failed-files tbody tr")
+    name, reason, attempts = (td.text for td in row.find_elements(By.CSS_SELECTOR, "td"))
+    assert name == broken.name and reason and attempts == "1"
+    el(browser, "#job-retry").click()
+    wait(browser, lambda d: el(d, "#job-status").get_attribute("data-status") == "failed"
+         and el(d, "#failed-files tbody tr td:last-child").text == "2", 300, "the retry did not run")
 
 
 def test_documents_and_their_chunks(browser, state):
@@ -249,6 +270,13 @@ def test_chat_answers_with_a_citation_that_opens_its_chunk(browser, state):
     wait(browser, lambda d: visible(d, "#citation-panel"))
     assert ENGLISH[0] in el(browser, "#citation-panel h3").text
     assert "within 45 days" in el(browser, "#citation-text").text
+    # A follow-up is sent with the conversation, and searched for as a standalone question.
+    el(browser, "#chat-input").send_keys("Who approves them?", Keys.ENTER)
+    wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".message.assistant[data-done]")) == 2,
+         LLM_TIMEOUT_S, "no answer to the follow-up")
+    follow_up = browser.find_elements(By.CSS_SELECTOR, ".message.assistant")[1]
+    assert follow_up.get_attribute("data-done") == "true", follow_up.text
+    assert follow_up.find_elements(By.CSS_SELECTOR, ".retrieval-query"), follow_up.text
     shot(browser, "chat")
     # A question the documents cannot answer (nothing passes the threshold) is shown as such.
     el(browser, "#chat-new").click()
@@ -348,6 +376,8 @@ def test_keys_roles_and_revocation(browser, admin_key, keys, settings, state):
     row = next(r for r in browser.find_elements(By.CSS_SELECTOR, "#key-table tbody tr") if "console reader" in r.text)
     row.find_element(By.CSS_SELECTOR, ".key-revoke").click()
     assert "console reader" in accept_confirm(browser)
+    wait(browser, lambda d: "revoked" in el(d, "#notice").text and "console reader" not in el(d, "#key-table").text)
+    el(browser, "#keys-show-revoked").click()
     wait(browser, lambda d: "revoked" in next(r.text for r in d.find_elements(By.CSS_SELECTOR, "#key-table tbody tr")
                                               if "console reader" in r.text))
     sign_out(browser)

@@ -96,7 +96,7 @@ function openSource(n, source) {
   els.citation.hidden = false;
 }
 
-function renderAnswer(body, text, final) {
+function renderAnswer(body, text, final, question) {
   const sources = final?.sources || [];
   const cited = new Set();
   const content = h("div", { class: "answer-text" }, final ? answerNodes(text, sources, cited) : text);
@@ -105,6 +105,11 @@ function renderAnswer(body, text, final) {
   else if (final && final.grounded === false) {
     parts.push(h("p", { class: "badge unsupported", i18n: "chat.unsupported",
       i18nArgs: { parts: (final.unsupported || []).join(", ") } }));
+  }
+  if (final?.retrieval_query && final.retrieval_query.trim() !== question.trim()) {
+    // A follow-up, condensed with the conversation into the question that was searched for.
+    parts.push(h("p", { class: "muted small retrieval-query", i18n: "chat.searchedFor",
+      i18nArgs: { query: final.retrieval_query } }));
   }
   if (sources.length) {
     parts.push(h("details", { class: "sources" },
@@ -147,7 +152,7 @@ async function send(ctx) {
       }
       if (event.sources) final = event;
     }
-    renderAnswer(body, text, final || { sources: [] });
+    renderAnswer(body, text, final || { sources: [] }, question);
     body.classList.remove("pending");
     message.dataset.done = "true";
     if (final?.declined) message.dataset.declined = "true";

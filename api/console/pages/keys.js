@@ -13,7 +13,10 @@ export function mount(section, ctx) {
     role: h("select", { id: "key-role" }, ["reader", "writer", "admin"].map((r) => h("option", { value: r, i18n: `role.${r}` }))),
     created: h("div", { id: "key-created", class: "card secret", hidden: true }),
     list: h("div", { id: "key-list" }),
+    showRevoked: h("input", { id: "keys-show-revoked", type: "checkbox" }),
+    revokedCount: h("span", { class: "muted" }),
   };
+  els.showRevoked.addEventListener("change", () => show(ctx).catch((e) => ctx.notify(e)));
   const form = h("form", { id: "key-create", class: "row" }, els.name,
     h("label", {}, h("span", { i18n: "keys.role" }), els.role), h("button", { type: "submit", i18n: "keys.create" }));
   form.addEventListener("submit", async (event) => {
@@ -27,7 +30,8 @@ export function mount(section, ctx) {
       ctx.notify(exc);
     }
   });
-  section.append(h("h2", { i18n: "tab.keys" }), form, els.created, els.list);
+  section.append(h("h2", { i18n: "tab.keys" }), form, els.created,
+    h("label", { class: "row" }, els.showRevoked, h("span", { i18n: "keys.showRevoked" }), els.revokedCount), els.list);
 }
 
 function showCreated(key) {
@@ -51,8 +55,11 @@ function showCreated(key) {
 }
 
 export async function show(ctx) {
-  const keys = await get("/v1/keys");
+  const all = await get("/v1/keys");
   const mine = ctx.me?.key_id;
+  const revoked = all.filter((k) => k.revoked_at).length;
+  els.revokedCount.textContent = `(${revoked})`;
+  const keys = els.showRevoked.checked ? all : all.filter((k) => !k.revoked_at);
   keys.sort((a, b) => Boolean(a.revoked_at) - Boolean(b.revoked_at) || b.created_at - a.created_at);
   fill(els.list, table([
     { i18n: "keys.id", cell: (k) => h("code", { text: k.key_id }) },
