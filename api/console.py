@@ -8,13 +8,19 @@ ever set as text)."""
 
 from __future__ import annotations
 
+import logging
+import mimetypes
 from pathlib import Path
 
 from starlette.exceptions import HTTPException
 from starlette.responses import PlainTextResponse
 from starlette.staticfiles import StaticFiles
 
+log = logging.getLogger(__name__)
 CONSOLE_DIR = Path(__file__).with_name("console")
+# Module scripts need a JavaScript type (and nosniff forbids guessing); a host's /etc/mime.types
+# must not turn .js into something else.
+mimetypes.add_type("text/javascript", ".js")
 PREFIX = "/ui"
 
 CONTENT_SECURITY_POLICY = (
@@ -55,4 +61,7 @@ class ConsoleFiles:
 
 
 def mount_console(app) -> None:
+    if not (CONSOLE_DIR / "index.html").is_file():  # an install without the package data: the API still runs
+        log.error("the web console's files are missing from %s: /ui is not served", CONSOLE_DIR)
+        return
     app.mount(PREFIX, ConsoleFiles(), name="console")

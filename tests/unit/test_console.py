@@ -5,6 +5,8 @@ real browser against the stack: tests/integration/test_console.py."""
 from __future__ import annotations
 
 import re
+import tomllib
+from pathlib import PurePosixPath
 
 import pytest
 from fastapi import FastAPI
@@ -86,3 +88,12 @@ def test_every_text_is_in_english_and_chinese():
                 used |= {f"{prefix}.{name}" for name in names.split()}
     missing = used - messages["en"]
     assert not missing, missing
+
+
+def test_every_console_file_is_in_the_package_data():
+    """The container image installs the package (not the source tree): the console must be in it."""
+    pyproject = tomllib.loads((CONSOLE_DIR.parents[1] / "pyproject.toml").read_text())
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["api"]
+    for path in FILES:
+        relative = PurePosixPath(path.relative_to(CONSOLE_DIR.parent).as_posix())
+        assert any(relative.match(p) for p in patterns), f"{relative} is not in [tool.setuptools.package-data]"
