@@ -120,6 +120,11 @@ def visible(driver, css: str) -> bool:
     return bool(found) and found[0].is_displayed()
 
 
+def row_text(driver, css: str, holding: str) -> str:
+    """The text of the first element matching css that holds `holding` ("" while there is none)."""
+    return next((r.text for r in driver.find_elements(By.CSS_SELECTOR, css) if holding in r.text), "")
+
+
 def shot(driver, page: str) -> None:
     """docs/console-<page>.png, reduced to a 256-colour palette (small files for the repository)."""
     from PIL import Image
@@ -378,8 +383,7 @@ def test_keys_roles_and_revocation(browser, admin_key, keys, settings, state):
     assert "console reader" in accept_confirm(browser)
     wait(browser, lambda d: "revoked" in el(d, "#notice").text and "console reader" not in el(d, "#key-table").text)
     el(browser, "#keys-show-revoked").click()
-    wait(browser, lambda d: "revoked" in next(r.text for r in d.find_elements(By.CSS_SELECTOR, "#key-table tbody tr")
-                                              if "console reader" in r.text))
+    wait(browser, lambda d: "revoked" in row_text(d, "#key-table tbody tr", "console reader"))
     sign_out(browser)
     sign_in(browser, reader_key)
     wait(browser, lambda d: visible(d, "#signin-error"))

@@ -149,19 +149,31 @@ async function start(ctx) {
 
 function follow(ctx, jobId) {
   followed = jobId;
+  seen = { jobId: null, failed: -1, files: [] };
   els.job.hidden = false;
   fill(els.job, h("p", { class: "muted", text: "…" }));
   poll(ctx);
 }
+
+// The job's counts every second; its per-file list (which holds every file of a large job) only
+// when the number of failed files changed, and once at the end.
+let seen = { jobId: null, failed: -1, files: [] };
 
 async function poll(ctx) {
   clearTimeout(timer);
   if (!followed) return;
   const jobId = followed;
   try {
-    const job = await get(`/v1/jobs/${enc(jobId)}`);
+    let job = await get(`/v1/jobs/${enc(jobId)}?files=false`);
+    if (seen.jobId !== jobId) seen = { jobId, failed: -1, files: [] };
+    const final = FINAL.has(job.status) && job.sealed;
+    if (final || (job.counts.failed || 0) !== seen.failed) {
+      job = await get(`/v1/jobs/${enc(jobId)}`);
+      seen.failed = job.counts.failed || 0;
+      seen.files = job.files;
+    }
     if (jobId !== followed) return;
-    renderJob(ctx, job);
+    renderJob(ctx, { ...job, files: job.files?.length ? job.files : seen.files });
     if (!FINAL.has(job.status) || !job.sealed) timer = setTimeout(() => poll(ctx), POLL_MS);
     else listJobs(ctx);
   } catch (exc) {
