@@ -245,6 +245,19 @@ def test_a_failed_file_shows_its_reason_and_can_be_retried(browser, tmp_path):
          and el(d, "#failed-files tbody tr td:last-child").text == "2", 300, "the retry did not run")
 
 
+def test_a_job_is_followed_from_the_list_and_cancelled(browser, state, settings, admin_key):
+    job_id = GatewayClient(settings.gateway_url, api_key=admin_key).open_job(state["kb"])["job_id"]  # still open
+    go(browser, "kbs")
+    go(browser, "upload")
+    wait(browser, lambda d: job_id[:12] in el(d, "#job-list").text)
+    browser.find_element(By.LINK_TEXT, job_id[:12]).click()
+    wait(browser, lambda d: job_id[:12] in el(d, "#job-panel").text and visible(d, "#job-cancel"))
+    assert el(browser, "#job-status").get_attribute("data-status") in ("queued", "running")
+    el(browser, "#job-cancel").click()
+    wait(browser, lambda d: el(d, "#job-status").get_attribute("data-status") == "cancelled")
+    assert not visible(browser, "#job-cancel")
+
+
 def test_documents_and_their_chunks(browser, state):
     el(browser, "#job-panel a.button").click()  # "Show documents"
     wait(browser, lambda d: visible(d, "#doc-table") and CHINESE[0] in el(d, "#doc-table").text)
