@@ -54,7 +54,8 @@ export async function call(method, path, { json, form, signal, key } = {}) {
   }
   let response;
   try {
-    response = await fetch(path, { method, headers, body, signal, cache: "no-store", credentials: "omit" });
+    // Relative to the console (served at <gateway>/ui/): the API is found behind a proxy's sub-path too.
+    response = await fetch(`..${path}`, { method, headers, body, signal, cache: "no-store", credentials: "omit" });
   } catch (exc) {
     if (exc.name === "AbortError") throw exc;
     throw new ApiError(0, "network", String(exc.message || exc));

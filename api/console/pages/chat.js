@@ -123,7 +123,8 @@ function renderAnswer(body, text, final, question) {
 
 async function send(ctx) {
   const question = els.input.value.trim();
-  if (!question || running || !ctx.kb) return;
+  if (!ctx.kb) return ctx.notify({ key: "kb.noneHelp" });
+  if (!question || running) return;
   if (kbOfHistory !== ctx.kb) newChat(ctx);
   if (!history.length) clear(els.log);
   els.input.value = "";

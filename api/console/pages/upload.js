@@ -117,7 +117,8 @@ function batches(files) {
 
 async function start(ctx) {
   const kb = ctx.kb;
-  if (!kb || !chosen.length) return;
+  if (!kb) return ctx.notify({ key: "kb.noneHelp" });
+  if (!chosen.length) return;
   const files = chosen;
   chosen = [];
   renderChosen();
