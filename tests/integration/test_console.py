@@ -257,7 +257,7 @@ def test_a_job_is_followed_from_the_list_and_cancelled(browser, state, settings,
     go(browser, "kbs")
     go(browser, "upload")
     wait(browser, lambda d: job_id[:12] in el(d, "#job-list").text)
-    browser.find_element(By.LINK_TEXT, job_id[:12]).click()
+    wait(browser, lambda d: d.find_element(By.LINK_TEXT, job_id[:12]).click() or True)  # the list may re-render
     wait(browser, lambda d: job_id[:12] in el(d, "#job-panel").text and visible(d, "#job-cancel"))
     assert el(browser, "#job-status").get_attribute("data-status") in ("queued", "running")
     el(browser, "#job-cancel").click()

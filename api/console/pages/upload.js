@@ -174,7 +174,14 @@ async function poll(ctx) {
       seen.files = job.files;
     }
     if (jobId !== followed) return;
-    renderJob(ctx, { ...job, files: job.files?.length ? job.files : seen.files });
+    const shown = { ...job, files: job.files?.length ? job.files : seen.files };
+    // Re-drawn when something changed (not every second: buttons would flicker under the pointer).
+    const signature = JSON.stringify([jobId, job.status, job.sealed, job.counts, job.chunks, job.reason,
+      shown.files.map((f) => [f.status, f.attempts])]);
+    if (signature !== seen.signature) {
+      seen.signature = signature;
+      renderJob(ctx, shown);
+    }
     if (!FINAL.has(job.status) || !job.sealed) timer = setTimeout(() => poll(ctx), POLL_MS);
     else listJobs(ctx);
   } catch (exc) {
