@@ -18,6 +18,7 @@ import uuid
 import zipfile
 from pathlib import Path
 
+import httpx
 import pytest
 
 from ragway.auth import Role
@@ -174,6 +175,9 @@ def page_errors(driver) -> list[str]:
 
 
 def test_sign_in_shows_the_tenant_and_role(console, browser, admin_key, settings):
+    page = httpx.get(console, timeout=30)
+    assert page.status_code == 200 and page.headers["content-security-policy"].startswith("default-src 'self'")
+    assert page.headers["x-content-type-options"] == "nosniff" and page.headers["x-frame-options"] == "DENY"
     browser.get(console)
     wait(browser, lambda d: visible(d, "#signin"))
     shot(browser, "signin")
