@@ -23,7 +23,7 @@ import pytest
 
 from ragway.auth import Role
 from ragway.client import GatewayClient, GatewayError
-from tests.integration.conftest import extra_gateway
+from tests.integration.conftest import extra_gateway, wait_for_job
 
 pytestmark = pytest.mark.stack
 
@@ -283,6 +283,29 @@ def test_documents_and_their_chunks(browser, state):
     wait(browser, lambda d: row.find_elements(By.CSS_SELECTOR, "td")[2].text == "3")
     assert int(row.find_elements(By.CSS_SELECTOR, "td")[3].text) >= 3
     shot(browser, "kbs")
+
+
+def test_a_long_document_is_read_100_chunks_at_a_time(browser, state, settings, admin_key, tmp_path):
+    long = tmp_path / "long-manual.txt"
+    long.write_text("\n\n".join(f"Section {i}. " + f"Procedure step {i} of the maintenance manual. " * 8
+                                  for i in range(130)), encoding="utf-8")
+    client = GatewayClient(settings.gateway_url, api_key=admin_key)
+    assert wait_for_job(client, client.upload(state["kb"], [long])["job_id"])["status"] == "done"
+    go(browser, "kbs")
+    go(browser, "documents")
+    wait(browser, lambda d: "long-manual.txt" in el(d, "#doc-table").text)
+    row = next(r for r in browser.find_elements(By.CSS_SELECTOR, "#doc-table tbody tr") if "long-manual" in r.text)
+    total = int(row.find_elements(By.CSS_SELECTOR, "td")[1].text)
+    assert total > 100
+    row.find_element(By.CSS_SELECTOR, ".doc-chunks").click()
+    wait(browser, lambda d: el(d, "#chunk-range").text == f"chunks 1–100 of {total}")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#chunk-view .chunk")) == 100
+    el(browser, "#chunk-view button[data-i18n=next]").click()
+    wait(browser, lambda d: el(d, "#chunk-range").text == f"chunks 101–{total} of {total}")
+    metas = browser.find_elements(By.CSS_SELECTOR, "#chunk-view .chunk-meta")
+    indexes = [int(m.text.split()[0].lstrip("#")) for m in metas]
+    assert indexes == list(range(100, total))
+    client.delete_document(state["kb"], row.find_element(By.CSS_SELECTOR, "code").get_attribute("title"))
 
 
 def test_chat_answers_with_a_citation_that_opens_its_chunk(browser, state):

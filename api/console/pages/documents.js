@@ -7,7 +7,7 @@ import { t } from "../i18n.js";
 export const id = "documents";
 export const role = "reader";
 const PAGE = 100;
-const MAX_CHUNKS_SHOWN = 100; // the search API's top_k limit
+const CHUNKS_PER_VIEW = 100; // the search API's top_k limit
 let els;
 let offset = 0;
 
@@ -58,25 +58,36 @@ export async function show(ctx) {
     onclick: () => { offset += PAGE; show(ctx).catch((e) => ctx.notify(e)); } }));
 }
 
-async function viewChunks(ctx, kb, doc) {
+// A document's chunks, 100 at a time (the search API's top_k limit): a dense search filtered to the
+// document and a chunk_index window returns exactly that window's chunks, whatever the query.
+async function viewChunks(ctx, kb, doc, from = 0) {
   els.chunks.hidden = false;
   fill(els.chunks, h("p", { class: "muted", text: "…" }));
   try {
-    // Any query will do: dense search returns every chunk of the filtered document, closest first.
     const result = await post("/v1/search", { kb, query: doc.source, mode: "dense", score_threshold: -1,
-      top_k: MAX_CHUNKS_SHOWN, filter: { doc_id: doc.doc_id } });
+      top_k: CHUNKS_PER_VIEW, filter: { doc_id: doc.doc_id, chunk_index: { gte: from, lt: from + CHUNKS_PER_VIEW } } });
     const hits = result.hits.sort((a, b) => a.chunk_index - b.chunk_index);
-    fill(els.chunks, 
+    const pages = [...new Set(hits.map((hit) => hit.page).filter(Boolean))].sort((a, b) => a - b);
+    const pager = h("div", { class: "row" },
+      from > 0 ? h("button", { type: "button", class: "secondary small", i18n: "previous",
+        onclick: () => viewChunks(ctx, kb, doc, Math.max(0, from - CHUNKS_PER_VIEW)) }) : null,
+      from + CHUNKS_PER_VIEW < doc.chunks ? h("button", { type: "button", class: "secondary small", i18n: "next",
+        onclick: () => viewChunks(ctx, kb, doc, from + CHUNKS_PER_VIEW) }) : null);
+    fill(els.chunks,
       h("div", { class: "row spread" },
         h("h3", {}, h("span", { i18n: "documents.chunksOf" }), " ", h("span", { text: doc.source })),
         h("button", { type: "button", class: "secondary small", i18n: "close",
           onclick: () => { els.chunks.hidden = true; } })),
-      hits.length < doc.chunks ? h("p", { class: "muted", i18n: "documents.partial",
-        i18nArgs: { shown: hits.length, total: doc.chunks } }) : null,
+      h("p", { class: "muted" },
+        h("span", { id: "chunk-range", i18n: "documents.range",
+          i18nArgs: { first: from + 1, last: from + hits.length, total: doc.chunks } }),
+        pages.length ? [" · ", h("span", { i18n: "documents.pages",
+          i18nArgs: { pages: pages.length === 1 ? pages[0] : `${pages[0]}–${pages.at(-1)}` } })] : null),
       h("ol", { class: "chunks" }, hits.map((hit) => h("li", { class: "chunk" },
         h("div", { class: "chunk-meta" }, h("span", { text: `#${hit.chunk_index}` }),
           hit.page ? h("span", { i18n: "page", i18nArgs: { page: hit.page } }) : null),
         h("div", { class: "chunk-text", text: hit.text })))),
+      pager,
     );
     els.chunks.scrollIntoView({ block: "nearest" });
   } catch (exc) {
