@@ -441,6 +441,8 @@ def test_keys_roles_and_revocation(browser, admin_key, keys, settings, state):
     record, token = keys.create(settings.default_tenant, Role.writer, name="console writer")
     sign_in(browser, token)
     wait(browser, lambda d: visible(d, "#app") and visible(d, "#tab-upload"))
+    # The first page's requests done (the documents counted), so the next request is the click's.
+    wait(browser, lambda d: visible(d, "#kb-table") and "…" not in el(d, "#kb-table").text)
     keys.revoke(settings.default_tenant, record.key_id)
     el(browser, "#tab-documents").click()
     wait(browser, lambda d: visible(d, "#signin-error"))
