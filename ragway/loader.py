@@ -195,7 +195,10 @@ def _sections(elements, marked: bool = False) -> list[Section]:
     def flush() -> None:
         nonlocal has_body
         if texts:
-            sections.append(Section(text="\n\n".join(texts), page=page, title=title))
+            # Headings with no body after them (a text file whose every line unstructured calls a
+            # Title) head nothing: the section's title is its first line, as the splitter expects,
+            # not its last line, which the splitter would put in front of the text again.
+            sections.append(Section(text="\n\n".join(texts), page=page, title=title if has_body else texts[0]))
             texts.clear()
         has_body = False
 
