@@ -111,8 +111,10 @@ class Grounding(BaseModel):
     declined: bool = Field(False, description="The documents do not hold the answer (said in the question's "
                                               "language)")
     grounded: bool = Field(True, description="Every number, quoted phrase and name in the answer occurs in the "
-                                             "passages it cites (all passages if it cites none)")
-    unsupported: list[str] = Field([], description="The parts of the answer not found in the cited passages")
+                                             "passages it cites (or, when it cites the wrong one, in one passage: "
+                                             "its citations are then corrected)")
+    unsupported: list[str] = Field([], description="The parts of the answer not found in those passages; with "
+                                                   "declined=true, the reason the model's answer was withdrawn")
 
     @classmethod
     def of(cls, answer: Answer) -> Grounding:

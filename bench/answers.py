@@ -149,6 +149,7 @@ class Outcome:
     answerable: bool
     declined: bool
     by_threshold: bool
+    withdrawn: bool  # declined by the groundedness check: the model's answer stated what no passage holds
     grounded: bool
     contains_gold: bool
     f1: float
@@ -158,6 +159,7 @@ class Outcome:
     loops: bool
     answer: str
     unsupported: list[str] = field(default_factory=list)
+    passages: list[str] = field(default_factory=list)  # what the model was shown, for offline analysis
 
 
 async def timed_answer(generator: Generator, question: str, passages, language: str) -> tuple[str, float, float]:
@@ -170,7 +172,8 @@ async def timed_answer(generator: Generator, question: str, passages, language: 
     return "".join(pieces), time.perf_counter() - started, first if first is not None else 0.0
 
 
-async def answer_one(generator: Generator, q: Question, hits, passages, gated: bool, model: str) -> Outcome:
+async def answer_one(generator: Generator, q: Question, hits, passages, gated: bool, model: str,
+                     withdraw: bool) -> Outcome:
     language = grounding.language_of(q.text)
     chinese = language == "zh"
     best = max((cosine_of(h) for h in hits), default=0.0)
@@ -178,13 +181,27 @@ async def answer_one(generator: Generator, q: Question, hits, passages, gated: b
         checked, seconds, first = grounding.Checked(grounding.NOT_FOUND[language], declined=True), 0.0, None
     else:
         text, seconds, first = await timed_answer(generator, q.text, passages, language)
-        checked = grounding.check(text, [p.hit for p in passages], language)
+        checked = grounding.check(text, [p.hit for p in passages], language, withdraw)
     golds = [g for g in q.answers if g.strip()]
     answer = checked.text
     contains = not checked.declined and any(normalise(g, chinese) in normalise(answer, chinese) for g in golds)
     f1 = 0.0 if checked.declined else max((token_f1(answer, g, chinese) for g in golds), default=0.0)
-    return Outcome(q.set, q.qid, model, bool(golds), checked.declined, gated, checked.grounded, contains, f1,
-                   seconds, first, best, loops(answer), answer, checked.unsupported)
+    return Outcome(q.set, q.qid, model, bool(golds), checked.declined, gated, checked.withdrawn, checked.grounded,
+                   contains, f1,
+                   seconds, first, best, loops(answer), answer, checked.unsupported, [p.text for p in passages])
+
+
+def capped(contexts: list, cap: int | None) -> list:
+    """The first `cap` questions of each set and kind (answerable, unanswerable): a slow model answers
+    a sample of the same questions."""
+    seen: Counter = Counter()
+    kept = []
+    for context in contexts:
+        q = context[0]
+        seen[q.set, bool(q.answers)] += 1
+        if cap is None or seen[q.set, bool(q.answers)] <= cap:
+            kept.append(context)
+    return kept
 
 
 def loops(answer: str) -> bool:
@@ -200,6 +217,7 @@ async def answer_with_every_model(settings, models: str, contexts, json_path: Pa
     outcomes: list[Outcome] = []
     for i, spec in enumerate(m for m in models.split(",") if m.strip()):
         model, _, kind = spec.partition("=")
+        kind, _, cap = kind.partition("@")
         worker = None
         if model not in served_models(settings):
             print(f"starting a {kind or 'llamacpp'} worker for {model} ...", flush=True)
@@ -207,8 +225,9 @@ async def answer_with_every_model(settings, models: str, contexts, json_path: Pa
         try:
             generator = Generator(settings.model_copy(update={"llm_model": model}))
             started = time.monotonic()
-            for q, hits, passages, gated in contexts:
-                outcomes.append(await answer_one(generator, q, hits, passages, gated, model))
+            for q, hits, passages, gated in capped(contexts, int(cap) if cap else None):
+                outcomes.append(await answer_one(generator, q, hits, passages, gated, model,
+                                                 settings.answer_withdraw_unsupported))
             print(f"{model}: {len(contexts)} answers in {time.monotonic() - started:.0f} s", flush=True)
         finally:
             if worker:  # free the memory and cores before the next model
@@ -242,6 +261,7 @@ def summarise(outcomes: list[Outcome]) -> dict:
         "declined_unanswerable": share(sum(o.declined for o in unanswerable), len(unanswerable)),
         "false_declines": share(sum(o.declined for o in answerable), len(answerable)),
         "flagged_ungrounded": share(sum(not o.grounded for o in answered), len(answered)),
+        "withdrawn": share(sum(o.withdrawn for o in outcomes), len(outcomes)),
         "looping": share(sum(o.loops for o in outcomes), len(outcomes)),
         "p50_s": round(pct([o.seconds for o in llm], 0.5), 2), "p95_s": round(pct([o.seconds for o in llm], 0.95), 2),
         "first_token_p50_s": round(pct([o.first_token_s for o in llm if o.first_token_s is not None], 0.5), 2),
@@ -257,7 +277,7 @@ def fmt(value) -> str:
 
 def print_table(rows: list[tuple[str, str, dict]]) -> None:
     cols = ["model", "set", "questions", "contains_gold", "f1", "declined_unanswerable", "false_declines",
-            "flagged_ungrounded", "looping", "p50_s", "p95_s", "first_token_p50_s", "first_token_p95_s"]
+            "flagged_ungrounded", "withdrawn", "looping", "p50_s", "p95_s", "first_token_p50_s", "first_token_p95_s"]
     print("| " + " | ".join(cols) + " |")
     print("|" + "|".join("---" if i < 2 else "---:" for i in range(len(cols))) + "|")
     for model, name, summary in rows:
@@ -286,7 +306,9 @@ def main() -> None:
                                                                 "and this many unanswerable)")
     parser.add_argument("--split", choices=["tune", "report"], default="report")
     parser.add_argument("--sets", default=",".join(SETS))
-    parser.add_argument("--models", default=DEFAULT_MODELS, help="name=kind,... (kind: llamacpp, model_worker)")
+    parser.add_argument("--models", default=DEFAULT_MODELS, help="name=kind[@N],... (kind: llamacpp, model_worker; "
+                                                                 "@N: only the first N questions of each set and "
+                                                                 "kind, for a slow model)")
     parser.add_argument("--context-chunks", type=int, default=0, help="Chunks per prompt (0: the setting)")
     parser.add_argument("--context-tokens", type=int, default=0, help="Passage budget per prompt (0: the setting)")
     parser.add_argument("--answer-min-score", type=float, default=None, help="Answer threshold (default: setting)")

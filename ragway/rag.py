@@ -52,8 +52,8 @@ class Answer:
     language: str = "en"
 
     @classmethod
-    def of(cls, reply: Reply, sources: list[Hit], question: str, language: str) -> Answer:
-        checked = grounding.check(reply.text, sources, language)
+    def of(cls, reply: Reply, sources: list[Hit], question: str, language: str, withdraw: bool = True) -> Answer:
+        checked = grounding.check(reply.text, sources, language, withdraw)
         return cls.checked(checked, sources, question, reply.prompt_tokens, reply.completion_tokens)
 
     @classmethod
@@ -119,9 +119,10 @@ class RagService:
                      options: RetrievalOptions) -> Context:
         """History-aware retrieval: a follow-up is first condensed into a standalone question."""
         recent = history[-self.settings.chat_history_messages:] if self.settings.chat_history_messages else []
-        standalone = self.generator.condense(recent, question) if recent else question
+        language = grounding.language_of(question)
+        standalone = self.generator.condense(recent, question, language) if recent else question
         return Context(question=standalone, hits=self._answer_context(tenant, kb, standalone, options),
-                       language=grounding.language_of(question))
+                       language=language)
 
     def passages(self, question: str, hits: list[Hit]) -> list[Passage]:
         """The hits' most relevant sentences within the prompt budget ([n] is the n-th passage)."""
@@ -133,11 +134,13 @@ class RagService:
         if not passages:
             return Answer.not_found(context.question, language)
         reply = self.generator.answer(context.question, passages, language)
-        return Answer.of(reply, [p.hit for p in passages], context.question, language)
+        return Answer.of(reply, [p.hit for p in passages], context.question, language,
+                         self.settings.answer_withdraw_unsupported)
 
     async def chat_stream(self, context: Context) -> AsyncIterator[str | Answer]:
         """The answer's text as it is generated, then the checked Answer (citations, groundedness);
-        a note on what is unsupported is streamed before it, since the text is out already."""
+        a note on what is unsupported (or that the answer is withdrawn) is streamed before it, since the
+        text is out already."""
         language = context.answer_language
         passages = self.passages(context.question, context.hits)
         if not passages:
@@ -150,7 +153,9 @@ class RagService:
             pieces.append(piece)
             yield piece
         sources = [p.hit for p in passages]
-        checked = grounding.check("".join(pieces), sources, language)
-        if note := grounding.ungrounded_note(checked.unsupported, checked.language):
-            yield f"\n\n{note}"
+        checked = grounding.check("".join(pieces), sources, language, self.settings.answer_withdraw_unsupported)
+        for note in (grounding.ungrounded_note(checked.unsupported, checked.language, checked.withdrawn),
+                     grounding.sources_note("".join(pieces), checked)):
+            if note:
+                yield f"\n\n{note}"
         yield Answer.checked(checked, sources, context.question)

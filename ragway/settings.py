@@ -194,8 +194,13 @@ class Settings(BaseSettings):
                               "English set measured, within 0.002 of BM25 on Chinese)")
     context_chunks: int = Field(4, description="Retrieved chunks whose sentences may go into the LLM prompt")
     context_tokens: int = Field(
-        300, description="Prompt budget for the passages (estimated tokens): the chunks' sentences that share most "
-                         "terms with the question fill it; prefill (~50 tokens/s on 2 cores) is most of the latency")
+        256, description="Prompt budget for the passages (the model's tokens, estimated): the chunks' sentences that "
+                         "share most terms with the question fill it; prefill (~60-90 tokens/s on 2 cores) is most "
+                         "of the latency. 256 is what 300 under the earlier estimate gave English (300 beat 200 on "
+                         "the tune halves); Chinese prompts, underestimated before, are ~80 tokens shorter")
+    answer_withdraw_unsupported: bool = Field(
+        True, description="Decline an answer that states a number, name or quote no passage holds, or facts scattered "
+                          "over passages it does not cite (false: return it flagged, grounded=false)")
     answer_min_score: float = Field(
         0.2, description="Decline without asking the LLM when even the best passage's cosine similarity is below "
                          "this (the question is off-topic for the kb)"

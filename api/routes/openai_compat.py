@@ -100,7 +100,7 @@ def _extensions(answer: Answer) -> dict[str, Any]:
 
 
 def _completion(answer: Answer, model: str, completion_id: str) -> dict[str, Any]:
-    note = grounding.ungrounded_note(answer.unsupported, answer.language)
+    note = "" if answer.declined else grounding.ungrounded_note(answer.unsupported, answer.language)
     content = f"{answer.answer}\n\n{note}" if note else answer.answer
     return {
         "id": completion_id, "object": "chat.completion", "created": int(time.time()), "model": model,

@@ -20,23 +20,45 @@ def test_cited_answer_is_grounded_and_maps_its_numbers():
     assert checked.unsupported == []
 
 
-def test_a_number_the_cited_passage_does_not_hold_is_flagged():
+def test_an_answer_stating_what_no_passage_holds_is_withdrawn_as_a_decline():
     checked = grounding.check("Expenses are due within 18 days [1].", PASSAGES, "en")
-    assert not checked.grounded and checked.unsupported == ["18"]
-    assert "18" in grounding.ungrounded_note(checked.unsupported, "en")
+    assert checked.declined and checked.withdrawn and checked.text == grounding.NOT_FOUND["en"]
+    assert not checked.grounded and checked.unsupported == ["18"] and checked.citations == []
+    assert "18" in grounding.ungrounded_note(checked.unsupported, "en", withdrawn=True)
     assert grounding.ungrounded_note([], "en") == ""
 
 
-def test_a_fact_from_another_passage_than_the_cited_one_is_flagged():
+def test_kept_unsupported_answers_are_flagged_not_passed_off():
+    checked = grounding.check("Expenses are due within 18 days [1].", PASSAGES, "en", withdraw_unsupported=False)
+    assert not checked.declined and not checked.grounded and checked.unsupported == ["18"]
+    assert checked.text.startswith("Expenses are due within 18 days")
+    assert "18" in grounding.ungrounded_note(checked.unsupported, "en")
+
+
+def test_a_fact_cited_to_the_wrong_passage_is_recited_to_the_one_that_holds_it():
     # 15 days is in passage 2, but the answer cites passage 1 for it
-    assert grounding.check("New staff get 15 days [1].", PASSAGES, "en").unsupported == ["15"]
-    assert grounding.check("New staff get 15 days [2].", PASSAGES, "en").grounded
+    checked = grounding.check("New staff get 15 days [1].", PASSAGES, "en")
+    assert checked.grounded and checked.citations == [2] and checked.text == "New staff get 15 days [2]."
+    assert grounding.check("New staff get 15 days [2].", PASSAGES, "en").citations == [2]
+
+
+def test_facts_scattered_over_passages_it_does_not_cite_are_unsupported():
+    # 30 days is in passage 1, Lena Ortiz only in passage 2: no one passage says she handles expenses
+    checked = grounding.check("Expenses go to Lena Ortiz within 30 days [1].", PASSAGES, "en")
+    assert checked.declined and checked.unsupported == ["Lena Ortiz"]
+    both = grounding.check("Expenses within 30 days [1]; exceptions by Lena Ortiz [2].", PASSAGES, "en")
+    assert both.grounded and both.citations == [1, 2]
+
+
+def test_numbers_match_whole_numbers_only():
+    assert grounding.check("Within 3 days [1].", PASSAGES, "en").unsupported == ["3"]
+    assert grounding.check("Within 30 days [1].", PASSAGES, "en").grounded
 
 
 def test_names_and_quotes_are_checked_numbers_normalised():
     assert grounding.check("Ask Lena Ortiz [2].", PASSAGES, "en").grounded
     checked = grounding.check('Ask Mark Twain, who says "receipts are optional" [1][2].', PASSAGES, "en")
-    assert checked.unsupported == ["receipts are optional", "Mark Twain"]
+    assert checked.declined and checked.unsupported == ["receipts are optional", "Mark Twain"]
     big = [hit("Units sold: 1,200 in Q2.")]
     assert grounding.check("1200 units [1].", big, "en").grounded
 
@@ -46,9 +68,10 @@ def test_citations_that_name_no_passage_are_dropped():
     assert checked.citations == [1] and "[7]" not in checked.text
 
 
-def test_uncited_answer_is_checked_against_all_passages():
-    assert grounding.check("Within 30 days.", PASSAGES, "en").grounded
-    assert not grounding.check("Within 45 days.", PASSAGES, "en").grounded
+def test_an_uncited_answer_cites_the_passage_that_holds_its_facts():
+    checked = grounding.check("Within 30 days.", PASSAGES, "en")
+    assert checked.grounded and checked.citations == [1] and checked.text == "Within 30 days. [1]"
+    assert grounding.check("Within 45 days.", PASSAGES, "en").declined
 
 
 def test_declines_in_both_languages_become_the_canonical_sentence():
@@ -65,10 +88,23 @@ def test_declines_in_both_languages_become_the_canonical_sentence():
 def test_chinese_answer_checks_digits_in_chinese_passages():
     checked = grounding.check("出差结束后30天内提交[3]。", PASSAGES, "zh")
     assert checked.grounded and checked.citations == [3]
-    assert not grounding.check("出差结束后18天内提交[3]。", PASSAGES, "zh").grounded
+    declined = grounding.check("出差结束后18天内提交[3]。", PASSAGES, "zh")
+    assert declined.declined and declined.text == grounding.NOT_FOUND["zh"] and declined.unsupported == ["18"]
 
 
 def test_language_of_question():
     assert grounding.language_of("差旅费用需要在多少天内提交？") == "zh"
     assert grounding.language_of("Within how many days must travel expenses be submitted?") == "en"
     assert grounding.language_of("RAGWAY 的 API key 怎么创建？") == "zh"
+
+
+def test_a_streamed_answer_whose_citations_were_corrected_gets_a_sources_note():
+    streamed = "New staff get 15 days [1]."
+    checked = grounding.check(streamed, PASSAGES, "en")
+    assert grounding.sources_note(streamed, checked) == "(Sources: [2])"
+    assert grounding.sources_note("Within 30 days [1].", grounding.check("Within 30 days [1].", PASSAGES, "en")) == ""
+
+
+def test_the_models_words_about_passages_are_no_claims():
+    assert grounding.claims("Within 30 days, as stated in passage 1 and found in 2 passages [1].") == ["30"]
+    assert grounding.check("Within 30 days. This is found in 2 passages.", PASSAGES, "en").grounded
