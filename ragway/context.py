@@ -23,9 +23,10 @@ HEADING_TOKENS = 24
 
 
 def estimate_tokens(text: str) -> int:
-    """Qwen-style tokenizers: ~1.4 Chinese characters or ~4 other characters per token."""
+    """Qwen2.5's tokenizer: ~1.25 Chinese characters or ~4.7 other characters per token (measured with
+    the served model's own tokenizer on CMRC/XQuAD-zh and SQuAD passages)."""
     han = len(CJK_CHAR.findall(text))
-    return math.ceil(han / 1.4 + (len(text) - han) / 4)
+    return math.ceil(han / 1.25 + (len(text) - han) / 4.7)
 
 
 def sentences(text: str) -> list[str]:
