@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import httpx
 import openai
-from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_openai import ChatOpenAI
 from prometheus_client import Histogram
 
@@ -41,10 +41,16 @@ PROMPTS = {
            "用段落中的原话写出这个问题的答案（一句简短的中文），并在后面标出它来自哪个段落，例如 [1]。"
            "如果段落没有回答这个问题，只写：{not_found}"),
 }
-CONDENSE_PROMPT = (
-    "Rewrite the last question so that it can be understood without the conversation. "
-    "Reply with the rewritten question only."
-)
+# The conversation goes in as a transcript inside one message: given as turns, the model answered the
+# follow-up instead of rewriting it ("Who approves them?" -> "Expenses are approved by managers.").
+CONDENSE_PROMPT = {
+    "en": ("Conversation:\n{transcript}\n\nFollow-up question: {question}\n\n"
+           "Rewrite the follow-up question so that it can be understood without the conversation (replace words "
+           "like it, they, them, that with what they refer to). Do not answer it. Write only the question."),
+    "zh": ("对话：\n{transcript}\n\n后续问题：{question}\n\n"
+           "改写这个后续问题，使它不看对话也能理解（把“它”“他们”“这个”等换成所指的内容）。不要回答它，只写出改写后的问题。"),
+}
+SPEAKERS = {"en": {"user": "User", "assistant": "Assistant"}, "zh": {"user": "用户", "assistant": "助手"}}
 FASTCHAT_CONTEXT_OVERFLOW = 40303  # fastchat.constants.ErrorCode.CONTEXT_OVERFLOW
 LLM_SECONDS = Histogram("ragway_llm_seconds", "Latency of LLM calls (streams: until the last token)", ["call"])
 
@@ -68,9 +74,22 @@ def build_messages(question: str, passages: list[Passage], language: str) -> lis
     return [SystemMessage(SYSTEM_PROMPTS[language]), HumanMessage(user)]
 
 
-def build_condense_messages(history: list[ChatTurn], question: str) -> list:
-    turns = [HumanMessage(t.content) if t.role == "user" else AIMessage(t.content) for t in history]
-    return [SystemMessage(CONDENSE_PROMPT), *turns, HumanMessage(f"Last question: {question}")]
+def build_condense_messages(history: list[ChatTurn], question: str, language: str) -> list:
+    transcript = "\n".join(f"{SPEAKERS[language][t.role]}: {t.content}" for t in history)
+    return [HumanMessage(CONDENSE_PROMPT[language].format(transcript=transcript, question=question))]
+
+
+def standalone_question(rewritten: str, history: list[ChatTurn], question: str) -> str:
+    """The model's rewrite if it is a question of sensible length; else the last user turn plus the
+    question (small models ramble, echo or answer instead of rewriting)."""
+    lines = [line.strip() for line in rewritten.strip().splitlines() if line.strip()]
+    candidate = re.sub(r"^(standalone question|rewritten question|question|问题|改写后的问题)\s*[:：]\s*", "",
+                       lines[0], flags=re.IGNORECASE) if lines else ""
+    last_user = next((t.content for t in reversed(history) if t.role == "user"), "")
+    is_question = candidate.endswith(("?", "？"))
+    if not is_question or len(candidate) > 2 * (len(question) + len(last_user)) + 40:
+        return f"{last_user} {question}".strip()
+    return candidate
 
 
 @contextmanager
@@ -124,16 +143,11 @@ class Generator:
                 if chunk.content:
                     yield str(chunk.content)
 
-    def condense(self, history: list[ChatTurn], question: str) -> str:
-        """A standalone version of a follow-up question. Small models ramble or echo: if the rewrite
-        is empty or much longer than the inputs, retrieval uses the last user turn plus the question."""
+    def condense(self, history: list[ChatTurn], question: str, language: str) -> str:
+        """A standalone version of a follow-up question (see `standalone_question`)."""
         with _llm_call(self.settings, "condense"):
-            reply = self.llm.invoke(build_condense_messages(history, question))
-        rewritten = str(reply.content).strip().splitlines()[0].strip() if str(reply.content).strip() else ""
-        last_user = next((t.content for t in reversed(history) if t.role == "user"), "")
-        if not rewritten or len(rewritten) > 2 * (len(question) + len(last_user)) + 40:
-            return f"{last_user} {question}".strip()
-        return rewritten
+            reply = self.llm.invoke(build_condense_messages(history, question, language))
+        return standalone_question(str(reply.content), history, question)
 
     def ping(self) -> None:
         try:

@@ -59,7 +59,8 @@ def test_a_follow_up_is_condensed_with_the_history(openai_client, kb):
                {"role": "assistant", "content": "Hotels are booked through the company travel portal."},
                {"role": "user", "content": "And what is the limit per night in North America?"}]
     resp = openai_client.chat.completions.create(model=f"kb:{kb}", messages=history)
-    assert resp.model_extra["retrieval_query"] != history[-1]["content"]
+    query = resp.model_extra["retrieval_query"]
+    assert query != history[-1]["content"] and query.rstrip().endswith("?"), query  # a question, not an answer
     assert resp.model_extra["sources"][0]["source"] == TRAVEL
     assert "220" in resp.model_extra["sources"][0]["text"]
 

@@ -2,7 +2,7 @@
 
 from ragway.context import Passage
 from ragway.errors import ContextTooLong, DependencyUnavailable, InvalidRequest
-from ragway.generator import build_messages, llm_refusal
+from ragway.generator import ChatTurn, build_condense_messages, build_messages, llm_refusal, standalone_question
 from ragway.grounding import NOT_FOUND
 from ragway.records import Hit
 
@@ -31,3 +31,23 @@ def test_fastchat_errors_become_the_right_ragway_errors():
     openai_style = llm_refusal(400, {"error": {"message": "context window exceeded", "code": "context_length"}})
     assert isinstance(openai_style, ContextTooLong)
     assert isinstance(llm_refusal(502, {"error": {"message": "bad gateway"}}), DependencyUnavailable)
+
+
+def test_a_follow_up_rewrite_is_kept_only_when_it_is_a_question():
+    history = [ChatTurn("user", "What is the travel policy for expenses?"),
+               ChatTurn("assistant", "Expenses are due within 30 days [1].")]
+    assert standalone_question("Who approves travel expenses?", history, "Who approves them?") == \
+        "Who approves travel expenses?"
+    assert standalone_question("Rewritten question: Who approves travel expenses?\nExtra", history,
+                               "Who approves them?") == "Who approves travel expenses?"
+    fallback = "What is the travel policy for expenses? Who approves them?"
+    assert standalone_question("Expenses are approved by managers.", history, "Who approves them?") == fallback
+    assert standalone_question("", history, "Who approves them?") == fallback
+    assert standalone_question("谁审批差旅费用？", history, "谁审批？") == "谁审批差旅费用？"
+
+
+def test_the_condense_prompt_carries_the_transcript_in_the_users_language():
+    history = [ChatTurn("user", "差旅政策是什么？"), ChatTurn("assistant", "30天内报销。")]
+    (message,) = build_condense_messages(history, "谁审批？", "zh")
+    assert "用户: 差旅政策是什么？" in message.content and "助手: 30天内报销。" in message.content
+    assert "谁审批？" in message.content
