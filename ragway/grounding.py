@@ -104,11 +104,6 @@ def claims(answer: str) -> list[str]:
     return unique
 
 
-def unsupported_claims(answer: str, passages: list[str]) -> list[str]:
-    """The answer's claims that no one of the passages holds."""
-    return [claim for claim, holders in _holders(claims(answer), passages).items() if not holders]
-
-
 def _holders(items: list[str], passages: list[str]) -> dict[str, set[int]]:
     """Each claim and the passages (1-based) that hold it; a number only as a whole number ("3" is
     not in "1935")."""
@@ -123,7 +118,7 @@ def _holders(items: list[str], passages: list[str]) -> dict[str, set[int]]:
     return found
 
 
-def _support(cited: list[int], holders: dict[str, set[int]]) -> tuple[list[int], list[str]]:
+def _support(cited: list[int], holders: dict[str, set[int]], passages: int) -> tuple[list[int], list[str]]:
     """The passages the answer rests on, and its claims they do not hold. The facts of one answer come
     from the passages it cites, or else from one passage (the model cited the wrong one): facts
     scattered over passages that do not cite each other are how small models make up an answer (names
@@ -133,12 +128,11 @@ def _support(cited: list[int], holders: dict[str, set[int]]) -> tuple[list[int],
         return cited, []
     if cited and all(held & set(cited) for held in holders.values()):
         return cited, []
-    whole = [n for n in range(1, 1 + max(max(h, default=0) for h in holders.values()))
-             if all(n in held for held in holders.values())]
+    numbers = range(1, passages + 1)
+    whole = next((n for n in numbers if all(n in held for held in holders.values())), None)
     if whole:
-        return whole[:1], []
-    base = cited or [max(range(1, 1 + max(max(h, default=1) for h in holders.values())),
-                         key=lambda n: (sum(n in held for held in holders.values()), -n))]
+        return [whole], []
+    base = cited or [max(numbers, key=lambda n: (sum(n in held for held in holders.values()), -n))]
     return base, [claim for claim, held in holders.items() if not held & set(base)]
 
 
@@ -172,7 +166,7 @@ def check(answer: str, hits: list[Hit], language: str, withdraw_unsupported: boo
     if is_decline(text):
         return Checked(NOT_FOUND[language], declined=True, language=language)
     cited = cited_numbers(text, len(hits))
-    support, missing = _support(cited, _holders(claims(text), [h.text for h in hits]))
+    support, missing = _support(cited, _holders(claims(text), [h.text for h in hits]), len(hits))
     if missing and withdraw_unsupported:
         return Checked(NOT_FOUND[language], declined=True, grounded=False, unsupported=missing, language=language,
                        withdrawn=True)
