@@ -329,10 +329,16 @@ class _Bar:
 
 @app.command("eval")
 def eval_command(
-    dataset: Path = typer.Option(..., "--dataset", exists=True,
+    dataset: Path = typer.Option(None, "--dataset", exists=True,
                                  help="BEIR folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv) or a "
                                       "SQuAD-style JSON file (paragraph = document, every question scored)"),
-    split: str = typer.Option("test", "--split", help="qrels/<split>.tsv to score (tune on train only)"),
+    qa: Path = typer.Option(None, "--qa", exists=True,
+                            help="Questions over real files with their evidence (JSON lines, e.g. "
+                                 "tests/data/devqa.jsonl): hit@1/5/10 and MRR per mode, format and subset"),
+    docs: Path = typer.Option(None, "--docs", help="--qa: folder the question files are under "
+                                                   "(default: $RAGWAY_DATA_DIR/docs, else ../shared/data/docs)"),
+    split: str = typer.Option(None, "--split", help="qrels/<split>.tsv to score (default test; tune on train "
+                                                    "only); --qa: tune, report or all (default)"),
     modes: str = typer.Option("dense,bm25,hybrid,mmr", "--modes", help="Comma-separated retrieval modes"),
     limit_queries: int = typer.Option(0, "--limit-queries", help="Score only the first N judged queries (0 = all)"),
     depth: int = typer.Option(300, "--depth", help="Chunks retrieved per query (enough for ~100 documents)"),
@@ -362,6 +368,11 @@ def eval_command(
     unknown = [m for m in chosen if m not in MODES]
     if unknown or not chosen:
         raise typer.BadParameter(f"unknown mode(s) {unknown}; use {', '.join(MODES)}")
+    if (dataset is None) == (qa is None):
+        raise typer.BadParameter("give one of --dataset (a BEIR folder or SQuAD file) and --qa (questions over files)")
+    if qa is not None:
+        return _eval_qa(qa, docs, split or "all", chosen, collection, keep, json_path, consistency)
+    split = split or "test"
     if answer_mode not in MODES:
         raise typer.BadParameter(f"unknown --answer-mode {answer_mode!r}; use {', '.join(MODES)}")
     if collection == "ragway_chunks" or collection == get_settings().collection:
@@ -447,6 +458,80 @@ def eval_command(
                       f"declined, {a['gold_in_answer_answerable']:.1%} contain a gold answer")
     if json_path:
         json_path.write_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False) + "\n")
+        console.print(f"wrote {json_path}")
+
+
+def _eval_qa(qa: Path, docs: Path | None, split: str, modes: list[str], collection: str, keep: bool,
+             json_path: Path | None, consistency: str) -> None:
+    """`ragway eval --qa`: the QA file's files ingested (in-process, the service's own loader, splitter,
+    embedder and store) into a kb of the evaluation collection, every question through each mode."""
+    import json
+
+    from rich.table import Table
+
+    from ragway import evaluation as ev
+    from ragway import grounding
+    from ragway.embedder import get_embedder
+    from ragway.retriever import Retriever
+    from ragway.store import ChunkStore
+
+    items = ev.load_qa(qa, split)
+    docs = docs or ev.data_dir() / "docs"
+    files = sorted({f for item in ev.load_qa(qa, "all") for f in item.files})  # every split: one kb for both
+    missing = [f for f in files if not (docs / f).is_file()]
+    if missing:
+        raise typer.BadParameter(f"{len(missing)} file(s) of {qa} are not under {docs}: {missing[:3]} (--docs)")
+    if collection == get_settings().collection:
+        raise typer.BadParameter("use a collection of its own for evaluation, not the service's")
+    collection = collection or ev.eval_collection(get_settings())
+    settings = get_settings().model_copy(update={"collection": collection, "search_consistency": consistency,
+                                                 "bm25_check_interval_s": 24 * 3600.0})
+    embedder = get_embedder(settings)
+    store = ChunkStore(settings, dim=embedder.dim)
+    store.ensure_collection()
+    kb = ev.qa_kb_name(qa, settings, embedder.model_name)
+    console.print(f"{qa.name} ({split}): {len(items)} questions over {len(files)} files; kb {kb!r} in "
+                  f"collection {collection!r}, server {store.server_version}")
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    retriever = Retriever(settings, embedder, store)
+    results = []
+    try:
+        with Progress(*columns, console=console) as progress:
+            failed = ev.ingest_files(docs, files, settings, embedder, store, kb, _Bar(progress, "files"))
+        for rel, reason in failed.items():
+            console.print(f"[yellow]not ingested:[/yellow] {rel}: {reason}")
+        chunks = store.count(ev.EVAL_TENANT, kb)
+        retriever.bm25_index(ev.EVAL_TENANT, kb)
+        with Progress(*columns, console=console) as progress:
+            retriever.embedder = ev.PrecomputedQueries(embedder, [i.question for i in items],
+                                                       progress=_Bar(progress, "embedding queries"))
+            for mode in modes:
+                results.append(ev.run_qa(retriever, kb, items, mode, progress=_Bar(progress, f"questions ({mode})")))
+    finally:
+        if not keep:
+            store.delete_kb(ev.EVAL_TENANT, kb)
+    english_only = not settings.embedding_model_id.startswith("multilingual")
+    report = ev.qa_report(items, results, settings.answer_min_score,
+                          threshold_reads=lambda i: not (english_only and grounding.language_of(i.question) == "zh"))
+    report.update({"qa": str(qa), "split": split, "kb": kb, "collection": collection, "files": len(files),
+                   "chunks": chunks, "failed_files": failed, "questions": len(items)})
+    table = Table(title=f"{qa.name} / {split}: {len(items)} questions ({report['unanswerable']} unanswerable), "
+                        f"{len(files)} files, {chunks} chunks")
+    table.add_column("group")
+    table.add_column("n", justify="right")
+    for mode in modes:
+        for k in ("hit@1", "hit@5", "hit@10", "mrr@10"):
+            table.add_column(f"{mode} {k}", justify="right")
+    for row in report["groups"]:
+        table.add_row(row["group"], str(row["questions"]),
+                      *(f"{row[m][k]:.3f}" for m in modes for k in ("hit@1", "hit@5", "hit@10", "mrr@10")))
+    Console(width=220).print(table)
+    for mode, t in report["threshold"].items():
+        console.print(f"{mode}: answer threshold {settings.answer_min_score} declines {t['unanswerable_declined']} of "
+                      f"unanswerable and {t['answerable_declined']} of answerable questions (where it applies); "
+                      f"p50 {t['latency_ms_p50']} ms; missed at 5: {' '.join(report['misses_at_5'][mode])}")
+    if json_path:
+        json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
         console.print(f"wrote {json_path}")
 
 

@@ -409,3 +409,198 @@ def run_answers(rag, kb: str, dataset: BeirDataset, answerability: dict[str, tup
             if progress:
                 progress.advance(1)
     return report
+
+
+# --- `ragway eval --qa`: questions over real files, each with the evidence that answers it -------
+# A QA file (JSON lines, e.g. tests/data/devqa.jsonl) holds one question per line: `id`, `question`,
+# `file` (path under the docs folder; null when no file answers it), `also_files` (other files that hold
+# the same answer), `locator` (page/sheet/section, for people), `evidence` (strings that must all occur in
+# one retrieved chunk of the file, found with an extractor other than Ragway's parser), `lang`, `format`,
+# `subsets` (table, deep-page, paraphrase, names-document, unanswerable) and `split` (tune or report,
+# fixed before anything was measured). A hit is a chunk of the file holding every evidence string, compared
+# after `normalize_evidence`, so extractor differences in spacing, markup, ligatures and table separators
+# do not matter.
+QA_KS = (1, 5, 10)
+_NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def data_dir() -> Path:
+    """The shared evaluation data: `RAGWAY_DATA_DIR`, else `../shared/data` beside the project folder."""
+    import os
+
+    return Path(os.environ.get("RAGWAY_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def normalize_evidence(text: str) -> str:
+    """Letters and digits only, NFKC-folded and case-folded: "Stage IIB | 2–5 cm" -> "stageiib25cm"."""
+    import unicodedata
+
+    return _NOT_WORD.sub("", unicodedata.normalize("NFKC", text).casefold())
+
+
+@dataclass(frozen=True)
+class QaItem:
+    id: str
+    question: str
+    file: str | None
+    evidence: tuple[str, ...]
+    lang: str
+    format: str | None
+    subsets: tuple[str, ...]
+    split: str
+    locator: str | None = None
+    also_files: tuple[str, ...] = ()
+
+    @property
+    def answerable(self) -> bool:
+        return self.file is not None
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        return ((self.file,) if self.file else ()) + self.also_files
+
+    def groups(self) -> list[str]:
+        """The report rows this question counts in."""
+        if not self.answerable:
+            return []
+        return ["all", f"format:{self.format}", f"lang:{self.lang}", *(f"subset:{s}" for s in self.subsets)]
+
+    def holds(self, source: str, text: str) -> bool:
+        if source not in self.files:
+            return False
+        found = normalize_evidence(text)
+        return all(normalize_evidence(e) in found for e in self.evidence)
+
+
+def load_qa(path: Path, split: str = "all") -> list[QaItem]:
+    """The questions of a QA file, of one split (`tune`, `report`) or `all`."""
+    items = []
+    for row in _read_jsonl(Path(path)):
+        try:
+            item = QaItem(id=str(row["id"]), question=str(row["question"]), file=row.get("file"),
+                          evidence=tuple(row.get("evidence") or ()), lang=str(row.get("lang") or "en"),
+                          format=row.get("format"), subsets=tuple(row.get("subsets") or ()), split=str(row["split"]),
+                          locator=row.get("locator"), also_files=tuple(row.get("also_files") or ()))
+        except KeyError as exc:
+            raise ValueError(f"{path}: question {row.get('id')!r} has no {exc}") from None
+        if item.answerable and not item.evidence:
+            raise ValueError(f"{path}: question {item.id} names a file but no evidence")
+        if split == "all" or item.split == split:
+            items.append(item)
+    if split not in ("all", "tune", "report"):
+        raise ValueError(f"split {split!r}: use tune, report or all")
+    return items
+
+
+def qa_kb_name(path: Path, settings, model_name: str) -> str:
+    """One kb per (QA file, chunking and its version, embedding model). Files already stored unchanged are
+    skipped by the ingestor, so a kb grows with the files a QA file needs and is never ingested twice."""
+    import hashlib
+
+    from ragway.splitter import CHUNKING_VERSION
+
+    key = f"{settings.chunk_size}|{settings.chunk_overlap}|{model_name}|{CHUNKING_VERSION}"
+    stem = re.sub(r"[^\w.\-]", "_", Path(path).stem)[:40]
+    return f"{stem}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
+
+
+def ingest_files(docs_dir: Path, files: Sequence[str], settings, embedder, store, kb: str,
+                 progress=None) -> dict[str, str]:
+    """Each file (path under `docs_dir`, its source name) through the service's own ingestor (loader,
+    splitter, embedder, store), one at a time; unchanged stored files are skipped. Returns the files that
+    failed, with their reason (questions about them then count as misses)."""
+    from ragway.errors import DocumentError
+    from ragway.ingest import Ingestor, IngestResult
+    from ragway.splitter import Splitter
+
+    ingestor = Ingestor(Splitter(settings), embedder, store)
+    failed = {}
+    if progress:
+        progress.start(len(files))
+    for rel in files:
+        path = Path(docs_dir) / rel
+        try:
+            prepared = ingestor.prepare(EVAL_TENANT, kb, rel, path.read_bytes(), job_id="eval")
+            if not isinstance(prepared, IngestResult):
+                ingestor.write([prepared])
+        except (DocumentError, OSError) as exc:
+            failed[rel] = str(exc)
+        if progress:
+            progress.advance(1)
+    return failed
+
+
+@dataclass
+class QaModeResult:
+    mode: str
+    ranks: dict[str, int | None]  # answerable question id -> rank (1-based) of its first evidence chunk
+    best_cosine: dict[str, float]  # question id -> best query-chunk cosine of its top context chunks
+    latencies_ms: list[float] = field(default_factory=list)
+
+
+def qa_metrics(ranks: Sequence[int | None]) -> dict[str, float]:
+    n = len(ranks)
+    if not n:
+        return {**{f"hit@{k}": 0.0 for k in QA_KS}, "mrr@10": 0.0}
+    out = {f"hit@{k}": sum(1 for r in ranks if r is not None and r <= k) / n for k in QA_KS}
+    out["mrr@10"] = sum(1.0 / r for r in ranks if r is not None and r <= 10) / n
+    return out
+
+
+def run_qa(retriever, kb: str, items: Sequence[QaItem], mode: str, depth: int = 10, progress=None) -> QaModeResult:
+    """Every question through one mode as a top_k `depth` request; the rank of the first chunk holding
+    the evidence, and the best dense cosine of the first `context_chunks` (what the answer threshold reads)."""
+    import time
+
+    from ragway.rag import cosine_of
+
+    result = QaModeResult(mode=mode, ranks={}, best_cosine={})
+    if progress:
+        progress.start(len(items))
+    for item in items:
+        started = time.perf_counter()
+        hits = retriever.retrieve(EVAL_TENANT, kb, item.question, depth, mode=mode)
+        result.latencies_ms.append((time.perf_counter() - started) * 1000)
+        head = hits[: retriever.settings.context_chunks]
+        result.best_cosine[item.id] = max((cosine_of(h) for h in head), default=0.0)
+        if item.answerable:
+            result.ranks[item.id] = next((i for i, h in enumerate(hits, start=1) if item.holds(h.source, h.text)), None)
+        if progress:
+            progress.advance(1)
+    return result
+
+
+def qa_report(items: Sequence[QaItem], results: Sequence[QaModeResult], min_score: float,
+              threshold_reads=lambda item: True) -> dict:
+    """Per group (all, format, language, subset): questions and each mode's hit@1/5/10 and MRR@10; for the
+    unanswerable questions, the share the answer threshold (best cosine < `min_score`) would decline, and the
+    share of answerable ones it would wrongly decline (`threshold_reads(item)`: the threshold applies)."""
+    groups: dict[str, list[QaItem]] = {}
+    for item in items:
+        for g in item.groups():
+            groups.setdefault(g, []).append(item)
+    order = sorted(groups, key=lambda g: (g != "all", g.split(":")[0], g))
+    rows = []
+    for g in order:
+        row = {"group": g, "questions": len(groups[g])}
+        for r in results:
+            row[r.mode] = {k: round(v, 4) for k, v in qa_metrics([r.ranks[i.id] for i in groups[g]]).items()}
+        rows.append(row)
+    unanswerable = [i for i in items if not i.answerable]
+    answerable = [i for i in items if i.answerable]
+    def declined(r: QaModeResult, selected: Sequence[QaItem]) -> float | None:
+        checked = [i for i in selected if threshold_reads(i)]
+        if not checked:
+            return None
+        return round(sum(1 for i in checked if r.best_cosine[i.id] < min_score) / len(checked), 4)
+
+    threshold = {}
+    for r in results:
+        lat = sorted(r.latencies_ms)
+        threshold[r.mode] = {"unanswerable_declined": declined(r, unanswerable),
+                             "answerable_declined": declined(r, answerable),
+                             "latency_ms_p50": round(statistics.median(lat), 2) if lat else None}
+    misses = {r.mode: sorted(i.id for i in answerable if r.ranks[i.id] is None or r.ranks[i.id] > 5)
+              for r in results}
+    return {"groups": rows, "unanswerable": len(unanswerable), "threshold": threshold, "min_score": min_score,
+            "misses_at_5": misses, "ranks": {r.mode: r.ranks for r in results}}
