@@ -254,17 +254,21 @@ def documents(kb: str = typer.Option(..., "--kb"), limit: int = typer.Option(100
 
 
 @app.command("search")
-def search(query: str, kb: str = typer.Option(..., "--kb"), top_k: int = typer.Option(5, "--top-k")) -> None:
+def search(query: str, kb: str = typer.Option(..., "--kb"),
+           top_k: int = typer.Option(None, "--top-k", help="Chunks to return (default: the server's RAGWAY_TOP_K)"),
+           mode: str = typer.Option(None, "--mode", help="dense, bm25, hybrid or mmr (default: the server's "
+                                                         "RAGWAY_RETRIEVAL_MODE)")) -> None:
     """Print the chunks closest to a query."""
-    for hit in _client().search(kb, query, top_k)["hits"]:
+    for hit in _client().search(kb, query, top_k, **({"mode": mode} if mode else {}))["hits"]:
         console.print(f"[bold]{hit['score']:.3f}[/bold] {hit['source']} p.{hit['page']} #{hit['chunk_index']}")
         console.print(f"   {hit['text'][:300]}")
 
 
 @app.command("ask")
-def ask(question: str, kb: str = typer.Option(..., "--kb"), top_k: int = typer.Option(5, "--top-k")) -> None:
+def ask(question: str, kb: str = typer.Option(..., "--kb"),
+        top_k: int = typer.Option(None, "--top-k", help="Chunks retrieved (default: RAGWAY_TOP_K)")) -> None:
     """Answer a question from a knowledge base and print the sources."""
-    print_answer(_client().ask(kb, question, top_k=top_k))
+    print_answer(_client().ask(kb, question, **({"top_k": top_k} if top_k else {})))
 
 
 def print_answer(result: dict) -> None:
@@ -350,7 +354,8 @@ def eval_command(
     consistency: str = typer.Option("Bounded", "--consistency", help="Milvus consistency of the searches"),
     answers: int = typer.Option(0, "--answers", help="Also ask the LLM N unanswerable and N answerable questions "
                                                     "(SQuAD 2.0 metadata) and count honest declines; needs the LLM"),
-    answer_mode: str = typer.Option("dense", "--answer-mode", help="Retrieval mode of the --answers questions"),
+    answer_mode: str = typer.Option(None, "--answer-mode", help="Retrieval mode of the --answers questions "
+                                                                "(default: RAGWAY_RETRIEVAL_MODE)"),
 ) -> None:
     """Retrieval quality on a BEIR dataset: ingest its corpus into a throwaway kb (in-process: splitter,
     embedder, Milvus), run each mode, print nDCG@10, recall@1/5/10/100, MRR@10 and query latency."""
@@ -373,6 +378,7 @@ def eval_command(
     if qa is not None:
         return _eval_qa(qa, docs, split or "all", chosen, collection, keep, json_path, consistency)
     split = split or "test"
+    answer_mode = answer_mode or get_settings().retrieval_mode
     if answer_mode not in MODES:
         raise typer.BadParameter(f"unknown --answer-mode {answer_mode!r}; use {', '.join(MODES)}")
     if collection == "ragway_chunks" or collection == get_settings().collection:

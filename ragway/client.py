@@ -91,9 +91,10 @@ class GatewayClient:
         if response.status_code >= 400:
             self._json(response)
 
-    def search(self, kb: str, query: str, top_k: int = 5, **options: Any) -> dict:
-        """`options`: mode, score_threshold, filter (see the gateway's OpenAPI document)."""
-        body = {"kb": kb, "query": query, "top_k": top_k, **options}
+    def search(self, kb: str, query: str, top_k: int | None = None, **options: Any) -> dict:
+        """`options`: mode, score_threshold, filter (see the gateway's OpenAPI document); what is not given
+        (top_k, mode) is the server's default (RAGWAY_TOP_K, RAGWAY_RETRIEVAL_MODE)."""
+        body = {"kb": kb, "query": query, **({"top_k": top_k} if top_k is not None else {}), **options}
         return self._json(self.http.post("/v1/search", json=body))
 
     def ask(self, kb: str, question: str, **options: Any) -> dict:
