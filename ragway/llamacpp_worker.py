@@ -54,7 +54,26 @@ def completion_request(params: dict[str, Any], repeat_penalty: float) -> dict[st
         request["top_k"] = top_k
     if "seed" in params and params["seed"] is not None:
         request["seed"] = int(params["seed"])
+    if params.get("logprobs") is not None:  # how many alternatives per token; FastChat passes it as is
+        request["logprobs"] = max(1, int(params["logprobs"]))
     return request
+
+
+class TokenLogprobs:
+    """llama.cpp's per-token log-probabilities, gathered into FastChat's (and OpenAI completions')
+    shape: tokens, their log-probabilities, the top alternatives of each, and text offsets."""
+
+    def __init__(self, offset: int = 0):
+        self.offset = offset
+        self.value: dict[str, list] = {"text_offset": [], "tokens": [], "token_logprobs": [], "top_logprobs": []}
+
+    def add(self, content: list[dict[str, Any]]) -> None:
+        for item in content:
+            self.value["text_offset"].append(self.offset)
+            self.value["tokens"].append(item["token"])
+            self.value["token_logprobs"].append(item["logprob"])
+            self.value["top_logprobs"].append({t["token"]: t["logprob"] for t in item.get("top_logprobs", [])})
+            self.offset += len(item["token"])
 
 
 def fastchat_error(error: dict[str, Any]) -> dict[str, Any]:
@@ -126,6 +145,7 @@ class LlamaCppWorker(BaseModelWorker):
         thread = threading.Thread(target=run, daemon=True, name="llama.cpp")
         thread.start()
         prompt_text = params["prompt"] if params.get("echo") else ""
+        logprobs = TokenLogprobs(len(prompt_text)) if params.get("logprobs") is not None else None
         text = ""
         try:
             while (chunk := pieces.get()) is not _END:
@@ -135,6 +155,9 @@ class LlamaCppWorker(BaseModelWorker):
                 choice = chunk["choices"][0]
                 text += choice.get("text", "")
                 message = {"text": prompt_text + text, "error_code": 0, "finish_reason": choice.get("finish_reason")}
+                if logprobs is not None:
+                    logprobs.add((choice.get("logprobs") or {}).get("content") or [])
+                    message["logprobs"] = logprobs.value
                 if "usage" in chunk:
                     usage = chunk["usage"]
                     message["usage"] = {k: usage[k] for k in ("prompt_tokens", "completion_tokens", "total_tokens")}

@@ -2,7 +2,7 @@
 
 from fastchat.constants import ErrorCode
 
-from ragway.llamacpp_worker import completion_request, fastchat_error
+from ragway.llamacpp_worker import TokenLogprobs, completion_request, fastchat_error
 
 
 def test_fastchat_params_become_a_streamed_llamacpp_completion():
@@ -23,3 +23,15 @@ def test_llamacpp_errors_keep_their_meaning_for_fastchat():
                                "message": "request (5001 tokens) exceeds the available context size (4096 tokens)"})
     assert overflow["error_code"] == ErrorCode.CONTEXT_OVERFLOW and "5001 tokens" in overflow["text"]
     assert fastchat_error({"message": "boom", "type": "internal"})["error_code"] == ErrorCode.INTERNAL_ERROR
+
+
+def test_logprobs_are_asked_of_llamacpp_and_gathered_in_fastchats_shape():
+    params = {"prompt": "p", "logprobs": 3}
+    assert completion_request(params, 1.1)["logprobs"] == 3
+    assert "logprobs" not in completion_request({"prompt": "p"}, 1.1)
+    gathered = TokenLogprobs()
+    gathered.add([{"token": "The", "logprob": -0.5, "top_logprobs": [{"token": "The", "logprob": -0.5},
+                                                                      {"token": "Paris", "logprob": -1.2}]}])
+    gathered.add([{"token": " end", "logprob": -0.1, "top_logprobs": []}])
+    assert gathered.value == {"text_offset": [0, 3], "tokens": ["The", " end"], "token_logprobs": [-0.5, -0.1],
+                              "top_logprobs": [{"The": -0.5, "Paris": -1.2}, {}]}
