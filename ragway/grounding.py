@@ -87,7 +87,8 @@ def drop_invalid_citations(answer: str, passages: int) -> str:
 
 
 def _normal(text: str) -> str:
-    text = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    # Underscores as spaces: titles from file names ("Yuan_dynasty") hold the names answers repeat.
+    text = " ".join(unicodedata.normalize("NFKC", text).casefold().replace("_", " ").split())
     return re.sub(r"(?<=\d),(?=\d{3})", "", text)  # 1,200 == 1200
 
 

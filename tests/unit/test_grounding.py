@@ -61,6 +61,8 @@ def test_names_and_quotes_are_checked_numbers_normalised():
     assert checked.declined and checked.unsupported == ["receipts are optional", "Mark Twain"]
     big = [hit("Units sold: 1,200 in Q2.")]
     assert grounding.check("1200 units [1].", big, "en").grounded
+    titled = [hit("Yuan_dynasty Advances in polynomial algebra were made during the Yuan era.")]
+    assert grounding.check("Polynomial algebra advanced in the Yuan Dynasty [1].", titled, "en").grounded
 
 
 def test_citations_that_name_no_passage_are_dropped():
