@@ -236,6 +236,8 @@ def eval_kb_name(dataset: BeirDataset, settings, model_name: str) -> str:
     from ragway.splitter import CHUNKING_VERSION
 
     key = f"{len(dataset.corpus)}|{settings.chunk_size}|{settings.chunk_overlap}|{model_name}|{CHUNKING_VERSION}"
+    if settings.embed_chunk_context:
+        key += "|context-embedded"
     stem = re.sub(r"[^\w.\-]", "_", dataset.name)[:40]
     return f"{stem}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 
@@ -263,7 +265,8 @@ def ingest_corpus(dataset: BeirDataset, settings, embedder, store, kb: str, prog
         pieces = splitter.split([Section(text=text, page=0, title=doc.title)])
         if pieces:
             prepared.append(PreparedDocument(EVAL_TENANT, kb, doc.doc_id, ids.document_id(EVAL_TENANT, kb, doc.doc_id),
-                                             ids.content_hash(text.encode("utf-8")), pieces, job_id="eval"))
+                                             ids.content_hash(text.encode("utf-8")), pieces, job_id="eval",
+                                             title=doc.title))  # the context names the title, never the id
     total = sum(len(d.pieces) for d in prepared)
     if progress:
         progress.start(total)
@@ -500,6 +503,8 @@ def qa_kb_name(path: Path, settings, model_name: str) -> str:
     from ragway.splitter import CHUNKING_VERSION
 
     key = f"{settings.chunk_size}|{settings.chunk_overlap}|{model_name}|{CHUNKING_VERSION}"
+    if settings.embed_chunk_context:
+        key += "|context-embedded"
     stem = re.sub(r"[^\w.\-]", "_", Path(path).stem)[:40]
     return f"{stem}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 

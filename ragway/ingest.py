@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from ragway import ids, loader
 from ragway.embedder import Embedder
 from ragway.errors import DocumentError
-from ragway.records import Chunk
+from ragway.records import CONTEXT_KEY, Chunk, chunk_context, indexed_text
 from ragway.splitter import Splitter, TextPiece
 from ragway.store import ChunkStore
 
@@ -34,6 +34,12 @@ class PreparedDocument:
     content_hash: str
     pieces: list[TextPiece]
     job_id: str = ""
+    title: str | None = None  # the document's title for its chunks' context; None: its file name
+
+    @property
+    def contexts(self) -> list[str]:
+        """Each piece's context (document, section): BM25-indexed, embedded if embed_chunk_context, never shown."""
+        return [chunk_context(self.source, self.title, p.title, p.text) for p in self.pieces]
 
 
 class Ingestor:
@@ -42,6 +48,7 @@ class Ingestor:
         self.embedder = embedder
         self.store = store
         self.max_chunks = store.settings.max_document_chunks
+        self.embed_context = store.settings.embed_chunk_context
 
     def prepare(self, tenant: str, kb: str, source: str, data: bytes,
                 job_id: str = "") -> PreparedDocument | IngestResult:
@@ -67,7 +74,7 @@ class Ingestor:
                                         "(RAGWAY_MAX_DOCUMENT_CHUNKS): split the file into smaller files")
 
     def write(self, documents: list[PreparedDocument]) -> list[IngestResult]:
-        vectors = iter(self.embedder.embed([p.text for d in documents for p in d.pieces]))
+        vectors = iter(self.embedder.embed([t for d in documents for t in self._embedded_texts(d)]))
         results = []
         for doc in documents:
             chunks = self._chunks(doc, [next(vectors) for _ in doc.pieces])
@@ -82,6 +89,13 @@ class Ingestor:
             results.append(IngestResult(doc_id=doc.doc_id, chunks=len(chunks), skipped=False))
         return results
 
+    def _embedded_texts(self, doc: PreparedDocument) -> list[str]:
+        """What is embedded: each chunk's text, after its context if `embed_chunk_context` (BM25 indexes the
+        context either way: ragway/retriever.py, ragway/store.py)."""
+        if not self.embed_context:
+            return [p.text for p in doc.pieces]
+        return [indexed_text(p.text, {CONTEXT_KEY: c}) for p, c in zip(doc.pieces, doc.contexts, strict=True)]
+
     def ingest(self, tenant: str, kb: str, source: str, data: bytes, job_id: str = "") -> IngestResult:
         prepared = self.prepare(tenant, kb, source, data, job_id)
         return prepared if isinstance(prepared, IngestResult) else self.write([prepared])[0]
@@ -95,6 +109,6 @@ class Ingestor:
                   doc_id=doc.doc_id, source=doc.source, page=p.page, chunk_index=i, content_hash=doc.content_hash,
                   text=p.text, created_at=now_ms, embedding=v,
                   metadata={"title": p.title, "file_type": file_type, "chunk_count": len(doc.pieces),
-                            "job_id": doc.job_id})
-            for i, (p, v) in enumerate(zip(doc.pieces, vectors, strict=True))
+                            "job_id": doc.job_id, CONTEXT_KEY: context})
+            for i, (p, v, context) in enumerate(zip(doc.pieces, vectors, doc.contexts, strict=True))
         ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,38 @@ class Section:
     page: int = 0
     title: str = ""  # the heading the section sits under ("" if none)
     kind: str = "text"  # "table": one row per line, cells joined by " | ", the first line its header
+
+
+CONTEXT_KEY = "context"  # metadata key: the document and section a chunk belongs to, embedded and indexed with it
+
+
+def indexed_text(text: str, metadata: dict[str, Any] | None) -> str:
+    """The text that is embedded and indexed for BM25: the chunk's context (its document's title or file
+    name, and its section heading) on a line before its text. Users are shown `text` alone."""
+    context = (metadata or {}).get(CONTEXT_KEY) or ""
+    return f"{context}\n{text}" if context else text
+
+
+def document_label(source: str, title: str | None = None) -> str:
+    """How a chunk's context names its document: its title, or (None) its file name without the extension,
+    with `-` and `_` read as spaces ("reports/acme-10k_2021.html" -> "acme 10k 2021")."""
+    if title is not None:
+        return " ".join(title.split())
+    name = source.replace("\\", "/").rsplit("/", 1)[-1]
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem or len(ext) > 5:
+        stem = name
+    return " ".join(re.sub(r"[_\-]+", " ", stem).split())
+
+
+def chunk_context(source: str, title: str | None, section: str, text: str) -> str:
+    """A chunk's context: its document's label and its section heading, each unless the chunk's text
+    starts with it already (the splitter starts chunks with their heading), e.g.
+    "acme 10k 2021 › Item 7. Liquidity"."""
+    label = document_label(source, title)
+    section = " ".join(section.split())
+    parts = [p for p in dict.fromkeys((label, section)) if p and not text.startswith(p)]
+    return " › ".join(parts)
 
 
 @dataclass

@@ -21,9 +21,10 @@ Every hit also carries `metadata["retrieval"] = {"mode", "dense", "bm25"}` with 
 where known, so a caller can apply one cosine threshold ("not found") whatever the mode.
 
 BM25 runs in Milvus where the server has full-text search (>= 2.5; the collection must have been
-created by `ChunkStore.ensure_collection` on such a server, which adds an analyzed `text` and a
+created by `ChunkStore.ensure_collection` on such a server, which adds an analyzed `indexed_text` and a
 BM25 sparse field; fusion then happens in `hybrid_search`). Elsewhere (Milvus 2.3.5 here) it runs in
-process: `lexical.Bm25Index` over the kb's chunk texts read from Milvus, cached per kb and rebuilt
+process: `lexical.Bm25Index` over the kb's chunk texts read from Milvus, each after its context (the
+document's title or file name and the section: `records.indexed_text`, what is embedded), cached per kb and rebuilt
 when the kb's fingerprint (chunk count + documents' content hashes) changes; the fingerprint is
 read at most every `bm25_check_interval_s`. See ragway/lexical.py for its memory cost.
 """
@@ -43,7 +44,7 @@ from ragway import timing
 from ragway.embedder import Embedder
 from ragway.errors import InvalidRequest
 from ragway.lexical import Bm25Cache, Bm25Index, LexicalHit, Tokenizer, cjk_share
-from ragway.records import Hit
+from ragway.records import Hit, indexed_text
 from ragway.settings import Settings
 from ragway.store import ChunkStore
 
@@ -248,9 +249,9 @@ class Retriever:
     def _build(self, tenant: str, kb: str, fingerprint: str) -> Bm25Index:
         started = time.perf_counter()
         ids, texts = [], []
-        for row in self.store.iter_rows(tenant, kb, ["chunk_id", "text"]):
+        for row in self.store.iter_rows(tenant, kb, ["chunk_id", "text", "metadata"]):
             ids.append(row["chunk_id"])
-            texts.append(row["text"])
+            texts.append(indexed_text(row["text"], row.get("metadata")))  # with its context, as embedded
         index = Bm25Index(ids, texts, self.tokenizer, k1=self.settings.bm25_k1, b=self.settings.bm25_b,
                           fingerprint=fingerprint)
         log.info("BM25 index of %s/%s: %d chunks in %.1f s", tenant, kb, len(ids), time.perf_counter() - started)

@@ -14,8 +14,9 @@ from ragway.settings import Settings
 # Chinese has no spaces, so without its punctuation a CJK text would be cut mid-sentence.
 # Bumped whenever the same text would be cut differently (kept evaluation kbs are keyed on it).
 # 2: headings on every chunk, tables by rows under their header; 3: long titles kept; 4: 1/2; 5: a title that is no
-# heading (a lone lower-case word, one letter) is neither repeated nor the chunks' title
-CHUNKING_VERSION = 5
+# heading (a lone lower-case word, one letter) is neither repeated nor the chunks' title; 6: chunks carry their context
+# (document title or file name, section: metadata.context), BM25-indexed before their text (ragway/records.py)
+CHUNKING_VERSION = 6
 
 SEPARATORS = ["\n\n", "\n", "。", "！", "？", ". ", "! ", "? ", "；", "; ", "，", "、", ", ", " ", ""]
 

@@ -15,7 +15,7 @@ from pymilvus.exceptions import MilvusException
 from ragway import filters, timing
 from ragway.errors import ConfigurationError, DependencyUnavailable
 from ragway.freshness import WriteMarks
-from ragway.records import Chunk, Hit
+from ragway.records import Chunk, Hit, indexed_text
 from ragway.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,8 @@ def _supports_full_text(server_version: str) -> bool:
     return len(digits) >= 2 and (int(digits[0]), int(digits[1])) >= (2, 5)
 
 
-SPARSE_FIELD = "text_sparse"  # BM25 sparse vector the server computes from `text` (full-text collections)
+SPARSE_FIELD = "text_sparse"  # BM25 sparse vector the server computes (full-text collections)
+INDEXED_TEXT_FIELD = "indexed_text"  # the BM25 function's input: context + text (collections before it: `text`)
 BM25_FUNCTION = "text_bm25"
 
 
@@ -103,11 +104,11 @@ class ChunkStore:
                     description="Chunk id: sha256 of (tenant, kb, doc_id, chunk_index); re-ingesting a "
                                 "file overwrites its chunks instead of adding copies")
         s.add_field("embedding", DataType.FLOAT_VECTOR, dim=self.dim,
-                    description=f"Normalised sentence embedding of `text` by model "
-                                f"{self.settings.embedding_model_id} ({self.dim} dims); HNSW index, COSINE similarity")
+                    description=f"Normalised sentence embedding of `text` (after metadata.context where "
+                                f"RAGWAY_EMBED_CHUNK_CONTEXT) by model {self.settings.embedding_model_id} ({self.dim} "
+                                "dims); HNSW index, COSINE similarity")
         s.add_field("text", DataType.VARCHAR, max_length=TEXT_MAX_BYTES,
-                    description="The chunk's text as given to the embedder and the LLM",
-                    **self._full_text_field_params())
+                    description="The chunk's text as shown to users, embedded and given to the LLM")
         s.add_field("tenant", DataType.VARCHAR, max_length=64, is_partition_key=True,
                     description="Owning tenant (partition key): every query is filtered to one tenant")
         s.add_field("kb", DataType.VARCHAR, max_length=128,
@@ -125,12 +126,17 @@ class ChunkStore:
         s.add_field("created_at", DataType.INT64,
                     description="Ingestion time, Unix epoch milliseconds")
         s.add_field("metadata", DataType.JSON,
-                    description="Other metadata: file type, section title, chunk_count, job id")
+                    description="Other metadata: file type, section title, context (document title or file name "
+                                "and section, BM25-indexed before the text), chunk_count, job id")
         if self._create_full_text():
+            s.add_field(INDEXED_TEXT_FIELD, DataType.VARCHAR, max_length=TEXT_MAX_BYTES,
+                        description="What BM25 indexes: the chunk's context, then its text",
+                        **self._full_text_field_params())
             s.add_field(SPARSE_FIELD, DataType.SPARSE_FLOAT_VECTOR,
-                        description="BM25 term weights of `text`, computed by Milvus (full-text search)")
+                        description=f"BM25 term weights of `{INDEXED_TEXT_FIELD}`, computed by Milvus "
+                                    "(full-text search)")
             s.add_function(Function(name=BM25_FUNCTION, function_type=FunctionType.BM25,
-                                    input_field_names=["text"], output_field_names=[SPARSE_FIELD]))
+                                    input_field_names=[INDEXED_TEXT_FIELD], output_field_names=[SPARSE_FIELD]))
         return s
 
     # --- full-text search (Milvus >= 2.5) ----------------------------------------------------------
@@ -148,8 +154,14 @@ class ChunkStore:
         if getattr(self, "_full_text", None) is None:
             with _unavailable_on_error("describe"):
                 info = self.client.describe_collection(self.collection)
-            self._full_text = any(f.get("name") == SPARSE_FIELD for f in info.get("fields", []))
+            names = {f.get("name") for f in info.get("fields", [])}
+            self._full_text = SPARSE_FIELD in names
+            self._indexed_text = INDEXED_TEXT_FIELD in names
         return self._full_text
+
+    def has_indexed_text(self) -> bool:
+        """Whether rows carry `indexed_text` (full-text collections made since chunks have a context)."""
+        return self.has_full_text() and self._indexed_text
 
     def ensure_collection(self) -> None:
         """Create the collection and its index if missing, then load it."""
@@ -203,6 +215,12 @@ class ChunkStore:
     def _row(self, c: Chunk) -> dict[str, Any]:
         if c.embedding is None:
             raise ValueError(f"chunk {c.chunk_id} has no embedding")
+        if self.has_indexed_text():
+            return {**self._plain_row(c), INDEXED_TEXT_FIELD: _truncate_utf8(indexed_text(c.text, c.metadata),
+                                                                              TEXT_MAX_BYTES)}
+        return self._plain_row(c)
+
+    def _plain_row(self, c: Chunk) -> dict[str, Any]:
         return {
             "chunk_id": c.chunk_id, "embedding": list(c.embedding),
             "text": _truncate_utf8(c.text, TEXT_MAX_BYTES), "tenant": c.tenant, "kb": c.kb,

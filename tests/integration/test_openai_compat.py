@@ -85,6 +85,11 @@ def test_the_plain_model_passes_through_to_fastchat(openai_client, settings):
         model=settings.llm_model, messages=[{"role": "user", "content": "Count to three."}], max_tokens=16,
         stream=True))
     assert "".join(p.choices[0].delta.content or "" for p in pieces if p.choices).strip()
+    scored = openai_client.chat.completions.create(
+        model=settings.llm_model, messages=[{"role": "user", "content": "Say hello."}], max_tokens=4,
+        logprobs=True, top_logprobs=2)
+    tokens = scored.choices[0].logprobs.content
+    assert tokens and all(t.logprob <= 0 and len(t.top_logprobs) <= 2 for t in tokens)
 
 
 def test_langchain_chat_openai_works_unchanged(client, kb, settings):
