@@ -9,9 +9,12 @@ import sys
 from pathlib import Path
 
 
+def data_root() -> Path:
+    return Path(os.environ.get("RAGWAY_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
 def data_file() -> Path:
-    root = Path(os.environ.get("RAGWAY_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
-    path = root / "wikipedia-en-2015" / "paragraphs.jsonl.gz"
+    path = data_root() / "wikipedia-en-2015" / "paragraphs.jsonl.gz"
     if not path.exists():
         sys.exit(f"{path} is absent: set RAGWAY_DATA_DIR to the shared evaluation data")
     return path

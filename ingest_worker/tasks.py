@@ -20,7 +20,7 @@ from celery.signals import worker_process_init
 from ingest_worker.app import celery_app
 from ingest_worker.dispatch import INGEST_TASK
 from ingest_worker.lease import visibility_lease
-from ragway import ids
+from ragway import ids, timing
 from ragway.blobs import BlobStore, open_blob_store
 from ragway.embedder import get_embedder
 from ragway.errors import DependencyUnavailable, DocumentError, NotFound
@@ -230,8 +230,15 @@ def ingest_batch(self: Task, job_id: str, file_ids: list[str]) -> dict:
 
 
 def run_batch(job_id: str, file_ids: list[str], jobs: JobStore, s) -> None:
-    batch = Batch(job_id, jobs, open_blob_store(s))
-    jobs.mark_started(job_id)
-    for file_id in file_ids:
-        batch.prepare(file_id)
-    batch.write()
+    """The batch's time per phase goes to the job's totals (`JobStore.seconds`) and the log."""
+    started = time.perf_counter()
+    with timing.collect() as phases:
+        batch = Batch(job_id, jobs, open_blob_store(s))
+        jobs.mark_started(job_id)
+        for file_id in file_ids:
+            batch.prepare(file_id)
+        batch.write()
+    phases["batch"] = time.perf_counter() - started
+    jobs.add_seconds(job_id, phases)
+    log.info("batch finished", extra={"job_id": job_id, "files": len(file_ids),
+                                      "seconds": {k: round(v, 3) for k, v in phases.items()}})

@@ -14,6 +14,7 @@ from ragway.errors import DocumentError
 from ragway.records import CONTEXT_KEY, Chunk, chunk_context, indexed_text
 from ragway.splitter import Splitter, TextPiece
 from ragway.store import ChunkStore
+from ragway.timing import phase
 
 UPSERT_BATCH = 512
 
@@ -56,11 +57,15 @@ class Ingestor:
         done when this very job stored it (a retry after the worker died before recording that)."""
         doc_id = ids.document_id(tenant, kb, source)
         digest = ids.content_hash(data)
-        stored = self.store.stored_version(tenant, doc_id)
+        with phase("check"):
+            stored = self.store.stored_version(tenant, doc_id)
         if stored is not None and stored.content_hash == digest and stored.complete:
             by_this_job = bool(job_id) and stored.job_id == job_id
             return IngestResult(doc_id=doc_id, chunks=stored.present, skipped=not by_this_job)
-        pieces = self.splitter.split(loader.load(source, data))
+        with phase("parse"):  # OCR inside it is timed as "ocr" too
+            sections = loader.load(source, data)
+        with phase("split"):
+            pieces = self.splitter.split(sections)
         if not pieces:
             raise DocumentError(source, "no text could be extracted")
         self._check_size(source, len(pieces))
@@ -74,18 +79,13 @@ class Ingestor:
                                         "(RAGWAY_MAX_DOCUMENT_CHUNKS): split the file into smaller files")
 
     def write(self, documents: list[PreparedDocument]) -> list[IngestResult]:
-        vectors = iter(self.embedder.embed([t for d in documents for t in self._embedded_texts(d)]))
+        with phase("embed"):
+            vectors = iter(self.embedder.embed([t for d in documents for t in self._embedded_texts(d)]))
         results = []
         for doc in documents:
             chunks = self._chunks(doc, [next(vectors) for _ in doc.pieces])
-            # Deterministic ids make a re-run overwrite the same rows; a shorter new version first
-            # drops the chunks it no longer has (first, so the upsert's stamp covers the delete for
-            # searches: ragway/freshness.py). A crash in between is repaired by the retry, because
-            # `stored_version` calls a document complete only when every chunk carries one hash and
-            # the expected count.
-            self.store.delete_chunks_from(doc.tenant, doc.kb, doc.doc_id, len(chunks))
-            for start in range(0, len(chunks), UPSERT_BATCH):
-                self.store.upsert(chunks[start:start + UPSERT_BATCH])
+            with phase("write"):
+                self._store(doc, chunks)
             results.append(IngestResult(doc_id=doc.doc_id, chunks=len(chunks), skipped=False))
         return results
 
@@ -95,6 +95,16 @@ class Ingestor:
         if not self.embed_context:
             return [p.text for p in doc.pieces]
         return [indexed_text(p.text, {CONTEXT_KEY: c}) for p, c in zip(doc.pieces, doc.contexts, strict=True)]
+
+    def _store(self, doc: PreparedDocument, chunks: list[Chunk]) -> None:
+        # Deterministic ids make a re-run overwrite the same rows; a shorter new version first
+        # drops the chunks it no longer has (first, so the upsert's stamp covers the delete for
+        # searches: ragway/freshness.py). A crash in between is repaired by the retry, because
+        # `stored_version` calls a document complete only when every chunk carries one hash and
+        # the expected count.
+        self.store.delete_chunks_from(doc.tenant, doc.kb, doc.doc_id, len(chunks))
+        for start in range(0, len(chunks), UPSERT_BATCH):
+            self.store.upsert(chunks[start:start + UPSERT_BATCH])
 
     def ingest(self, tenant: str, kb: str, source: str, data: bytes, job_id: str = "") -> IngestResult:
         prepared = self.prepare(tenant, kb, source, data, job_id)

@@ -196,6 +196,23 @@ class JobStore:
         with redis_errors():
             self.r.hsetnx(self._job_key(job_id), "started_at", time.time())
 
+    def add_seconds(self, job_id: str, phases: dict[str, float]) -> None:
+        """Add a batch's time per phase (parse, ocr, split, embed, write, ...) to the job's totals:
+        worker seconds, summed over the processes that ran its batches."""
+        if not phases:
+            return
+        with redis_errors():
+            pipe = self.r.pipeline(transaction=False)
+            for name, seconds in phases.items():
+                pipe.hincrbyfloat(self._job_key(job_id), f"seconds:{name}", seconds)
+            pipe.execute()
+
+    def seconds(self, job_id: str) -> dict[str, float]:
+        """The job's worker seconds per phase so far (`add_seconds`)."""
+        with redis_errors():
+            meta = self.r.hgetall(self._job_key(job_id))
+        return {k.removeprefix("seconds:"): float(v) for k, v in meta.items() if k.startswith("seconds:")}
+
     def update_file(self, job_id: str, state: FileState, chunks_added: int = 0) -> None:
         state.updated_at = time.time()
         with redis_errors():

@@ -48,6 +48,7 @@ from pathlib import Path
 
 from ragway.llm_model import ModelIntegrityError, ModelMissingError
 from ragway.settings import usable_cpus
+from ragway.timing import phase
 
 log = logging.getLogger(__name__)
 
@@ -348,7 +349,8 @@ def _normalise(image):
 def read_image(data: bytes) -> str:
     """The text of an image: lines in reading order, "" when it holds none. Raises OcrError when
     the bytes cannot be decoded as an image."""
-    return "\n\n".join(text for text in (_recognise(frame) for frame in _frames(data)) if text)
+    with phase("ocr"):
+        return "\n\n".join(text for text in (_recognise(frame) for frame in _frames(data)) if text)
 
 
 # --- PDF pages -----------------------------------------------------------------------------------
@@ -375,7 +377,8 @@ def read_pdf_pages(data: bytes, pages: list[int], scale: float = DEFAULT_PDF_SCA
                 if not 0 <= index < count:
                     raise IndexError(f"page index {index} is out of range: the PDF has {count} pages")
             for index in dict.fromkeys(pages):  # one page image in memory at a time
-                texts[index] = _recognise(_render(pdf, index, scale))
+                with phase("ocr"):
+                    texts[index] = _recognise(_render(pdf, index, scale))
         finally:
             pdf.close()
     return texts

@@ -1,7 +1,8 @@
 """Where a request's time goes: named phases (auth, embed, milvus, bm25, llm) summed per request
 and sent back in a `Server-Timing` header (browsers' dev tools and `curl -i` show it), so an
-operator can tell a slow embedding from a slow Milvus without a profiler. Outside a request (the
-workers, `ragway eval`) `phase` does nothing."""
+operator can tell a slow embedding from a slow Milvus without a profiler. The ingest workers sum
+theirs (check, parse, ocr, split, embed, write) per job with `collect`. Elsewhere (`ragway eval`)
+`phase` does nothing."""
 
 from __future__ import annotations
 
@@ -34,6 +35,16 @@ def phase(name: str) -> Iterator[None]:
         yield
     finally:
         phases[name] = phases.get(name, 0.0) + time.perf_counter() - started
+
+
+@contextmanager
+def collect() -> Iterator[dict[str, float]]:
+    """Phases timed outside a request (an ingest batch, a benchmark): the dict fills as they run."""
+    token = _phases.set({})
+    try:
+        yield _phases.get()
+    finally:
+        _phases.reset(token)
 
 
 def server_timing(total_s: float) -> bytes:
