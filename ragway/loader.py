@@ -128,10 +128,21 @@ def detect_type(filename: str, data: bytes) -> str:
     return file_type.name
 
 
+# Formats that are never plain text: a file named so whose bytes are text is broken (Word, Excel or
+# a PDF reader would refuse it), not a text file.
+BINARY_SUFFIXES = {"docx": "DOCX", "xlsx": "XLSX", "pptx": "PPTX", "docm": "DOCX", "xlsm": "XLSX", "pptm": "PPTX",
+                   "odt": "ODT", "ods": "ODS", "odp": "ODP", "epub": "EPUB", "doc": "DOC", "xls": "XLS", "ppt": "PPT",
+                   "pdf": "PDF", "msg": "MSG"}
+
+
 def load(filename: str, data: bytes) -> list[Section]:
     if not data or not data.strip():
         raise DocumentError(filename, "the file is empty")
     file_type = detect_type(filename, data)
+    claimed = BINARY_SUFFIXES.get(filename.rsplit(".", 1)[-1].lower()) if "." in filename else None
+    if claimed and file_type in TEXT_TYPES:
+        raise DocumentError(filename, f"{claimed}: the file is corrupt: it holds plain text ({file_type}), "
+                                      f"not a {claimed} document")
     if file_type == "PDF":
         return pdf.sections(filename, data, ocr=_pdf_ocr(filename))
     if file_type == "EML":

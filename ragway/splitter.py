@@ -15,8 +15,9 @@ from ragway.settings import Settings
 # Bumped whenever the same text would be cut differently (kept evaluation kbs are keyed on it).
 # 2: headings on every chunk, tables by rows under their header; 3: long titles kept; 4: 1/2; 5: a title that is no
 # heading (a lone lower-case word, one letter) is neither repeated nor the chunks' title; 6: chunks carry their context
-# (document title or file name, section: metadata.context), BM25-indexed before their text (ragway/records.py)
-CHUNKING_VERSION = 6
+# (document title or file name, section: metadata.context), BM25-indexed before their text (ragway/records.py);
+# 7: stacked headings ("# A" / "## B" / body) no longer repeat the inner one in front of the first chunk
+CHUNKING_VERSION = 7
 
 SEPARATORS = ["\n\n", "\n", "。", "！", "？", ". ", "! ", "? ", "；", "; ", "，", "、", ", ", " ", ""]
 
@@ -58,6 +59,14 @@ class Splitter:
         text, title = section.text, section.title
         if self._is_heading(title) and text.startswith(title) and text[len(title):].strip():
             text = text[len(title):].lstrip()
+        elif self._is_heading(title) and title in (stack := text.split("\n\n", 6))[1:6]:
+            # Stacked headings ("A\n\nB\n\nbody", titled B): the body is split alone and its first
+            # chunk opens with the whole stack, B once.
+            at = stack.index(title)
+            body = "\n\n".join(stack[at + 1:]).strip()
+            if body:
+                chunks = self._splitter.split_text(body)
+                return ["\n\n".join([*stack[:at + 1], chunks[0]]), *chunks[1:]]
         return self._splitter.split_text(text)
 
     def _is_heading(self, title: str) -> bool:
@@ -66,7 +75,8 @@ class Splitter:
         return bool(title) and len(title) <= self.max_heading and markup.could_be_heading(title)
 
     def _with_heading(self, text: str, title: str) -> str:
-        if not self._is_heading(title) or text.startswith(title):
+        # Stacked headings ("A\n\nB\n\nbody", titled B) already hold it among their first paragraphs.
+        if not self._is_heading(title) or text.startswith(title) or title in text.split("\n\n", 6)[:6]:
             return text
         return f"{title}\n{text}"
 

@@ -57,6 +57,9 @@ def test_western_code_page_text_is_decoded():
         ("blank.md", b"  \n\n ", "empty"),
         ("broken.pdf", b"%PDF-1.7\n garbage", "corrupt"),
         ("blob.bin", bytes(range(256)) * 8, "unsupported file type"),
+        ("report.docx", b"Quarterly report\n\nSales rose in the north by twelve percent.\n", "corrupt"),
+        ("sheet.xlsx", b"region,units\nNorth,1200\n", "corrupt"),
+        ("scan.pdf", b"This is not a PDF at all, only a line of text.\n", "corrupt"),
     ],
 )
 def test_bad_files_fail_with_a_reason_naming_the_file(name, data, reason):

@@ -51,3 +51,15 @@ def test_a_title_too_long_for_every_chunk_stays_in_the_first():
     assert pieces[0].text.startswith(title.strip())
     assert not any(p.text.startswith(title.strip()) for p in pieces[1:])
     assert " ".join(p.text for p in pieces).count("Sentence") == 20
+
+
+def test_stacked_headings_are_not_repeated_in_the_first_chunk():
+    from ragway import loader
+
+    body = " ".join(f"Rule {i} says the hotel limit is {100 + i} EUR." for i in range(20))
+    sections = loader.load("handbook.md", f"# Handbook\n\n## Travel\n\n{body}\n".encode())
+    pieces = Splitter(Settings(chunk_size=300, chunk_overlap=0)).split(sections)
+    assert len(pieces) > 2
+    assert pieces[0].text.startswith("Handbook\n\nTravel\n\nRule 0 ")
+    assert pieces[0].text.count("Travel") == 1
+    assert all(p.text.startswith("Travel\nRule ") and p.title == "Travel" for p in pieces[1:])
