@@ -8,9 +8,10 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 from typing import NoReturn
 
-from ragway import mail, markup, ocr, office, pdf
+from ragway import mail, markup, ocr, office, pdf, tables
 from ragway.errors import DocumentError
 from ragway.records import Section
 from ragway.settings import get_settings
@@ -221,16 +222,21 @@ def _sections(elements, marked: bool = False) -> list[Section]:
         if el_page != page:
             flush()
             page = el_page
+            if getattr(el.metadata, "page_name", None):
+                title = ""  # a new sheet: the last one's heading does not head it
         if el.category == "Title" and markup.is_heading(text, marked):
             if has_body:  # consecutive headings stay together with the body that follows them
                 flush()
             title = text
             texts.append(text)
         elif el.category == "Table":
-            if texts == [title] and not has_body:
+            # "Table 2: Units by region" right before the table is its caption: it goes with the rows.
+            caption = texts.pop() if has_body and texts and tables.is_caption(texts[-1]) else ""
+            if texts == [title]:
                 texts.clear()  # a heading alone: the table's chunks carry it
+            has_body = has_body and bool(texts)
             flush()
-            sections.append(Section(text=_table_rows(el), page=page, title=title, kind="table"))
+            sections.append(Section(text=_table_text(el, caption), page=page, title=title, kind="table"))
         else:
             texts.append(text)
             has_body = True
@@ -238,19 +244,21 @@ def _sections(elements, marked: bool = False) -> list[Section]:
     return sections
 
 
-def _table_rows(element) -> str:
-    """A table as one line per row ("cell | cell"), from the HTML unstructured keeps; its flat
-    text where there is none."""
+_DEFAULT_SHEET = re.compile(r"(sheet|tabelle|feuil|hoja|foglio|planilha|工作表)\s*\d*", re.IGNORECASE)
+
+
+def _table_text(element, caption: str = "") -> str:
+    """A table as a label line and one line per row, each cell with its column header
+    (ragway/tables.py), from the HTML unstructured keeps; its flat text where there is none. The
+    label: the sheet's name (unless a default "Sheet1"), the caption."""
+    sheet = getattr(element.metadata, "page_name", None) or ""
+    labels = [f"Sheet: {sheet}" if sheet and not _DEFAULT_SHEET.fullmatch(sheet.strip()) else "", caption]
     html = getattr(element.metadata, "text_as_html", None)
     if html:
-        from lxml import html as lxml_html
-
         try:
-            rows = [" | ".join(markup.cell_text(cell.text_content()) for cell in tr if cell.tag in ("td", "th"))
-                    for tr in lxml_html.fromstring(html).iter("tr")]
-            rows = [r for r in rows if r.strip(" |")]
+            html_caption, rows, marked = tables.html_rows(html)
             if rows:
-                return "\n".join(rows)
+                return tables.table_text(rows, [*labels, html_caption], marked)
         except (ValueError, TypeError) as exc:  # malformed HTML: fall back to the flat text
             log.info("table HTML not parsed: %s", exc)
-    return element.text.strip()
+    return "\n".join(label for label in [*labels, element.text.strip()] if label)

@@ -16,8 +16,9 @@ from ragway.settings import Settings
 # 2: headings on every chunk, tables by rows under their header; 3: long titles kept; 4: 1/2; 5: a title that is no
 # heading (a lone lower-case word, one letter) is neither repeated nor the chunks' title; 6: chunks carry their context
 # (document title or file name, section: metadata.context), BM25-indexed before their text (ragway/records.py);
-# 7: stacked headings ("# A" / "## B" / body) no longer repeat the inner one in front of the first chunk
-CHUNKING_VERSION = 7
+# 7: stacked headings ("# A" / "## B" / body) no longer repeat the inner one in front of the first chunk; 8: table
+# rows with their column headers under a label line (caption, sheet name or column names: ragway/tables.py)
+CHUNKING_VERSION = 8
 
 SEPARATORS = ["\n\n", "\n", "。", "！", "？", ". ", "! ", "? ", "；", "; ", "，", "、", ", ", " ", ""]
 

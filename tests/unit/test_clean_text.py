@@ -103,8 +103,9 @@ def test_table_cells_holding_markdown_or_html_are_rendered_to_their_text():
     [table] = loader.load("issues.csv", csv)
     assert table.kind == "table"
     assert table.text.split("\n") == ["title | body",
-                                      "Crash on start | 问题描述 / Problem Description the loader docs say nothing",
-                                      "Plain cell | Multiply 2*3*4, keep snake_case_name"]
+                                      "title: Crash on start | body: 问题描述 / Problem Description the loader docs "
+                                      "say nothing",
+                                      "title: Plain cell | body: Multiply 2*3*4, keep snake_case_name"]
 
 
 def test_the_splitter_puts_no_bogus_title_on_chunks():

@@ -1,0 +1,83 @@
+"""Tables as text a search finds by row: each row with its column headers.
+
+"North | Q2 | 1,200" says nothing about what 1,200 is; "Region: North | Quarter: Q2 | Units: 1,200"
+is found by a question naming a column, and reads as well. A table's text is its label on the first
+line (caption, sheet name, or else its column names: the splitter repeats it on every chunk of the
+table, ragway/splitter.py) and then one line per row. A first row that does not read as column
+headers (numbers, a single cell) leaves the rows as they are ("cell | cell")."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from ragway import markup
+
+log = logging.getLogger(__name__)
+
+# "Table 3: ...", "Tab. 2", "Exhibit 10.1", "表 1 ..." (a paragraph right before a table naming it)
+CAPTION = re.compile(r"^\s*(table|tab\.|exhibit|schedule|表)\s*[0-9IVXLivxl一二三四五六七八九十]+", re.IGNORECASE)
+_NUMBER = re.compile(r"[\s\d.,%$€£¥+\-−–()/:*]+")
+_YEAR = re.compile(r"(fy|q[1-4]\s*)?(19|20)\d\d[a-z]?", re.IGNORECASE)
+MAX_LABEL_CHARS = 200
+
+
+def is_caption(text: str) -> bool:
+    return len(text) <= MAX_LABEL_CHARS and bool(CAPTION.match(text))
+
+
+def html_rows(html: str) -> tuple[str, list[list[str]], bool]:
+    """(caption, rows of cell texts, whether the first row is marked as headers: <th> or <thead>)."""
+    from lxml import html as lxml_html
+
+    root = lxml_html.fromstring(html)
+    caption = next((" ".join(c.text_content().split()) for c in root.iter("caption")), "")
+    rows, marked = [], False
+    for tr in root.iter("tr"):
+        cells = [cell for cell in tr if cell.tag in ("td", "th")]
+        texts = [markup.cell_text(cell.text_content()) for cell in cells]
+        if any(texts):
+            if not rows:
+                marked = all(c.tag == "th" for c in cells) or tr.getparent().tag == "thead"
+            rows.append(texts)
+    return caption, rows, marked
+
+
+def _numeric(cell: str) -> bool:
+    return bool(cell) and _NUMBER.fullmatch(cell) is not None and not _YEAR.fullmatch(cell.strip())
+
+
+def is_header(row: list[str], marked: bool = False) -> bool:
+    """Whether a first row names columns: two or more cells, mostly words (a year counts as one)."""
+    filled = [c for c in row if c]
+    if len(filled) < 2:
+        return False
+    return marked or sum(_numeric(c) for c in filled) * 2 < len(filled)
+
+
+def table_text(rows: list[list[str]], labels: list[str] = (), marked: bool = False) -> str:
+    """The table's text: a label line, then its rows paired with the column headers where the first
+    row (after any one-cell title rows, which join the label) reads as headers."""
+    labels = [label for label in labels if label]
+    while rows and sum(1 for c in rows[0] if c) == 1 and len(rows) > 1:  # a title row inside the table
+        labels.append(next(c for c in rows[0] if c))
+        rows = rows[1:]
+    labels = list(dict.fromkeys(" ".join(label.split())[:MAX_LABEL_CHARS] for label in labels))
+    if len(rows) >= 2 and is_header(rows[0], marked):
+        header, body = rows[0], rows[1:]
+        lines = [_paired(header, row) for row in body if row != header]
+        first = " — ".join(labels) if labels else " | ".join(c for c in header if c)
+        return "\n".join([first, *(line for line in lines if line)])
+    lines = [" | ".join(row) for row in rows]
+    lines = [line for line in lines if line.strip(" |")]
+    return "\n".join([" — ".join(labels), *lines] if labels else lines)
+
+
+def _paired(header: list[str], row: list[str]) -> str:
+    cells = []
+    for i, value in enumerate(row):
+        if not value:
+            continue
+        name = header[i] if i < len(header) else ""
+        cells.append(f"{name}: {value}" if name and name != value else value)
+    return " | ".join(cells)

@@ -1,0 +1,122 @@
+"""Issue 15, item 3: a table row is indexed with its column headers, and a table's title, caption and
+sheet name stay with its rows; files made here with openpyxl, python-docx and python-pptx."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from ragway import loader, tables
+from ragway.settings import Settings
+from ragway.splitter import Splitter
+
+ROWS = [["Region", "Quarter", "Units"], ["North", "Q2", "1,200"], ["South", "Q3", "950"]]
+NORTH = "Region: North | Quarter: Q2 | Units: 1,200"
+
+
+def chunks(name: str, data: bytes, chunk_size: int = 500) -> list[str]:
+    return [p.text for p in Splitter(Settings(chunk_size=chunk_size, chunk_overlap=0)).split(loader.load(name, data))]
+
+
+def xlsx(sheets: dict[str, list[list]]) -> bytes:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name, rows in sheets.items():
+        ws = wb.create_sheet(name)
+        for row in rows:
+            ws.append(row)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def test_xlsx_rows_carry_headers_sheet_name_and_title_row():
+    data = xlsx({"Sales 2024": [["Sales report"], [], ["Region", "Quarter", "Units"], ["North", "Q2", 1200]],
+                 "Sheet2": [["Name", "Office"], ["Ana", "Lisbon"]]})
+    first, second = chunks("sales.xlsx", data)
+    assert first.splitlines() == ["Sales report", "Sheet: Sales 2024", "Region: North | Quarter: Q2 | Units: 1200"]
+    # A default sheet name is no label (the column names are), and the first sheet's title stays there.
+    assert second.splitlines() == ["Name | Office", "Name: Ana | Office: Lisbon"]
+
+
+def test_docx_table_keeps_its_heading_and_caption():
+    import docx
+
+    doc = docx.Document()
+    doc.add_heading("Quarterly results", 1)
+    doc.add_paragraph("Sales grew in every region.")
+    doc.add_paragraph("Table 1: Units by region")
+    table = doc.add_table(rows=3, cols=3)
+    for r, row in enumerate(ROWS):
+        for c, value in enumerate(row):
+            table.cell(r, c).text = value
+    doc.add_paragraph("After the table.")
+    out = io.BytesIO()
+    doc.save(out)
+    texts = chunks("results.docx", out.getvalue())
+    [table_chunk] = [t for t in texts if NORTH in t]
+    assert table_chunk.splitlines()[:2] == ["Quarterly results", "Table 1: Units by region"]
+    assert "Region: South | Quarter: Q3 | Units: 950" in table_chunk
+    assert not any("Table 1" in t for t in texts if t is not table_chunk)
+
+
+def test_pptx_table_under_its_slide_title():
+    import pptx
+    from pptx.util import Inches
+
+    deck = pptx.Presentation()
+    slide = deck.slides.add_slide(deck.slide_layouts[5])
+    slide.shapes.title.text = "Units by region"
+    table = slide.shapes.add_table(3, 3, Inches(1), Inches(2), Inches(6), Inches(2)).table
+    for r, row in enumerate(ROWS):
+        for c, value in enumerate(row):
+            table.cell(r, c).text = value
+    out = io.BytesIO()
+    deck.save(out)
+    [text] = chunks("deck.pptx", out.getvalue())
+    assert text.splitlines()[0] == "Units by region" and NORTH in text.splitlines()
+
+
+def test_html_table_caption_and_th_headers():
+    html = ("<html><body><h2>Travel</h2><table><caption>Hotel limits</caption><thead><tr><th>City</th>"
+            "<th>Limit</th></tr></thead><tbody><tr><td>Paris</td><td>180 EUR</td></tr>"
+            "<tr><td>Oslo</td><td>2,100 NOK</td></tr></tbody></table></body></html>")
+    [text] = chunks("travel.html", html.encode())
+    assert text.splitlines() == ["Travel", "Hotel limits", "City: Paris | Limit: 180 EUR",
+                                 "City: Oslo | Limit: 2,100 NOK"]
+
+
+def test_long_table_repeats_its_label_on_every_chunk_and_keeps_rows_whole():
+    rows = [["Item", "Price", "Store"], *[[f"Item {i}", f"{i * 7} EUR", f"warehouse {i % 3}"] for i in range(60)]]
+    data = xlsx({"Prices": rows})
+    texts = chunks("prices.xlsx", data, chunk_size=300)
+    assert len(texts) > 4
+    seen = []
+    for text in texts:
+        label, *lines = text.splitlines()
+        assert label == "Sheet: Prices"
+        assert all(line.startswith("Item: Item ") and "| Price: " in line and "| Store: warehouse" in line
+                   for line in lines)
+        seen += lines
+    assert len(seen) == 60
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ([["1", "2", "3"], ["4", "5", "6"]], ["1 | 2 | 3", "4 | 5 | 6"]),  # numbers: no header row
+        ([["Metric", "2023", "2024"], ["Revenue", "1,204", "1,377"]],
+         ["Metric | 2023 | 2024", "Metric: Revenue | 2023: 1,204 | 2024: 1,377"]),  # years name columns
+        ([["Region", "", "Units"], ["North", "n/a", ""]], ["Region | Units", "Region: North | n/a"]),
+    ],
+)
+def test_header_detection(rows, expected):
+    assert tables.table_text(rows).splitlines() == expected
+
+
+def test_caption_detection():
+    assert tables.is_caption("Table 3: Revenue by segment") and tables.is_caption("表 2 各地区销量")
+    assert not tables.is_caption("The table below shows revenue.")
