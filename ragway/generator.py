@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import openai
@@ -120,6 +122,18 @@ def llm_refusal(status: int, body: dict) -> RagwayError:
     return DependencyUnavailable(f"the LLM failed: {message}")
 
 
+def completion_or_refusal(status: int, content: bytes) -> dict[str, Any]:
+    """The LLM server's JSON answer, or its error (FastChat: `{"object": "error", "message", "code"}`, all
+    with status 400) as a Ragway error: its client mistakes a 400, its own failures a 503."""
+    try:
+        data = json.loads(content)
+    except ValueError as exc:
+        raise DependencyUnavailable(f"the LLM answered {status} with a body that is not JSON") from exc
+    if status < 400 and data.get("object") != "error":
+        return data
+    raise llm_refusal(status, data)
+
+
 class Generator:
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -130,6 +144,7 @@ class Generator:
             temperature=settings.llm_temperature, timeout=settings.llm_timeout_s, max_retries=1,
             extra_body={"max_tokens": settings.llm_max_tokens},
         )
+        self._http: httpx.AsyncClient | None = None  # for `forward`, opened on the gateway's event loop
 
     def answer(self, question: str, passages: list[Passage], language: str) -> Reply:
         with _llm_call(self.settings, "answer"):
@@ -149,6 +164,26 @@ class Generator:
             reply = self.llm.invoke(build_condense_messages(history, question, language))
         return standalone_question(str(reply.content), history, question)
 
+    async def forward(self, payload: dict[str, Any]) -> dict[str, Any] | AsyncIterator[bytes]:
+        """An OpenAI chat request for the plain model, sent to the LLM server as it is: the completion,
+        or with `stream` its server-sent events as they come. Errors are raised before any byte goes out.
+        FastChat ignores `max_completion_tokens` and would generate to the context limit without `max_tokens`."""
+        payload = {**payload, "max_tokens": payload.get("max_tokens") or self.settings.llm_max_tokens}
+        if self._http is None:
+            self._http = httpx.AsyncClient(
+                base_url=self.settings.llm_base_url.rstrip("/") + "/", timeout=self.settings.llm_timeout_s,
+                headers={"Authorization": f"Bearer {self.settings.llm_api_key}"})
+        try:
+            response = await self._http.send(self._http.build_request("POST", "chat/completions", json=payload),
+                                             stream=True)
+            if response.status_code >= 400 or not payload.get("stream"):
+                content = await response.aread()
+                await response.aclose()
+                return completion_or_refusal(response.status_code, content)
+        except httpx.HTTPError as exc:
+            raise DependencyUnavailable(f"the LLM at {self.settings.llm_base_url} failed: {exc}") from exc
+        return _relay(response)
+
     def ping(self) -> None:
         try:
             resp = httpx.get(f"{self.settings.llm_base_url.rstrip('/')}/models",
@@ -159,3 +194,11 @@ class Generator:
             raise DependencyUnavailable(f"the LLM at {self.settings.llm_base_url} is unreachable: {exc}") from exc
         if self.settings.llm_model not in names:
             raise DependencyUnavailable(f"the LLM endpoint serves {names}, not {self.settings.llm_model!r}")
+
+
+async def _relay(response: httpx.Response) -> AsyncIterator[bytes]:
+    try:
+        async for raw in response.aiter_raw():
+            yield raw
+    finally:
+        await response.aclose()

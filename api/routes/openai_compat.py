@@ -15,7 +15,6 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -25,8 +24,8 @@ from api.schemas import ChatCompletion, ChatCompletionRequest, ChunkOut, Groundi
 from api.services import Services, services_dep
 from ragway import grounding
 from ragway.auth import Caller
-from ragway.errors import DependencyUnavailable, InvalidRequest, RagwayError
-from ragway.generator import ChatTurn, llm_refusal
+from ragway.errors import InvalidRequest, RagwayError
+from ragway.generator import ChatTurn
 from ragway.rag import Answer, RetrievalOptions
 
 router = APIRouter(tags=["openai-compatible"])
@@ -140,47 +139,13 @@ async def _sse(first: str | Answer, rest: AsyncIterator[str | Answer], model: st
 
 
 async def _pass_through(body: ChatCompletionRequest, services: Services):
-    """The plain LLM: forward to FastChat (or the configured endpoint), streaming included."""
-    s = services.settings
-    if body.model != s.llm_model:
+    """The plain LLM: forwarded to FastChat (or the configured endpoint), streaming included."""
+    if body.model != services.settings.llm_model:
         raise InvalidRequest(f"unknown model {body.model!r}; GET /v1/models lists kb:<name> models and "
-                             f"{s.llm_model!r}")
+                             f"{services.settings.llm_model!r}")
     payload = body.model_dump(exclude_none=True, exclude={"retrieval", "max_completion_tokens"})
-    # FastChat ignores max_completion_tokens (what newer clients send) and would otherwise generate
-    # to the context limit.
-    payload["max_tokens"] = body.max_tokens or body.max_completion_tokens or s.llm_max_tokens
-    url = f"{s.llm_base_url.rstrip('/')}/chat/completions"
-    headers = {"Authorization": f"Bearer {s.llm_api_key}"}
-    client = httpx.AsyncClient(timeout=s.llm_timeout_s)
-    try:
-        request = client.build_request("POST", url, json=payload, headers=headers)
-        upstream = await client.send(request, stream=True)
-        if upstream.status_code >= 400 or not body.stream:
-            content = await upstream.aread()
-            await client.aclose()
-            return _relayed(upstream.status_code, content)
-    except (httpx.HTTPError, ValueError) as exc:
-        await client.aclose()
-        raise DependencyUnavailable(f"the LLM at {s.llm_base_url} failed: {exc}") from exc
-
-    async def relay() -> AsyncIterator[bytes]:
-        try:
-            async for raw in upstream.aiter_raw():
-                yield raw
-        finally:
-            await upstream.aclose()
-            await client.aclose()
-
-    return StreamingResponse(relay(), status_code=upstream.status_code, media_type="text/event-stream")
-
-
-def _relayed(status: int, content: bytes) -> JSONResponse:
-    """The LLM server's answer; its errors (FastChat: `{"object": "error", "message", "code": 40303}`, all
-    with status 400) as OpenAI-shaped errors: its client mistakes 400, its own failures 503."""
-    try:
-        data = json.loads(content)
-    except ValueError as exc:
-        raise DependencyUnavailable(f"the LLM answered {status} with a body that is not JSON") from exc
-    if status < 400 and data.get("object") != "error":
-        return JSONResponse(data, status_code=status)
-    raise llm_refusal(status, data)
+    payload["max_tokens"] = body.max_tokens or body.max_completion_tokens
+    reply = await services.generator.forward(payload)
+    if isinstance(reply, dict):
+        return JSONResponse(reply)
+    return StreamingResponse(reply, media_type="text/event-stream")

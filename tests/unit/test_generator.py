@@ -1,8 +1,17 @@
 """The answer prompt and how the LLM server's errors reach users (no LLM needed)."""
 
+import pytest
+
 from ragway.context import Passage
 from ragway.errors import ContextTooLong, DependencyUnavailable, InvalidRequest
-from ragway.generator import ChatTurn, build_condense_messages, build_messages, llm_refusal, standalone_question
+from ragway.generator import (
+    ChatTurn,
+    build_condense_messages,
+    build_messages,
+    completion_or_refusal,
+    llm_refusal,
+    standalone_question,
+)
 from ragway.grounding import NOT_FOUND
 from ragway.records import Hit
 
@@ -51,3 +60,14 @@ def test_the_condense_prompt_carries_the_transcript_in_the_users_language():
     (message,) = build_condense_messages(history, "谁审批？", "zh")
     assert "用户: 差旅政策是什么？" in message.content and "助手: 30天内报销。" in message.content
     assert "谁审批？" in message.content
+
+
+@pytest.mark.parametrize(("status", "body", "error"), [
+    (400, b'{"object": "error", "code": 40302, "message": "bad top_p"}', InvalidRequest),
+    (200, b'{"object": "error", "code": 50001, "message": "worker died"}', DependencyUnavailable),
+    (502, b"<html>bad gateway</html>", DependencyUnavailable),
+])
+def test_the_plain_models_errors_are_refusals(status, body, error):
+    assert completion_or_refusal(200, b'{"object": "chat.completion", "choices": []}')["choices"] == []
+    with pytest.raises(error):
+        completion_or_refusal(status, body)
