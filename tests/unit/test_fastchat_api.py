@@ -1,9 +1,14 @@
 """The chat log-probabilities Ragway adds to FastChat's OpenAI server, in OpenAI's chat shape."""
 
-from fastapi.routing import APIRoute
-from fastchat.serve import openai_api_server as server
+import os
+import tempfile
 
-from ragway import fastchat_api
+os.environ.setdefault("LOGDIR", tempfile.gettempdir())  # FastChat's server module opens its log file on import
+
+from fastapi.routing import APIRoute  # noqa: E402
+from fastchat.serve import openai_api_server as server  # noqa: E402
+
+from ragway import fastchat_api  # noqa: E402
 
 
 def test_worker_logprobs_become_openai_chat_logprobs_from_a_given_token():
