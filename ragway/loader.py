@@ -165,7 +165,49 @@ def load(filename: str, data: bytes) -> list[Section]:
             raise
         # A person reads a ragged CSV or HTML named .txt fine: so do we, as plain text.
         sections = _plain_text(text, file_type)
+    if not sections and file_type in PICTURE_FOLDERS:
+        sections = _picture_sections(filename, file_type, data)
     return sections or _no_text(filename, file_type)
+
+
+# Where a PPTX or DOCX keeps its pictures, and how many of them OCR reads at most.
+PICTURE_FOLDERS = {"PPTX": "ppt/media/", "DOCX": "word/media/"}
+MAX_OCR_PICTURES = 50
+MIN_PICTURE_CHARS = 3  # fewer letters or digits is a logo's stray mark ("2" in the Python logo), not text
+
+
+def _picture_sections(filename: str, file_type: str, data: bytes) -> list[Section]:
+    """A slide deck or document without a word of text but with pictures (slides that are
+    screenshots, a scanned letter pasted into Word): its pictures read by OCR, a slide's on its page."""
+    if not ocr.ocr_enabled(get_settings()):
+        return []
+    pictures: list[tuple[int, bytes]] = []
+    try:
+        if file_type == "PPTX":
+            import pptx
+            from pptx.enum.shapes import MSO_SHAPE_TYPE
+
+            for number, slide in enumerate(pptx.Presentation(io.BytesIO(data)).slides, start=1):
+                pictures += [(number, shape.image.blob) for shape in slide.shapes
+                             if shape.shape_type == MSO_SHAPE_TYPE.PICTURE]
+        else:
+            import zipfile
+
+            with zipfile.ZipFile(io.BytesIO(data)) as package:
+                pictures = [(0, package.read(name)) for name in sorted(package.namelist())
+                            if name.startswith(PICTURE_FOLDERS[file_type])]
+    except Exception as exc:  # noqa: BLE001 - a package python-pptx cannot walk has no pictures to read
+        log.info("pictures of %s not read: %r", filename, exc)
+        return []
+    sections = []
+    for page, blob in pictures[:MAX_OCR_PICTURES]:
+        try:
+            text = ocr.read_image(blob).strip()
+        except ocr.OcrError:  # a vector format (EMF, WMF) or a broken picture
+            continue
+        if sum(ch.isalnum() for ch in text) >= MIN_PICTURE_CHARS:
+            sections.append(Section(text=text, page=page))
+    return sections
 
 
 def _no_text(filename: str, file_type: str) -> NoReturn:

@@ -17,7 +17,6 @@ log = logging.getLogger(__name__)
 
 # "Table 3: ...", "Tab. 2", "Exhibit 10.1", "表 1 ..." (a paragraph right before a table naming it)
 CAPTION = re.compile(r"^\s*(table|tab\.|exhibit|schedule|表)\s*[0-9IVXLivxl一二三四五六七八九十]+", re.IGNORECASE)
-_NUMBER = re.compile(r"[\s\d.,%$€£¥+\-−–()/:*]+")
 _YEAR = re.compile(r"(fy|q[1-4]\s*)?(19|20)\d\d[a-z]?", re.IGNORECASE)
 MAX_LABEL_CHARS = 200
 
@@ -43,16 +42,18 @@ def html_rows(html: str) -> tuple[str, list[list[str]], bool]:
     return caption, rows, marked
 
 
-def _numeric(cell: str) -> bool:
-    return bool(cell) and _NUMBER.fullmatch(cell) is not None and not _YEAR.fullmatch(cell.strip())
+def _named(cell: str) -> bool:
+    """A cell that can name a column: it holds a letter ("Units", "Q2", "销量"), or is a year."""
+    return any(ch.isalpha() for ch in cell) or _YEAR.fullmatch(cell.strip()) is not None
 
 
 def is_header(row: list[str], marked: bool = False) -> bool:
-    """Whether a first row names columns: two or more cells, mostly words (a year counts as one)."""
+    """Whether a first row names columns: two or more cells, most of them names (a row of a label and
+    its figures, "PetCare | 0 | -2 | —", is data)."""
     filled = [c for c in row if c]
     if len(filled) < 2:
         return False
-    return marked or sum(_numeric(c) for c in filled) * 2 < len(filled)
+    return marked or sum(_named(c) for c in filled) * 2 > len(filled)
 
 
 def table_text(rows: list[list[str]], labels: list[str] = (), marked: bool = False) -> str:

@@ -148,3 +148,23 @@ def test_lines_group_by_row_and_join_chinese_without_spaces():
               ocr._Piece("hello", 12, 31, 10), ocr._Piece("中文", 90, 110, 10), ocr._Piece("文本", 91, 111, 80)]
     assert ocr._lines(pieces) == ["hello world", "second", "中文文本"]
     assert ocr._clean(" 横 向 文本框 English text ") == "横向文本框 English text"
+
+
+def test_picture_only_slides_are_read_by_ocr_on_their_slide():
+    import pptx
+    from pptx.util import Inches
+
+    from ragway import loader
+
+    deck = pptx.Presentation()
+    deck.slides.add_slide(deck.slide_layouts[6])  # an empty slide first
+    slide = deck.slides.add_slide(deck.slide_layouts[6])
+    picture = io.BytesIO(encode(text_image(["Quarterly revenue rose 42 percent"]), "PNG"))
+    slide.shapes.add_picture(picture, Inches(1), Inches(1))
+    logo = deck.slides.add_slide(deck.slide_layouts[6])  # a picture without text adds nothing
+    logo.shapes.add_picture(io.BytesIO(encode(Image.new("RGB", (200, 200), "navy"), "PNG")), Inches(1), Inches(1))
+    out = io.BytesIO()
+    deck.save(out)
+    [section] = loader.load("screenshots.pptx", out.getvalue())
+    assert section.page == 2
+    assert squash(section.text) == squash("Quarterly revenue rose 42 percent")

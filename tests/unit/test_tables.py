@@ -120,3 +120,8 @@ def test_header_detection(rows, expected):
 def test_caption_detection():
     assert tables.is_caption("Table 3: Revenue by segment") and tables.is_caption("表 2 各地区销量")
     assert not tables.is_caption("The table below shows revenue.")
+
+
+def test_a_first_row_of_a_label_and_figures_is_data():
+    rows = [["PetCare", "0", "-2", "—", "—"], ["Water", "0", "-21", "—", "—"]]
+    assert tables.table_text(rows).splitlines() == ["PetCare | 0 | -2 | — | —", "Water | 0 | -21 | — | —"]
