@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from api.errors import error_headers, send_json_error
+from api.errors import send_json_error
 from ragway.auth import Caller, Role
 from ragway.errors import PayloadTooLarge, RagwayError
 
@@ -42,12 +42,12 @@ class BodyGuard:
         limit = self.max_upload_bytes if upload else self.max_json_bytes
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > limit:
-            return await send_json_error(send, 413, "payload_too_large", self._message(limit, upload))
+            return await send_json_error(send, PayloadTooLarge(self._message(limit, upload)))
         if upload or scope["path"] not in CHECKED_ALONGSIDE:
             try:
                 caller = await self.authorize(bearer_token(headers), Role.writer if upload else Role.reader)
             except RagwayError as exc:
-                return await send_json_error(send, exc.http_status, exc.code, exc.message, error_headers(exc))
+                return await send_json_error(send, exc)
             scope.setdefault("state", {})[SCOPE_CALLER] = caller
         return await self.app(scope, self._counting(receive, limit, upload), send)
 

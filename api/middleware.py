@@ -13,6 +13,7 @@ import uuid
 from api.errors import send_json_error
 from api.metrics import REQUEST_SECONDS
 from ragway import logs, timing
+from ragway.errors import RagwayError, Timeout
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +50,15 @@ class RequestContext:
             except TimeoutError:
                 if response_started:  # nothing sensible left to send
                     raise
-                await send_json_error(send_with_id, 504, "timeout", f"the request took longer than "
-                                      f"{self.timeout_s:.0f} s; retry, or narrow it")
+                await send_json_error(send_with_id, Timeout(f"the request took longer than {self.timeout_s:.0f} s; "
+                                                            "retry, or narrow it"))
             except Exception:
                 # Logged here, where the request id is still set (Starlette's outermost handler runs after).
                 log.exception("unhandled error")
                 if response_started:
                     raise
-                await send_json_error(send_with_id, 500, "internal_error", "internal error; see the gateway log "
-                                      f"(request id {rid})")
+                await send_json_error(send_with_id, RagwayError(f"internal error; see the gateway log (request id "
+                                                                f"{rid})"))
         finally:
             route = scope.get("route")
             REQUEST_SECONDS.labels(scope["method"], getattr(route, "path", "unmatched"), str(status)).observe(

@@ -188,10 +188,6 @@ class JobStore:
         with redis_errors():
             return [FileState.model_validate_json(v) for v in self.r.hvals(self._files_key(job_id))]
 
-    def is_cancelled(self, job_id: str) -> bool:
-        with redis_errors():
-            return self.r.hget(self._job_key(job_id), "cancelled") == "1"
-
     def mark_started(self, job_id: str) -> None:
         with redis_errors():
             self.r.hsetnx(self._job_key(job_id), "started_at", time.time())

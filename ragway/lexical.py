@@ -164,7 +164,3 @@ class Bm25Cache:
                     self._indexes.pop(next(iter(self._indexes)))  # oldest first
                 self._indexes[key] = index
             return index
-
-    def clear(self) -> None:
-        with self._lock:
-            self._indexes.clear()

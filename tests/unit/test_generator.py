@@ -2,6 +2,7 @@
 
 import pytest
 
+from api.errors import http_status
 from ragway.context import Passage
 from ragway.errors import ContextTooLong, DependencyUnavailable, InvalidRequest
 from ragway.generator import (
@@ -33,10 +34,10 @@ def test_passages_are_numbered_and_the_instructions_follow_them_in_the_questions
 def test_fastchat_errors_become_the_right_ragway_errors():
     overflow = llm_refusal(400, {"object": "error", "code": 40303,
                                  "message": "This model's maximum context length is 4096 tokens."})
-    assert isinstance(overflow, ContextTooLong) and "4096" in overflow.message and overflow.http_status == 400
+    assert isinstance(overflow, ContextTooLong) and "4096" in overflow.message and http_status(overflow) == 400
     assert isinstance(llm_refusal(400, {"object": "error", "code": 40302, "message": "bad top_p"}), InvalidRequest)
     internal = llm_refusal(400, {"object": "error", "code": 50001, "message": "worker died"})
-    assert isinstance(internal, DependencyUnavailable) and internal.http_status == 503
+    assert isinstance(internal, DependencyUnavailable) and http_status(internal) == 503
     openai_style = llm_refusal(400, {"error": {"message": "context window exceeded", "code": "context_length"}})
     assert isinstance(openai_style, ContextTooLong)
     assert isinstance(llm_refusal(502, {"error": {"message": "bad gateway"}}), DependencyUnavailable)
