@@ -8,8 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ragway.auth import ApiKey, Role
 from ragway.filters import is_valid_unicode
-from ragway.rag import Answer, RetrievalMode, RetrievalOptions
+from ragway.rag import Answer, RetrievalOptions
 from ragway.records import Hit
+from ragway.settings import RetrievalMode
 
 
 def _valid_text(value: Any, where: str = "") -> None:

@@ -22,9 +22,8 @@ from pydantic import BaseModel, Field
 
 from ragway import filters, ids
 from ragway.errors import Forbidden, NotFound, Unauthenticated
-from ragway.redis_client import redis_errors
+from ragway.redis_client import KEY_PREFIX, redis_errors
 
-PREFIX = "ragway"
 TOKEN_PREFIX = "rgw"
 KEY_ID = re.compile(f"[0-9a-f]{{{ids.ID_HEX_LENGTHS['API key']}}}")
 
@@ -114,11 +113,11 @@ class KeyStore:
 
     @staticmethod
     def _key(key_id: str) -> str:
-        return f"{PREFIX}:apikey:{key_id}"
+        return f"{KEY_PREFIX}:apikey:{key_id}"
 
     @staticmethod
     def _tenant_set(tenant: str) -> str:
-        return f"{PREFIX}:tenant:{tenant}:apikeys"
+        return f"{KEY_PREFIX}:tenant:{tenant}:apikeys"
 
     def create(self, tenant: str, role: Role, name: str = "", requests_per_minute: int | None = None,
                concurrent_jobs: int | None = None) -> tuple[ApiKey, str]:

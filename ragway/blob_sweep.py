@@ -15,9 +15,10 @@ import redis
 from ragway.blobs import BlobStore
 from ragway.errors import InvalidRequest, NotFound, RagwayError
 from ragway.jobs import TERMINAL, JobStore
+from ragway.redis_client import KEY_PREFIX
 
 log = logging.getLogger(__name__)
-LOCK_KEY = "ragway:blob-sweep"
+LOCK_KEY = f"{KEY_PREFIX}:blob-sweep"
 
 
 def disposable(jobs: JobStore, job_id: str, file_id: str) -> bool:

@@ -19,6 +19,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from ragway.jobs import FINISHED_JOB
 from ragway.settings import get_settings
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
@@ -210,7 +211,7 @@ def follow_job(client, job_id: str, poll_s: float = 1.0) -> dict:
             rate = f"{job['chunks'] / elapsed:.1f} chunks/s" if elapsed > 0 else ""
             bar.update(task, total=job["total"], completed=finished,
                        info=f"done {c['done']} skipped {c['skipped']} failed {c['failed']} {rate}")
-            if job["status"] in ("done", "failed", "cancelled"):
+            if job["status"] in FINISHED_JOB:
                 return client.job(job_id)
             time.sleep(poll_s)
 

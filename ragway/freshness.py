@@ -37,9 +37,8 @@ import redis
 import redis.asyncio
 
 from ragway.errors import DependencyUnavailable
-from ragway.redis_client import redis_errors
+from ragway.redis_client import KEY_PREFIX, redis_errors
 
-PREFIX = "ragway"
 LOGICAL_BITS = 18  # Milvus hybrid timestamps: physical ms << 18 | logical
 READ_AHEAD_WAIT_S = 30.0  # the read itself gives up sooner (Redis socket timeouts); this only
                           # keeps a thread from waiting forever on an event loop that stopped
@@ -69,11 +68,11 @@ class WriteMarks:
 
     @staticmethod
     def _key(collection: str) -> str:
-        return f"{PREFIX}:kb_writes:{collection}"
+        return f"{KEY_PREFIX}:kb_writes:{collection}"
 
     @staticmethod
     def _window_key(collection: str, tenant: str, kb: str) -> str:
-        return f"{PREFIX}:kb_strong:{collection}:{tenant}/{kb}"
+        return f"{KEY_PREFIX}:kb_strong:{collection}:{tenant}/{kb}"
 
     def record(self, collection: str, kbs: set[tuple[str, str]], hybrid_ts: int) -> None:
         """After a write: its stamp, or (0: the server gave none, e.g. a delete) a Strong window."""

@@ -19,10 +19,9 @@ from pydantic import BaseModel, Field
 
 from ragway import ids
 from ragway.errors import InvalidRequest, NotFound
-from ragway.redis_client import connect, redis_errors
+from ragway.redis_client import KEY_PREFIX, connect, redis_errors
 
-PREFIX = "ragway"
-STATS_KEY = f"{PREFIX}:stats"
+STATS_KEY = f"{KEY_PREFIX}:stats"
 
 
 class FileStatus(StrEnum):
@@ -108,7 +107,7 @@ class JobStore:
 
     @staticmethod
     def _job_key(job_id: str) -> str:
-        return f"{PREFIX}:job:{ids.require('job', job_id)}"
+        return f"{KEY_PREFIX}:job:{ids.require('job', job_id)}"
 
     @staticmethod
     def _files_key(job_id: str) -> str:
@@ -125,7 +124,7 @@ class JobStore:
                                                       "cancelled": 0, "chunks": 0, "created_by": created_by})
             if files:
                 pipe.hset(self._files_key(job_id), mapping={f.file_id: f.model_dump_json() for f in files})
-            pipe.zadd(f"{PREFIX}:jobs:{tenant}", {job_id: created})
+            pipe.zadd(f"{KEY_PREFIX}:jobs:{tenant}", {job_id: created})
             pipe.hincrby(STATS_KEY, "jobs", 1)
             pipe.execute()
         return job_id
@@ -175,7 +174,7 @@ class JobStore:
 
     def list_ids(self, tenant: str, limit: int = 50) -> list[str]:
         with redis_errors():
-            return list(self.r.zrevrange(f"{PREFIX}:jobs:{tenant}", 0, limit - 1))
+            return list(self.r.zrevrange(f"{KEY_PREFIX}:jobs:{tenant}", 0, limit - 1))
 
     def file(self, job_id: str, file_id: str) -> FileState:
         with redis_errors():
@@ -235,7 +234,7 @@ class JobStore:
     def _jobs_of_kb(self, tenant: str, kb: str) -> list[tuple[str, bool]]:
         """(job id, cancelled) of the kb's jobs."""
         with redis_errors():
-            job_ids = self.r.zrange(f"{PREFIX}:jobs:{tenant}", 0, -1)
+            job_ids = self.r.zrange(f"{KEY_PREFIX}:jobs:{tenant}", 0, -1)
             pipe = self.r.pipeline(transaction=False)
             for job_id in job_ids:
                 pipe.hmget(self._job_key(job_id), "kb", "cancelled")

@@ -13,9 +13,7 @@ from pydantic import BaseModel, Field
 
 from ragway import filters
 from ragway.errors import Conflict, NotFound
-from ragway.redis_client import redis_errors
-
-PREFIX = "ragway"
+from ragway.redis_client import KEY_PREFIX, redis_errors
 
 
 class KnowledgeBase(BaseModel):
@@ -43,7 +41,7 @@ class KnowledgeBases:
 
     @staticmethod
     def _key(tenant: str) -> str:
-        return f"{PREFIX}:tenant:{tenant}:kbs"
+        return f"{KEY_PREFIX}:tenant:{tenant}:kbs"
 
     def create(self, tenant: str, name: str, description: str = "", created_by: str = "") -> KnowledgeBase:
         filters.validate_name("knowledge base", name)

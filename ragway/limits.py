@@ -13,12 +13,10 @@ import time
 import redis
 
 from ragway.errors import NotFound, RateLimited
-from ragway.jobs import JobStatus, JobStore
-from ragway.redis_client import redis_errors
+from ragway.jobs import FINISHED_JOB, JobStore
+from ragway.redis_client import KEY_PREFIX, redis_errors
 
-PREFIX = "ragway"
 WINDOW_S = 60
-FINISHED = {JobStatus.done, JobStatus.failed, JobStatus.cancelled}
 
 
 class Limits:
@@ -33,7 +31,7 @@ class Limits:
         """The key's request counter for this minute: its Redis key, the TTL to give it, and when
         the minute ends (epoch seconds). `KeyStore.authenticate_counting` increments it."""
         window = int(time.time() // WINDOW_S)
-        return f"{PREFIX}:ratelimit:{key_id}:{window}", WINDOW_S * 2, (window + 1) * WINDOW_S
+        return f"{KEY_PREFIX}:ratelimit:{key_id}:{window}", WINDOW_S * 2, (window + 1) * WINDOW_S
 
     def check_request_count(self, count: int, limit: int | None, window_end: float) -> None:
         limit = limit or self.requests_per_minute
@@ -43,7 +41,7 @@ class Limits:
                               f"retry in {int(retry) + 1} s or ask an admin for a higher limit", retry + 1)
 
     def _active_key(self, key_id: str) -> str:
-        return f"{PREFIX}:apikey:{key_id}:active_jobs"
+        return f"{KEY_PREFIX}:apikey:{key_id}:active_jobs"
 
     def start_job(self, key_id: str, job_id: str, limit: int | None = None) -> None:
         """Claim a job slot for the key, or raise RateLimited if all are taken by unfinished jobs."""
@@ -68,6 +66,6 @@ class Limits:
         """Fails closed: only a job record that is gone frees its slot; a Redis error
         (DependencyUnavailable) propagates, so an outage never hands out more slots."""
         try:
-            return self.jobs.get(job_id, with_files=False).status in FINISHED
+            return self.jobs.get(job_id, with_files=False).status in FINISHED_JOB
         except NotFound:
             return True

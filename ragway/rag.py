@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from ragway import filters, grounding
 from ragway.context import Passage, fit
@@ -12,10 +12,8 @@ from ragway.embedder import Embedder
 from ragway.generator import ChatTurn, Generator, Reply
 from ragway.records import Hit
 from ragway.retriever import Retriever
-from ragway.settings import BUNDLED_EMBEDDING_MODEL, Settings
+from ragway.settings import BUNDLED_EMBEDDING_MODEL, RetrievalMode, Settings
 from ragway.store import ChunkStore
-
-RetrievalMode = Literal["dense", "mmr", "bm25", "hybrid"]
 
 
 def cosine_of(hit: Hit) -> float:

@@ -36,7 +36,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Literal
+from typing import get_args
 
 import numpy as np
 
@@ -45,13 +45,12 @@ from ragway.embedder import Embedder
 from ragway.errors import InvalidRequest
 from ragway.lexical import Bm25Cache, Bm25Index, LexicalHit, Tokenizer, cjk_share
 from ragway.records import Hit, indexed_text
-from ragway.settings import Settings
+from ragway.settings import RetrievalMode, Settings
 from ragway.store import ChunkStore
 
 log = logging.getLogger(__name__)
 
-Mode = Literal["dense", "bm25", "hybrid", "mmr"]
-MODES: tuple[str, ...] = ("dense", "bm25", "hybrid", "mmr")
+MODES: tuple[str, ...] = get_args(RetrievalMode)
 
 
 def rrf_fuse(rankings: Sequence[Sequence[str]], k: int = 60,
@@ -127,7 +126,7 @@ class Retriever:
                                  "set RAGWAY_LEXICAL_BACKEND=auto or memory")
         return "memory"
 
-    def retrieve(self, tenant: str, kb: str, query: str, top_k: int, mode: Mode = "dense",
+    def retrieve(self, tenant: str, kb: str, query: str, top_k: int, mode: RetrievalMode = "dense",
                  extra_filter: str = "") -> list[Hit]:
         if mode not in MODES:
             raise InvalidRequest(f"retrieval mode {mode!r} is unknown; use one of {', '.join(MODES)}")
