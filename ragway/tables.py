@@ -75,10 +75,45 @@ def table_text(rows: list[list[str]], labels: list[str] = (), marked: bool = Fal
 
 
 def _paired(header: list[str], row: list[str]) -> str:
+    """"Name: value" cells. A value under an empty header cell (filings put "$" and the figure in
+    columns of their own under one year) takes the nearest free header up to two columns to its left."""
+    row = _merge_symbols(row)
+    used: set[int] = set()
     cells = []
     for i, value in enumerate(row):
         if not value:
             continue
-        name = header[i] if i < len(header) else ""
+        column = _column(header, row, i, used)
+        name = header[column] if column is not None else ""
+        if column is not None:
+            used.add(column)
         cells.append(f"{name}: {value}" if name and name != value else value)
     return " | ".join(cells)
+
+
+def _column(header: list[str], row: list[str], i: int, used: set[int]) -> int | None:
+    if i < len(header) and header[i] and i not in used:
+        return i
+    for k in (i - 1, i - 2):
+        if 0 <= k < len(header) and header[k] and k not in used and (k >= len(row) or not row[k]):
+            return k
+    return None
+
+
+_OPENING = {"$", "€", "£", "¥", "(", "$(", "($"}
+_CLOSING = {")", "%", ")%", "%)"}
+
+
+def _merge_symbols(row: list[str]) -> list[str]:
+    """"$" | "1,167,903" | ")" cells of a filing's table joined into "$1,167,903)"."""
+    row = list(row)
+    for i, cell in enumerate(row):
+        if cell in _OPENING:
+            nxt = next((k for k in range(i + 1, min(i + 3, len(row))) if row[k]), None)
+            if nxt is not None and row[nxt] not in _OPENING | _CLOSING:
+                row[i], row[nxt] = cell + row[nxt], ""
+        elif cell in _CLOSING:
+            prev = next((k for k in range(i - 1, max(i - 3, -1), -1) if row[k]), None)
+            if prev is not None:
+                row[prev], row[i] = row[prev] + cell, ""
+    return row

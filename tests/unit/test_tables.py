@@ -125,3 +125,16 @@ def test_caption_detection():
 def test_a_first_row_of_a_label_and_figures_is_data():
     rows = [["PetCare", "0", "-2", "—", "—"], ["Water", "0", "-21", "—", "—"]]
     assert tables.table_text(rows).splitlines() == ["PetCare | 0 | -2 | — | —", "Water | 0 | -21 | — | —"]
+
+
+def test_filing_tables_join_currency_cells_and_find_their_year():
+    # As unstructured reads a 10-K's fee table: "$" and the figure in columns of their own, one year above.
+    html = ("<table><tr><td>Fee Type</td><td/><td>2021</td><td/><td/><td>2020</td><td/></tr>"
+            "<tr><td>Audit fees</td><td/><td>$</td><td>265,088</td><td/><td/><td>$</td><td>318,285</td><td/></tr>"
+            "<tr><td>Net loss</td><td/><td>$</td><td>(2,208,887</td><td>)</td><td/><td>$</td><td>12</td><td/></tr>"
+            "</table>")
+    _, rows, marked = tables.html_rows(html)
+    assert tables.table_text(rows, marked=marked).splitlines() == [
+        "Fee Type | 2021 | 2020",
+        "Fee Type: Audit fees | 2021: $265,088 | 2020: $318,285",
+        "Fee Type: Net loss | 2021: $(2,208,887) | 2020: $12"]
