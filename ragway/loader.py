@@ -124,6 +124,8 @@ def detect_type(filename: str, data: bytes) -> str:
         file_type = detect_filetype(file=io.BytesIO(data), metadata_file_path=filename)
     except Exception as exc:  # detection itself can fail on garbage input
         raise DocumentError(filename, f"file type could not be detected: {exc}") from exc
+    if file_type == FileType.ZIP:
+        return "ZIP"  # read member by member (`_archive_sections`)
     if file_type is None or file_type in (FileType.UNK, FileType.EMPTY) or not file_type.is_partitionable:
         raise DocumentError(filename, f"unsupported file type ({getattr(file_type, 'name', 'unknown')})")
     return file_type.name
@@ -150,6 +152,8 @@ def load(filename: str, data: bytes) -> list[Section]:
         return mail.sections(filename, data)
     if file_type in IMAGE_TYPES:
         return _image_sections(filename, file_type, data)
+    if file_type == "ZIP":  # uploaded archives are expanded by name; this one's name hid it (a zip named .txt)
+        return _archive_sections(filename, data)
     if file_type in office.SUCCESSORS:
         file_type, data = office.convert(filename, file_type, data, get_settings().office_convert_timeout_s)
     text = decode_text(filename, data) if file_type in TEXT_TYPES else None
@@ -168,6 +172,33 @@ def load(filename: str, data: bytes) -> list[Section]:
     if not sections and file_type in PICTURE_FOLDERS:
         sections = _picture_sections(filename, file_type, data)
     return sections or _no_text(filename, file_type)
+
+
+def _archive_sections(filename: str, data: bytes) -> list[Section]:
+    """The readable files inside a zip archive whose name did not say so, as one document: each
+    member's sections (nested archives and members over the per-file limit or the compression-ratio
+    limit are left out, as the gateway would refuse them)."""
+    from ragway.sources import ArchiveError, expand_archive, is_archive
+
+    s = get_settings()
+    sections: list[Section] = []
+    try:
+        for member in expand_archive("archive.zip", io.BytesIO(data), s.max_archive_members):
+            packed = member.packed or 1
+            if (member.open is None or is_archive(member.name) or member.size > s.max_file_bytes
+                    or member.size > packed * s.max_compression_ratio and member.size > 8 * 1024 * 1024):
+                continue
+            with member.open() as f:
+                content = f.read(s.max_file_bytes + 1)
+            try:
+                sections += load(f"{filename}/{member.name}", content)
+            except DocumentError as exc:
+                log.info("member of %s not read: %s", filename, exc.message)
+    except ArchiveError as exc:
+        raise DocumentError(filename, f"ZIP: {exc}") from exc
+    if not sections:
+        raise DocumentError(filename, "ZIP: a zip archive (named otherwise) holding no readable file")
+    return sections
 
 
 # Where a PPTX or DOCX keeps its pictures, and how many of them OCR reads at most.

@@ -69,8 +69,8 @@ def table_text(rows: list[list[str]], labels: list[str] = (), marked: bool = Fal
         lines = [_paired(header, row) for row in body if row != header]
         first = " — ".join(labels) if labels else " | ".join(c for c in header if c)
         return "\n".join([first, *(line for line in lines if line)])
-    lines = [" | ".join(row) for row in rows]
-    lines = [line for line in lines if line.strip(" |")]
+    lines = [" | ".join(c for c in row if c) for row in rows]  # empty cells (layout tables) say nothing
+    lines = [line for line in lines if line]
     return "\n".join([" — ".join(labels), *lines] if labels else lines)
 
 

@@ -94,3 +94,17 @@ def test_images_without_text_or_without_ocr_fail_with_an_actionable_reason(monke
     monkeypatch.setattr(loader.ocr, "ocr_enabled", lambda settings: False)
     with pytest.raises(DocumentError, match="images need OCR, which is off"):
         loader.load("scan.png", out.getvalue())
+
+
+def test_a_zip_archive_named_otherwise_is_read_member_by_member():
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("notes/policy.md", "# Travel\n\nExpenses are filed within 30 days.\n")
+        archive.writestr("cups.csv", "Team,Cups\nBlues,1\n")
+        archive.writestr("noise.bin", bytes(range(256)) * 4)
+    sections = loader.load("bundle.txt", out.getvalue())
+    assert [s.text for s in sections] == ["Travel\n\nExpenses are filed within 30 days.",
+                                          "Team | Cups\nTeam: Blues | Cups: 1"]
