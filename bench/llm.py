@@ -11,13 +11,18 @@
                 FastChat's model_worker would run it: one round, fewer tokens (it is ~10x slower)
 
 Raw and served alternate round by round, each round with a prompt of its own (no prompt-cache
-reuse between rounds); ratios are served / raw. Needs the local stack (`ragway stack up`)."""
+reuse between rounds); ratios are served / raw. Needs the local stack (`ragway stack up`).
+
+`--threads 1,2` adds a second table: llama.cpp's raw decode speed with each thread count, alone and
+while an ingest encodes beside it (a child process running the ingest worker's embedder, with the
+ingest worker's threads, over fresh paragraphs without pause), and the ingest's chunks/s meanwhile."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -96,6 +101,69 @@ def transformers_round(gguf: Path, prompt: str, max_tokens: int, threads: int) -
     return ids.shape[1] / prefill_s, (max_tokens - 1) / decode_s, ids.shape[1], max_tokens
 
 
+INGEST_LOOP = """
+import sys, time
+from ragway.embedder import get_embedder
+from ragway.settings import get_settings
+embedder = get_embedder(get_settings().for_ingest_worker())
+words = "travel hotel leave budget region quarter policy security revenue staff".split()
+done, started = 0, time.perf_counter()
+print("ready", flush=True)
+while True:
+    batch = [" ".join(words[(i + j) % len(words)] for j in range(60)) + f" {done + i}" for i in range(32)]
+    embedder.embed(batch)
+    done += len(batch)
+    print(done, time.perf_counter() - started, flush=True)
+"""
+
+
+def start_ingest() -> subprocess.Popen:
+    """A child process encoding chunks as an ingest worker does, until stopped."""
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen([sys.executable, "-c", INGEST_LOOP], cwd=root, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout and proc.stdout.readline().strip() == "ready", "the ingest loop did not start"
+    return proc
+
+
+def stop_ingest(proc: subprocess.Popen) -> float:
+    """Stop the ingest loop; its chunks per second over the last line it printed."""
+    proc.terminate()
+    out, _ = proc.communicate(timeout=30)
+    done, seconds = out.strip().splitlines()[-1].split() if out.strip() else ("0", "1")
+    return int(done) / float(seconds)
+
+
+def decode_speed(gguf: Path, settings, threads: int, rounds: int, max_tokens: int, words: int) -> float:
+    import xllamacpp
+
+    params = xllamacpp.CommonParams()
+    params.model.path = str(gguf)
+    params.n_ctx = settings.llm_context_tokens
+    params.cpuparams.n_threads = threads
+    params.cpuparams_batch.n_threads = threads
+    engine = xllamacpp.Server(params)
+    raw_round(engine, user_prompt(-3, 20), 4)
+    speeds = [raw_round(engine, user_prompt(100 + threads * 10 + r, words), max_tokens)[1] for r in range(rounds)]
+    del engine
+    return statistics.median(speeds)
+
+
+def threads_table(gguf: Path, settings, thread_counts: list[int], rounds: int, max_tokens: int,
+                  words: int) -> None:
+    print("\n| engine threads | decode tok/s alone | decode tok/s beside an ingest | beside / alone | "
+          "ingest chunks/s meanwhile |")
+    print("|---:|---:|---:|---:|---:|")
+    for threads in thread_counts:
+        alone = decode_speed(gguf, settings, threads, rounds, max_tokens, words)
+        ingest = start_ingest()
+        try:
+            time.sleep(3)  # the encoder is loaded and busy
+            beside = decode_speed(gguf, settings, threads, rounds, max_tokens, words)
+        finally:
+            chunks_per_s = stop_ingest(ingest)
+        print(f"| {threads} | {alone:.1f} | {beside:.1f} | {beside / alone:.2f}x | {chunks_per_s:.1f} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -103,6 +171,8 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=96)
     parser.add_argument("--transformers-tokens", type=int, default=16)
     parser.add_argument("--no-transformers", action="store_true")
+    parser.add_argument("--threads", default="", help="Comma-separated thread counts for the decode-beside-ingest "
+                                                      "table (e.g. 1,2); empty: skip it")
     args = parser.parse_args()
     s = get_settings()
     import xllamacpp
@@ -139,6 +209,9 @@ def main() -> None:
         decode = statistics.median(r[1] for r in results)
         print(f"| {name} | {results[0][2]} | {results[0][3]} | {prefill:.1f} | {decode:.1f} | "
               f"{prefill / raw_prefill:.2f}x | {decode / raw_decode:.2f}x |")
+    if args.threads:
+        threads_table(gguf, s, [int(t) for t in args.threads.split(",")], args.rounds, args.max_tokens,
+                      args.prompt_words)
 
 
 if __name__ == "__main__":
