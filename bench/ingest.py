@@ -366,26 +366,25 @@ def run_corpus(args, s: Settings) -> list[dict]:
         try:
             stack.warm_up(client, warm, warm_up_files(Path(tmp), with_image=False))
             print(f"private gateway {stack.url}, worker on {stack.queue}, OCR off", flush=True)
-            corpus_job(stack, client, jobs, pdf)
-            corpus_job(stack, client, jobs, rest)
+            if not args.ocr_only:
+                for cs in (pdf, rest):
+                    corpus_job(stack, client, jobs, cs)
+                    cs.chunks = kb_chunk_texts(s, cs.kb)
+                    client.delete_kb(cs.kb)
             if ocr_set.files and not args.no_ocr:
                 stack.stop("worker")
                 stack.start_worker(RAGWAY_OCR_ENABLED="true")
                 stack.warm_up(client, warm, warm_up_files(Path(tmp), with_image=True))
                 print("worker restarted with OCR on", flush=True)
                 corpus_job(stack, client, jobs, ocr_set)
+                client.delete_kb(ocr_set.kb)
         finally:
             client.delete_kb(warm)
-        for cs in (pdf, rest):
-            cs.chunks = kb_chunk_texts(s, cs.kb)
-            client.delete_kb(cs.kb)
-        if ocr_set.kb:
-            client.delete_kb(ocr_set.kb)
     # Raw encoding of the very chunks Ragway stored, twice (the faster run is the limit), with the
     # backend the workers use; then the OCR engine alone on the same page images.
     for cs in (pdf, rest):
         cs.sample = raw_sample(cs.chunks, args.raw_sample)
-    for _ in range(2):
+    for _ in range(0 if args.ocr_only else 2):
         for cs in (pdf, rest):
             seconds = bench_raw(cs.sample, s.embedding_backend) if cs.sample else 0.0
             cs.raw.append(seconds * len(cs.chunks) / max(len(cs.sample), 1))  # scaled to every chunk
@@ -402,6 +401,8 @@ def run_corpus(args, s: Settings) -> list[dict]:
 
 
 def corpus_table(pdf: CorpusSet, rest: CorpusSet, ocr_set: CorpusSet, s: Settings) -> list[dict]:
+    if not pdf.job:  # --ocr-only
+        return ocr_table(ocr_set)
     whole = CorpusSet("whole corpus without OCR", files=pdf.files + rest.files, pages=pdf.pages,
                       seconds=pdf.seconds + rest.seconds,
                       job={"chunks": pdf.job["chunks"] + rest.job["chunks"],
@@ -425,6 +426,11 @@ def corpus_table(pdf: CorpusSet, rest: CorpusSet, ocr_set: CorpusSet, s: Setting
                         "worker_seconds": {k: round(v, 2) for k, v in cs.phases.items()}})
         print(f"| {cs.name} | {len(cs.files)} | {results[-1]['failed']} | {chunks} | {cs.seconds:.1f} | {rate:.1f} | "
               f"{raw_rate:.1f} | {rate / raw_rate:.2f}x | " + " | ".join(phase_cells(cs)) + " |")
+    return results + ocr_table(ocr_set)
+
+
+def ocr_table(ocr_set: CorpusSet) -> list[dict]:
+    results = []
     if ocr_set.raw:
         rate, raw_rate = ocr_set.pages / ocr_set.seconds, ocr_set.pages / ocr_set.raw[0]
         results.append({"set": "OCR", "files": len(ocr_set.files), "pages": ocr_set.pages,
@@ -506,6 +512,7 @@ def main() -> None:
     parser.add_argument("--ocr-pages", type=int, default=0, help="--corpus: OCR at most this many page images "
                                                                   "(default 0: all)")
     parser.add_argument("--no-ocr", action="store_true", help="--corpus: leave the OCR set out")
+    parser.add_argument("--ocr-only", action="store_true", help="--corpus: only the OCR set")
     parser.add_argument("--raw-sample", type=int, default=0, help="--corpus: time raw encoding on a random sample "
                                                                    "of this many of each set's chunks (default 0: all)")
     parser.add_argument("--no-seed", action="store_true", help="leave the seed pipeline's row out")
