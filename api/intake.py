@@ -19,10 +19,10 @@ if TYPE_CHECKING:
     from api.services import Services
 
 from api.schemas import JobCreated
-from ingest_worker.dispatch import enqueue
 from ragway import sources
 from ragway.auth import Caller
 from ragway.blobs import BlobStore, CountingReader, TooLarge
+from ragway.dispatch import enqueue
 from ragway.errors import InvalidRequest, NotFound, PayloadTooLarge
 from ragway.jobs import FileState, FileStatus
 from ragway.settings import Settings

@@ -18,10 +18,10 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
 
 from ingest_worker.app import celery_app
-from ingest_worker.dispatch import INGEST_TASK
 from ingest_worker.lease import visibility_lease
 from ragway import ids, timing
 from ragway.blobs import BlobStore, open_blob_store
+from ragway.dispatch import INGEST_TASK
 from ragway.embedder import get_embedder
 from ragway.errors import DependencyUnavailable, DocumentError, NotFound
 from ragway.freshness import WriteMarks

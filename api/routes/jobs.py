@@ -10,8 +10,8 @@ from api import intake
 from api.deps import reader, writer
 from api.schemas import JobCreated, OpenJobRequest
 from api.services import Services, services_dep
-from ingest_worker.dispatch import enqueue
 from ragway.auth import Caller
+from ragway.dispatch import enqueue
 from ragway.jobs import Job
 
 router = APIRouter(tags=["jobs"])

@@ -1,4 +1,4 @@
-from ingest_worker.dispatch import batches
+from ragway.dispatch import batches
 from ragway.jobs import FileState, FileStatus, job_status
 
 
