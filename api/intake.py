@@ -11,18 +11,12 @@ import uuid
 from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
 from fastapi import UploadFile
 
-if TYPE_CHECKING:
-    from api.services import Services
-
-from api.schemas import JobCreated
 from ragway import sources
-from ragway.auth import Caller
 from ragway.blobs import BlobStore, CountingReader, TooLarge
-from ragway.dispatch import enqueue
 from ragway.errors import InvalidRequest, NotFound, PayloadTooLarge
 from ragway.jobs import FileState, FileStatus
 from ragway.settings import Settings
@@ -184,37 +178,3 @@ def from_server_folder(path: str, include: list[str], exclude: list[str], s: Set
     if not files:
         raise InvalidRequest(f"no files under {path} match the include/exclude patterns")
     return files
-
-
-def start_job(services: Services, caller: Caller, kb: str, collect: Callable[[str], list[FileState]]) -> JobCreated:
-    """A new sealed job for the files `collect(job_id)` stores, within the caller's concurrent-job
-    limit, recorded in the audit log."""
-    job_id = uuid.uuid4().hex
-    services.limits.start_job(caller.key_id, job_id, caller.concurrent_jobs)
-    try:
-        files = collect(job_id)
-        services.jobs.create(caller.tenant, kb, files, job_id=job_id, sealed=True, created_by=caller.key_id)
-    except BaseException:
-        services.blobs.delete_job(job_id)
-        services.limits.release_job(caller.key_id, job_id)
-        raise
-    enqueue(job_id, [f for f in files if f.status == FileStatus.queued], services.settings)
-    services.audit.record(caller.tenant, caller.key_id, "job.create", f"{kb}/{job_id}", files=len(files))
-    return JobCreated(job_id=job_id, kb=kb, files=len(files), status_url=f"/v1/jobs/{job_id}",
-                      refused=[f.error for f in files if f.error])
-
-
-def add_to_open_job(services: Services, caller: Caller, job_id: str, uploads: list[UploadFile]) -> JobCreated:
-    """More files for an open job: checked open before a byte is stored."""
-    job = services.jobs.get(job_id, tenant=caller.tenant, with_files=False)
-    services.jobs.require_open(job)
-    files = receive_uploads(uploads, job_id, services.blobs, services.settings)
-    try:
-        services.jobs.add_files(job_id, caller.tenant, files)
-    except BaseException:
-        for f in files:
-            services.blobs.delete(job_id, f.file_id)
-        raise
-    enqueue(job_id, [f for f in files if f.status == FileStatus.queued], services.settings)
-    return JobCreated(job_id=job_id, kb=job.kb, files=len(files), status_url=f"/v1/jobs/{job_id}",
-                      refused=[f.error for f in files if f.error])

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ragway.auth import ApiKey, Role
 from ragway.filters import is_valid_unicode
+from ragway.jobs import FileState
 from ragway.rag import Answer, RetrievalOptions
 from ragway.records import Hit
 from ragway.settings import RetrievalMode
@@ -139,6 +140,11 @@ class JobCreated(BaseModel):
     files: int = Field(..., description="Files added to the job (archive members counted one by one)")
     refused: list[str] = Field([], description="Files recorded as failed at once, with the reason")
     status_url: str
+
+    @classmethod
+    def of(cls, job_id: str, kb: str, files: list[FileState]) -> JobCreated:
+        return cls(job_id=job_id, kb=kb, files=len(files), status_url=f"/v1/jobs/{job_id}",
+                   refused=[f.error for f in files if f.error])
 
 
 class OpenJobRequest(RequestBody):

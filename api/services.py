@@ -15,6 +15,7 @@ from ragway.blobs import BlobStore, open_gateway_blob_store
 from ragway.embedder import Embedder, get_embedder
 from ragway.freshness import WriteMarks
 from ragway.generator import Generator
+from ragway.job_lifecycle import JobLifecycle
 from ragway.jobs import JobStore
 from ragway.kbs import KnowledgeBases
 from ragway.limits import Limits
@@ -82,6 +83,10 @@ class Services:
     @cached_property
     def blobs(self) -> BlobStore:
         return open_gateway_blob_store(self.settings)
+
+    @cached_property
+    def job_lifecycle(self) -> JobLifecycle:
+        return JobLifecycle(self.settings, self.jobs, self.kbs, self.limits, self.blobs, self.audit)
 
     @cached_property
     def generator(self) -> Generator:

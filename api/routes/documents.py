@@ -26,9 +26,9 @@ def upload_documents(
     caller: Caller = Depends(writer),
     services: Services = Depends(services_dep),
 ) -> JobCreated:
-    services.kbs.get(caller.tenant, kb)
-    return intake.start_job(services, caller, kb, lambda job_id: intake.receive_uploads(
+    job_id, stored = services.job_lifecycle.start(caller, kb, lambda job_id: intake.receive_uploads(
         files, job_id, services.blobs, services.settings))
+    return JobCreated.of(job_id, kb, stored)
 
 
 @router.post("/v1/kbs/{kb}/sources", response_model=JobCreated, status_code=202,
@@ -37,7 +37,8 @@ def ingest_server_folder(body: ServerSourceRequest, kb: str = KB, caller: Caller
                          services: Services = Depends(services_dep)) -> JobCreated:
     services.kbs.get(caller.tenant, kb)
     files = intake.from_server_folder(body.path, body.include, body.exclude, services.settings)
-    return intake.start_job(services, caller, kb, lambda _job_id: files)
+    job_id, _ = services.job_lifecycle.start(caller, kb, lambda _job_id: files)
+    return JobCreated.of(job_id, kb, files)
 
 
 @router.get("/v1/kbs/{kb}/documents", response_model=list[DocumentOut],
