@@ -19,7 +19,7 @@ from celery.signals import worker_process_init
 
 from ingest_worker.app import celery_app
 from ingest_worker.lease import visibility_lease
-from ragway import ids, timing
+from ragway import timing
 from ragway.blobs import BlobStore, open_blob_store
 from ragway.dispatch import INGEST_TASK
 from ragway.embedder import get_embedder
@@ -27,6 +27,7 @@ from ragway.errors import DependencyUnavailable, DocumentError, NotFound
 from ragway.freshness import WriteMarks
 from ragway.ingest import Ingestor, IngestResult, PreparedDocument
 from ragway.jobs import TERMINAL, FileState, FileStatus, JobStore
+from ragway.kb_deletion import KbWatch
 from ragway.kbs import KnowledgeBases
 from ragway.logs import configure_logging
 from ragway.redis_client import connect
@@ -97,21 +98,9 @@ class Batch:
         self.jobs = jobs
         self.blobs = blobs
         self.job = jobs.get(job_id, with_files=False)
-        self.kbs = KnowledgeBases(jobs.r)
-        self.kb_created_at = self._kb_created_at()
+        self.kb = KbWatch(KnowledgeBases(jobs.r), self.job.tenant, self.job.kb)
         self.prepared: list[tuple[FileState, PreparedDocument]] = []
         self.kb_gone: list[FileState] = []  # files to cancel because their kb was deleted
-
-    def _kb_created_at(self) -> float | None:
-        try:
-            return self.kbs.get(self.job.tenant, self.job.kb).created_at
-        except NotFound:
-            return None
-
-    def kb_unchanged(self) -> bool:
-        """The job's kb is still the one the batch began with: not deleted (nor deleted and
-        created again under its name)."""
-        return self.kb_created_at is not None and self._kb_created_at() == self.kb_created_at
 
     def finish(self, state: FileState, status: FileStatus, error: str | None = None,
                result: IngestResult | None = None) -> None:
@@ -132,7 +121,7 @@ class Batch:
         if self.job.cancelled:
             self.finish(state, FileStatus.cancelled, "the job was cancelled")
             return
-        if self.kb_created_at is None:
+        if self.kb.gone_at_start:
             self.kb_gone.append(state)
             return
         state.status, state.attempts = FileStatus.running, state.attempts + 1
@@ -162,26 +151,23 @@ class Batch:
                 self.prepared.append((state, prepared))
 
     def write(self) -> None:
-        """Checked before and after: a kb deleted meanwhile (`DELETE /v1/kbs` marks it first, then
-        deletes its chunks) keeps no chunk of this batch, whichever side of its delete they landed."""
-        if self.prepared and self.kb_unchanged():
+        """The kb is checked before and after (ragway/kb_deletion.py)."""
+        if self.prepared and self.kb.unchanged():
             results = ingestor().write([doc for _, doc in self.prepared])
-            if self.kb_unchanged():
+            if self.kb.unchanged():
                 for (state, _), result in zip(self.prepared, results, strict=True):
                     self.finish(state, FileStatus.done, result=result)
                 return
         self.drop_for_deleted_kb(self.kb_gone + [state for state, _ in self.prepared])
 
     def drop_for_deleted_kb(self, states: list[FileState]) -> None:
-        """Cancel the files, after removing what this job wrote of them (now, or in an attempt whose
-        worker died) so that nothing outlives the kb; then their state, so a crash repeats this."""
+        """Cancel the files after removing what this job wrote of them; their state last, so a crash
+        repeats this."""
         if not states:
             return
-        tenant, kb = self.job.tenant, self.job.kb
-        ingestor().store.delete_written_by(tenant, kb, [ids.document_id(tenant, kb, s.name) for s in states],
-                                           self.job_id)
+        self.kb.drop_written(ingestor().store, self.job_id, [s.name for s in states])
         for state in states:
-            self.finish(state, FileStatus.cancelled, f"knowledge base {kb!r} was deleted")
+            self.finish(state, FileStatus.cancelled, f"knowledge base {self.job.kb!r} was deleted")
 
 
 def release_upload(blobs: BlobStore, job_id: str, state: FileState, max_attempts: int) -> None:

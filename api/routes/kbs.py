@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Path
 from api.deps import admin, reader
 from api.schemas import KbCreate
 from api.services import Services, services_dep
+from ragway import kb_deletion
 from ragway.auth import Caller
 from ragway.kbs import KnowledgeBase
 
@@ -35,14 +36,5 @@ def get_kb(kb: str = KB, caller: Caller = Depends(reader),
 
 @router.delete("/v1/kbs/{kb}", status_code=204, summary="Delete a knowledge base and all its chunks (admin)")
 def delete_kb(kb: str = KB, caller: Caller = Depends(admin), services: Services = Depends(services_dep)) -> None:
-    """Registry mark first, chunks last: a worker still writing to the kb sees the mark after its
-    write and removes what it wrote, or wrote before the mark and so before the chunks' delete.
-    A delete that fails half-way can be sent again (the marked kb is still found here)."""
-    entry = services.kbs.get(caller.tenant, kb, include_deleting=True)
-    services.kbs.mark_deleting(entry)
-    cancelled = services.jobs.cancel_unfinished_of_kb(caller.tenant, kb)
-    for job_id in services.jobs.job_ids_of_kb(caller.tenant, kb):
-        services.blobs.delete_job(job_id)
-    services.store.delete_kb(caller.tenant, kb)
-    services.kbs.remove(caller.tenant, kb)
-    services.audit.record(caller.tenant, caller.key_id, "kb.delete", kb, cancelled_jobs=cancelled)
+    """A delete that fails half-way can be sent again (see ragway/kb_deletion.py)."""
+    kb_deletion.delete_kb(caller, kb, services.kbs, services.jobs, services.blobs, services.store, services.audit)

@@ -8,6 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import PendingCaller, reader, reader_ahead, speculatively
 from api.schemas import AskRequest, AskResponse, ChunkOut, SearchRequest, SearchResponse
 from api.services import Services, services_dep
+from ragway import kb_deletion
 from ragway.auth import Caller
 from ragway.records import Hit
 
@@ -22,10 +23,7 @@ async def search(body: SearchRequest, pending: PendingCaller = Depends(reader_ah
             return await run_in_threadpool(services.rag.search, tenant, body.kb, body.query, body.options())
 
     caller, hits = await speculatively(pending, search_in_thread)
-    if not hits:
-        # Every read is filtered to the caller's tenant and kb, so hits prove the kb exists (deleting
-        # a kb deletes its chunks before its registry entry); only an empty result needs the
-        # registry, to tell a missing kb (404) from no match. That saves a Redis round trip per search.
+    if not kb_deletion.hits_prove_kb_exists(hits):  # else a Redis round trip per search
         await services.kbs.get_async(caller.tenant, body.kb)
     return SearchResponse(kb=body.kb, hits=[ChunkOut.of(h) for h in hits])
 
