@@ -6,4 +6,5 @@ cd "$(dirname "$0")/../.."
 bash deploy/local/install.sh
 bash deploy/local/install-system-tools.sh
 .venv/bin/ruff check .
+.venv/bin/lint-imports  # who may import whom: the contracts in pyproject.toml
 exec .venv/bin/python -m pytest "$@"
