@@ -54,7 +54,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bench.common import data_root, paragraphs  # noqa: E402
 from ragway.auth import KeyStore, Role  # noqa: E402
-from ragway.client import GatewayClient  # noqa: E402
+from ragway.client import GatewayClient, GatewayError  # noqa: E402
 from ragway.embedder import bundled_model_dir, ensure_embedding_model, onnx_file_name  # noqa: E402
 from ragway.jobs import JobStore  # noqa: E402
 from ragway.redis_client import connect  # noqa: E402
@@ -118,8 +118,16 @@ def run_job(client: GatewayClient, kb: str, paths: list[Path], names: list[str] 
     for i in range(0, len(paths), 50):
         client.add_files(job_id, paths[i:i + 50], None if names is None else names[i:i + 50])
     client.seal(job_id)
+    outage = 0.0
     while True:
-        job = client.job(job_id, files=False)
+        try:
+            job = client.job(job_id, files=False)
+        except GatewayError as exc:  # the shared stack's Redis or Milvus restarting: the job waits, so do we
+            if not str(exc).startswith("503") or outage > 300:
+                raise
+            outage += 1.0
+            time.sleep(1.0)
+            continue
         if job["status"] in ("done", "failed", "cancelled"):
             return time.perf_counter() - start, job
         time.sleep(0.25)
