@@ -20,6 +20,7 @@ def test_the_defaults_are_pinned():
     s = Settings()
     assert s.retrieval_mode == "hybrid" and s.top_k == 5
     assert s.hybrid_fusion == "rrf" and s.rrf_k == 60 and s.hybrid_fetch_k == 50 and s.hybrid_dense_weight == 0.5
+    assert s.search_ef == 1024 and not s.embed_chunk_context
 
 
 def test_requests_leave_mode_and_top_k_to_the_server(monkeypatch):
