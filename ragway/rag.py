@@ -86,6 +86,10 @@ class RagService:
         self.generator = generator
         self.retriever = Retriever(settings, embedder, store)
 
+    def documents(self, tenant: str, kb: str, limit: int, offset: int) -> list[dict[str, Any]]:
+        """The kb's documents with their chunk counts."""
+        return self.store.list_documents(tenant, kb, limit=limit, offset=offset)
+
     def search(self, tenant: str, kb: str, query: str, options: RetrievalOptions) -> list[Hit]:
         filters.validate_name("knowledge base", kb)
         expr = filters.user_filter(options.filter)

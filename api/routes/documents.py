@@ -49,7 +49,7 @@ def list_documents(kb: str = KB, limit: int = Query(100, ge=1, le=1000),
     if offset + limit > MAX_LISTED:
         raise InvalidRequest(f"offset + limit may be at most {MAX_LISTED} (Milvus's query window)", param="offset")
     services.kbs.get(caller.tenant, kb)
-    rows = services.store.list_documents(caller.tenant, kb, limit=limit, offset=offset)
+    rows = services.rag.documents(caller.tenant, kb, limit=limit, offset=offset)
     return [DocumentOut(**row) for row in rows]
 
 

@@ -195,6 +195,8 @@ def test_search_and_ask_cite_the_passage(gateway, keys, kb):
     assert "30 days" in answer["answer"] and answer["grounded"] and answer["citations"][0]["source"] == "policy.md"
     assert client.post("/v1/search", json={"kb": "nope", "query": "x"},
                        headers=auth(keys[Role.reader])).status_code == 404
+    documents = client.get(f"/v1/kbs/{kb}/documents", headers=auth(keys[Role.reader])).json()
+    assert [(d["source"], d["chunks"]) for d in documents] == [("policy.md", 2)]
 
 
 def test_client_mistakes_are_4xx_naming_the_problem(gateway, keys, kb):
