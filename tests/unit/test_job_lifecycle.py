@@ -3,9 +3,6 @@ the queue is recorded instead of sent (the real-stack suite covers the workers).
 
 from __future__ import annotations
 
-import subprocess
-import time
-
 import pytest
 
 from ragway import job_lifecycle
@@ -16,26 +13,14 @@ from ragway.errors import InvalidRequest, NotFound, RateLimited
 from ragway.jobs import FileState, FileStatus, JobStore
 from ragway.kbs import KnowledgeBases
 from ragway.limits import Limits
-from ragway.redis_client import connect
 from ragway.settings import Settings
-from ragway.stack import redis_server_binary
 
 CALLER = Caller(key_id="k1", tenant="t1", role=Role.writer, concurrent_jobs=1)
 
 
 @pytest.fixture
-def redis_client(tmp_path):
-    socket = tmp_path / "redis.sock"
-    server = subprocess.Popen([redis_server_binary(), "--port", "0", "--unixsocket", str(socket), "--save", "",
-                               "--appendonly", "no", "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while not socket.exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        yield connect(f"unix://{socket}")
-    finally:
-        server.terminate()
-        server.wait(10)
+def redis_client(unix_redis):
+    return unix_redis
 
 
 @pytest.fixture

@@ -2,35 +2,19 @@
 
 from __future__ import annotations
 
-import subprocess
-import time
-
 import pytest
 
 from ragway.errors import DependencyUnavailable, RateLimited
 from ragway.jobs import FileState, JobStore
 from ragway.limits import Limits
 from ragway.redis_client import connect
-from ragway.stack import redis_server_binary
 
 KEY = "k1"
 
 
 @pytest.fixture
-def client(tmp_path):
-    """A throw-away Redis on a unix socket (the local stack's redis-server binary)."""
-    socket = tmp_path / "redis.sock"
-    server = subprocess.Popen([redis_server_binary(), "--port", "0", "--unixsocket", str(socket),
-                               "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
-                              stdout=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while not socket.exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        yield connect(f"unix://{socket}")
-    finally:
-        server.terminate()
-        server.wait(10)
+def client(unix_redis):
+    return unix_redis
 
 
 def unfinished_job(jobs: JobStore) -> str:
