@@ -48,7 +48,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends libmagic1 libgl
     && mkdir -p /data /models \
     && chown ragway:ragway /data /models
 COPY --from=build /opt/venv /opt/venv
-# The same environment `ragway stack up` gives its services (SERVICE_ENV in ragway/stack.py):
+# The same environment `ragway stack up` gives its services (SERVICE_ENV in ragway/apps/stack.py):
 # models come from installed packages and the model volume, never from the network.
 ENV PATH=/opt/venv/bin:$PATH \
     HF_HUB_OFFLINE=1 \

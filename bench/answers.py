@@ -43,13 +43,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import httpx  # noqa: E402
 
-from ragway import evaluation as ev  # noqa: E402
 from ragway import grounding  # noqa: E402
+from ragway.apps import evaluation as ev  # noqa: E402
+from ragway.apps.stack import controller_url, service_argv  # noqa: E402
 from ragway.embedder import get_embedder  # noqa: E402
 from ragway.generator import Generator  # noqa: E402
 from ragway.rag import RagService, RetrievalOptions, cosine_of  # noqa: E402
 from ragway.settings import get_settings  # noqa: E402
-from ragway.stack import controller_url, service_argv  # noqa: E402
 from ragway.store import ChunkStore  # noqa: E402
 
 DEFAULT_MODELS = "qwen2.5-coder-1.5b-instruct=llamacpp,qwen2.5-coder-0.5b-instruct=llamacpp," \

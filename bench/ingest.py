@@ -53,8 +53,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bench.common import data_root, paragraphs  # noqa: E402
+from ragway.apps.client import GatewayClient, GatewayError  # noqa: E402
 from ragway.auth import KeyStore, Role  # noqa: E402
-from ragway.client import GatewayClient, GatewayError  # noqa: E402
 from ragway.embedder import bundled_model_dir, ensure_embedding_model, onnx_file_name  # noqa: E402
 from ragway.jobs import JobStore  # noqa: E402
 from ragway.redis_client import connect  # noqa: E402

@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from ragway import evaluation as ev  # noqa: E402
+from ragway.apps import evaluation as ev  # noqa: E402
 from ragway.embedder import get_embedder  # noqa: E402
 from ragway.retriever import Retriever  # noqa: E402
 from ragway.settings import get_settings  # noqa: E402

@@ -17,12 +17,12 @@ import httpx
 import pytest
 from pymilvus import MilvusClient
 
+from ragway.apps.cli import SAMPLE_DIR  # noqa: F401 - the sample corpus, for tests
+from ragway.apps.client import GatewayClient
+from ragway.apps.stack import Stack, enabled
 from ragway.auth import KeyStore, Role
-from ragway.cli import SAMPLE_DIR  # noqa: F401 - the sample corpus, for tests
-from ragway.client import GatewayClient
 from ragway.redis_client import connect
 from ragway.settings import get_settings
-from ragway.stack import Stack, enabled
 
 
 def _group_alive(pgid: int) -> bool:

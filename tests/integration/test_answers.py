@@ -12,8 +12,8 @@ import httpx
 import pytest
 from openai import BadRequestError, OpenAI
 
+from ragway.apps.stack import controller_url
 from ragway.grounding import NOT_FOUND
-from ragway.stack import controller_url
 from tests.integration.conftest import SAMPLE_DIR, new_kb, wait_for_job
 
 TRAVEL, LEAVE = "travel-policy.md", "leave-policy-zh.txt"
@@ -131,7 +131,7 @@ def test_kb_chat_over_the_context_window_is_a_400_not_a_503(gateway_openai, kb, 
 
 def test_a_model_file_with_the_wrong_hash_is_refused_with_a_readable_error(settings, tmp_path):
     env = {**os.environ, "RAGWAY_LLM_GGUF_SHA256": "0" * 64, "LOGDIR": str(tmp_path)}
-    proc = subprocess.run([sys.executable, "-m", "ragway.fastchat_worker", "llamacpp", "--port", "21099",
+    proc = subprocess.run([sys.executable, "-m", "ragway.apps.fastchat_worker", "llamacpp", "--port", "21099",
                            "--model-path", "unused", "--model-names", "x", "--no-register"],
                           env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0

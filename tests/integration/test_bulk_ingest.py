@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from ragway.client import GatewayError
+from ragway.apps.client import GatewayError
 from tests import documents as docs
 from tests.integration.conftest import count_chunks, new_kb, wait_for_job
 
@@ -34,7 +34,7 @@ def test_cli_ingests_a_folder_in_batches_with_globs(settings, client, tmp_path):
     (tmp_path / "corpus" / "notes").mkdir()
     for i in range(7):
         (tmp_path / "corpus" / "notes" / f"note-{i}.txt").write_text(f"Note {i}: the meeting room {i} has a projector.")
-    cmd = [sys.executable, "-m", "ragway.cli", "ingest", str(tmp_path / "corpus"), "--kb", kb,
+    cmd = [sys.executable, "-m", "ragway.apps.cli", "ingest", str(tmp_path / "corpus"), "--kb", kb,
            "--exclude", "*.bin", "--batch-files", "3"]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
                          env={**os.environ, "RAGWAY_GATEWAY_URL": settings.gateway_url,

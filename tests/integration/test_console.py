@@ -21,8 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ragway.apps.client import GatewayClient, GatewayError
 from ragway.auth import Role
-from ragway.client import GatewayClient, GatewayError
 from tests.integration.conftest import extra_gateway, wait_for_job
 
 pytestmark = pytest.mark.stack

@@ -17,7 +17,7 @@ def test_models_and_completion(settings):
 
 
 def test_streaming_works_under_pydantic_2(settings):
-    """fschat 0.2.36 alone returns an empty stream under pydantic 2; ragway.fastchat_api fixes it."""
+    """fschat 0.2.36 alone returns an empty stream under pydantic 2; ragway.apps.fastchat_api fixes it."""
     body = {"model": settings.llm_model, "max_tokens": 20, "temperature": 0, "stream": True,
             "messages": [{"role": "user", "content": "What is the capital of France?"}]}
     events = []

@@ -7,8 +7,8 @@ import uuid
 import httpx
 import pytest
 
+from ragway.apps.client import GatewayClient
 from ragway.auth import Role
-from ragway.client import GatewayClient
 from tests.integration.conftest import extra_gateway, wait_for_job
 
 REPLICA_PORT = 8093

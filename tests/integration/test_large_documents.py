@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from ragway import ids
-from ragway.client import GatewayClient
+from ragway.apps.client import GatewayClient
 from tests.integration.conftest import count_chunks, extra_gateway, new_kb, wait_for_job
 
 SUBJECTS = ["The warehouse", "Our auditor", "The night shift", "A field engineer", "The finance team",

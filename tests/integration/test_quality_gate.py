@@ -4,7 +4,7 @@ splitter, embedder and retriever, and fails when nDCG@10 or hit@5 (recall@5) fal
 recorded in tests/data/quality_floors.json (measured values less a margin of about one question).
 
 Both kbs live in the evaluation collection, keyed on the chunking version and the embedding model
-(`ragway.evaluation.eval_kb_name`, `qa_kb_name`) and kept: the first run ingests them (~2-3 min on 2
+(`ragway.apps.evaluation.eval_kb_name`, `qa_kb_name`) and kept: the first run ingests them (~2-3 min on 2
 cores), later runs only query (~20 s). `pytest -m quality` runs the gate alone."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from ragway import evaluation as ev
+from ragway.apps import evaluation as ev
 from ragway.embedder import get_embedder
 from ragway.retriever import Retriever
 from ragway.store import ChunkStore

@@ -34,7 +34,7 @@ def expected_names(docs) -> list[str]:
 def test_whole_shared_corpus_in_one_job(settings, client, tmp_path):
     docs = require("docs")
     kb = new_kb(client, "corpus")
-    run = subprocess.run([sys.executable, "-m", "ragway.cli", "ingest", str(docs), "--kb", kb,
+    run = subprocess.run([sys.executable, "-m", "ragway.apps.cli", "ingest", str(docs), "--kb", kb,
                           "--exclude", "MANIFEST.tsv", "--exclude", "README.md"],
                          capture_output=True, text=True, timeout=3600,
                          env={**os.environ, "RAGWAY_GATEWAY_URL": settings.gateway_url,

@@ -51,7 +51,7 @@ def test_a_process_whose_celery_app_predates_the_password_still_sees_the_worker(
     import sys
 
     script = ("import ingest_worker.app\n"  # built with the stale password below
-              "from ragway.settings import Settings\nfrom ragway.stack import _worker_ok\n"
+              "from ragway.settings import Settings\nfrom ragway.apps.stack import _worker_ok\n"
               "print(_worker_ok(Settings(redis_password=''))())\n")
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
                          env={**os.environ, "RAGWAY_REDIS_PASSWORD": "stale"})

@@ -95,7 +95,7 @@ def test_a_job_ingests_from_the_bucket_and_clears_what_it_ingested(s3_server, se
                               start_new_session=True)
     try:
         with extra_gateway(settings, 8094, **S3_ENV) as url:
-            from ragway.client import GatewayClient
+            from ragway.apps.client import GatewayClient
 
             replica = GatewayClient(url, api_key=client.api_key)
             job = wait_for_job(replica, replica.upload(kb, [good, bad])["job_id"], timeout_s=300)

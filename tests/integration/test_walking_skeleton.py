@@ -7,9 +7,9 @@ import uuid
 import httpx
 import pytest
 
+from ragway.apps.stack import enabled
 from ragway.errors import ConfigurationError
 from ragway.generator import NOT_FOUND_ANSWER
-from ragway.stack import enabled
 from ragway.store import ChunkStore
 from tests import documents as docs
 from tests.integration.conftest import count_chunks, new_kb, wait_for_job

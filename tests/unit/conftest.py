@@ -7,8 +7,8 @@ import time
 
 import pytest
 
+from ragway.apps.stack import redis_server_binary
 from ragway.redis_client import connect
-from ragway.stack import redis_server_binary
 
 
 @pytest.fixture

@@ -21,11 +21,11 @@ from milvus_lite.server_manager import server_manager_instance
 from api import services as services_module
 from api.services import Services
 from ragway import ids
+from ragway.apps.stack import redis_server_binary
 from ragway.auth import Role
 from ragway.generator import Reply
 from ragway.records import Chunk
 from ragway.settings import get_settings
-from ragway.stack import redis_server_binary
 
 DIM = 32
 

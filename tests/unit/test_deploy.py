@@ -3,6 +3,7 @@ Dockerfile, the example env file and the Milvus overrides agree with the code.""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shlex
@@ -14,8 +15,7 @@ import pytest
 import yaml
 
 from ragway import settings as settings_module
-from ragway.settings import Settings, cgroup_cpu_quota, usable_cpus
-from ragway.stack import (
+from ragway.apps.stack import (
     CONTAINER_SERVICES,
     REDIS_PERSISTENCE_ARGS,
     SERVICE_ENV,
@@ -23,6 +23,7 @@ from ragway.stack import (
     milvus_overrides,
     service_argv,
 )
+from ragway.settings import Settings, cgroup_cpu_quota, usable_cpus
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -88,7 +89,7 @@ def test_python_services_run_the_stack_command(compose):
     known = set(SERVICE_ORDER) | set(CONTAINER_SERVICES)
     for name, svc in ragway_services(compose).items():
         assert svc["command"] == ["run", name], name
-        assert name in known, f"`ragway run {name}` is not a service ragway.stack knows"
+        assert name in known, f"`ragway run {name}` is not a service ragway.apps.stack knows"
         service_argv(name, env_settings())  # builds without error
         assert svc["env_file"] == ["deploy/ragway.env"], name
         assert svc["build"]["context"] == "."
@@ -98,7 +99,7 @@ def test_dockerfile_entrypoint_is_the_ragway_console_script():
     text = DOCKERFILE.read_text()
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert re.search(r'^ENTRYPOINT \["ragway"\]$', text, re.M)
-    assert scripts["ragway"] == "ragway.cli:main"
+    assert scripts["ragway"] == "ragway.apps.cli:main"
     assert re.search(r'^USER (?!root)\w+', text, re.M), "the image runs as a non-root user"
     assert len(re.findall(r"^FROM ", text, re.M)) >= 2, "multi-stage build"
 
@@ -138,7 +139,7 @@ def test_compose_healthchecks_and_dependencies(compose):
     for name, svc in ragway_services(compose).items():
         test = svc.get("healthcheck", {}).get("test")
         if test:
-            assert test == ["CMD", "python", "-m", "ragway.healthcheck", name]
+            assert test == ["CMD", "python", "-m", "ragway.apps.healthcheck", name]
 
 
 def test_only_gateway_attu_and_flower_are_published(compose):
@@ -231,7 +232,7 @@ def test_local_defaults_are_unchanged():
     worker = service_argv("fastchat-worker", s)
     assert worker[worker.index("--worker-address") + 1] == "http://127.0.0.1:21002"
     assert worker[worker.index("--controller-address") + 1] == "http://127.0.0.1:21001"
-    assert worker[worker.index("ragway.fastchat_worker") + 1] == "llamacpp" and "--device" not in worker
+    assert worker[worker.index("ragway.apps.fastchat_worker") + 1] == "llamacpp" and "--device" not in worker
     assert worker[worker.index("--model-path") + 1].endswith("qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")
     assert worker[worker.index("--threads") + 1] == str(usable_cpus())
     assert worker[worker.index("--context-length") + 1] == "4096"
@@ -315,9 +316,19 @@ def test_gpu_override_only_changes_the_model_worker(compose):
     assert "vllm_worker" in vllm and "--device" not in vllm
 
 
-def test_healthcheck_and_worker_modules_exist():
-    for module in ("healthcheck", "fastchat_worker", "milvus_init"):
-        assert (ROOT / "ragway" / f"{module}.py").exists()
+def test_every_module_the_containers_and_the_stack_run_exists(compose):
+    """Modules are named as strings (`python -m ...` in health checks and service commands), where
+    a rename or a move is not caught by any import."""
+    named = {cmd[cmd.index("-m") + 1] for svc in compose["services"].values()
+             for cmd in [svc.get("healthcheck", {}).get("test", [])] if "-m" in cmd}
+    s = env_settings()
+    for name in SERVICE_ORDER:
+        argv = service_argv(name, s)
+        if "-m" in argv:
+            named.add(argv[argv.index("-m") + 1])
+    assert "ragway.apps.healthcheck" in named and "ragway.apps.fastchat_worker" in named
+    missing = {module for module in named if importlib.util.find_spec(module) is None}
+    assert not missing
 
 
 def test_ingest_worker_processes_and_threads():

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ragway.evaluation import QaItem, load_qa, normalize_evidence
+from ragway.apps.evaluation import QaItem, load_qa, normalize_evidence
 from tests.data import PROJECT_ROOT, require
 
 DEVQA = PROJECT_ROOT / "tests" / "data" / "devqa.jsonl"

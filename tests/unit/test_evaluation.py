@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from ragway.evaluation import (
+from ragway.apps.evaluation import (
     evaluate,
     load_beir,
     load_dataset,
@@ -106,7 +106,7 @@ def test_mean_over_judged_queries(dataset):
 
 
 def test_run_answers_counts_declines_and_gold_answers(tmp_path):
-    from ragway.evaluation import BeirDataset, load_answerability, run_answers
+    from ragway.apps.evaluation import BeirDataset, load_answerability, run_answers
     from ragway.rag import Answer, RetrievalOptions
 
     rows = [{"_id": "a1", "text": "Where is Normandy?", "metadata": {"is_impossible": False, "answers": ["France"]}},

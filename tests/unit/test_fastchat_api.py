@@ -8,7 +8,7 @@ os.environ.setdefault("LOGDIR", tempfile.gettempdir())  # FastChat's server modu
 from fastapi.routing import APIRoute  # noqa: E402
 from fastchat.serve import openai_api_server as server  # noqa: E402
 
-from ragway import fastchat_api  # noqa: E402
+from ragway.apps import fastchat_api  # noqa: E402
 
 
 def test_worker_logprobs_become_openai_chat_logprobs_from_a_given_token():

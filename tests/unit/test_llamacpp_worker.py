@@ -2,7 +2,7 @@
 
 from fastchat.constants import ErrorCode
 
-from ragway.llamacpp_worker import TokenLogprobs, completion_request, fastchat_error
+from ragway.apps.llamacpp_worker import TokenLogprobs, completion_request, fastchat_error
 
 
 def test_fastchat_params_become_a_streamed_llamacpp_completion():

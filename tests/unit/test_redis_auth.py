@@ -17,10 +17,10 @@ import redis
 import yaml
 from redis.connection import parse_url
 
-from ragway import stack as stack_module
+from ragway.apps import stack as stack_module
+from ragway.apps.stack import Stack, _start_time, redis_server_binary, service_argv
 from ragway.redis_auth import ensure_secret, password_file, read_secret, url_password, with_password, without_password
 from ragway.settings import Settings
-from ragway.stack import Stack, _start_time, redis_server_binary, service_argv
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,6 +1,6 @@
-"""Container health checks: `python -m ragway.healthcheck NAME` exits 0 when the service answers.
+"""Container health checks: `python -m ragway.apps.healthcheck NAME` exits 0 when the service answers.
 
-The checks are the local stack's (`ragway.stack.services`), so `ragway stack up` and
+The checks are the local stack's (`ragway.apps.stack.services`), so `ragway stack up` and
 docker-compose.yml agree on what healthy means; two need a container's view:
 - ingest-worker pings this container's own Celery node (`ragway-ingest@<hostname>`), not any worker;
 - flower (containers only) must accept connections on its port."""
@@ -27,7 +27,7 @@ def healthy(name: str, s: Settings) -> bool:
             return bool(celery_app.control.ping(destination=[f"ragway-ingest@{socket.gethostname()}"], timeout=2.0))
         except Exception:  # broker not reachable
             return False
-    from ragway.stack import services
+    from ragway.apps.stack import services
 
     return services(s)[name].ready()
 
@@ -35,7 +35,7 @@ def healthy(name: str, s: Settings) -> bool:
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        raise SystemExit("usage: python -m ragway.healthcheck SERVICE")
+        raise SystemExit("usage: python -m ragway.apps.healthcheck SERVICE")
     sys.exit(0 if healthy(args[0], get_settings()) else 1)
 
 

@@ -4,7 +4,7 @@
 alone, on a model volume that may still be empty, so the worker prepares it first: the llama.cpp
 worker assembles and verifies the bundled GGUF file (a file whose sha256 is not the pinned one is
 refused), the transformers worker converts the bundled SmolLM2 once. Usage:
-`python -m ragway.fastchat_worker llamacpp|model_worker|vllm_worker` followed by the worker's own
+`python -m ragway.apps.fastchat_worker llamacpp|model_worker|vllm_worker` followed by the worker's own
 flags (`ragway run fastchat-worker` builds them)."""
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ import sys
 from ragway.llm_model import ModelIntegrityError, ModelMissingError, prepare
 from ragway.settings import get_settings
 
-WORKERS = {"llamacpp": "ragway.llamacpp_worker", "model_worker": "fastchat.serve.model_worker",
+WORKERS = {"llamacpp": "ragway.apps.llamacpp_worker", "model_worker": "fastchat.serve.model_worker",
            "vllm_worker": "fastchat.serve.vllm_worker"}
 
 
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] not in WORKERS:
-        raise SystemExit(f"usage: python -m ragway.fastchat_worker {{{'|'.join(WORKERS)}}} [worker flags]")
+        raise SystemExit(f"usage: python -m ragway.apps.fastchat_worker {{{'|'.join(WORKERS)}}} [worker flags]")
     logging.basicConfig(level=logging.INFO)
     try:
         prepare(get_settings())

@@ -6,7 +6,7 @@ messages carrying the text so far), `worker_generate`, `count_token`, `model_det
 `worker_get_conv_template` on FastChat's worker app, so `openai_api_server` serves it unchanged.
 FastChat builds the prompt with the conversation template; llama.cpp runs it as a plain completion.
 
-Usage: `python -m ragway.fastchat_worker llamacpp --model-path FILE.gguf --model-names NAME ...`."""
+Usage: `python -m ragway.apps.fastchat_worker llamacpp --model-path FILE.gguf --model-names NAME ...`."""
 
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ app.add_typer(kb_app, name="kb")
 console = Console(stderr=True)
 SERVICE_NAMES = ["redis", "milvus", "fastchat-controller", "fastchat-worker", "fastchat-api", "ingest-worker",
                  "gateway"]
-SAMPLE_DIR = Path(__file__).resolve().parent.parent / "deploy" / "sample"
+SAMPLE_DIR = Path(__file__).resolve().parents[2] / "deploy" / "sample"
 
 
 def _local_key_file() -> Path:
@@ -44,7 +44,7 @@ def _local_key_file() -> Path:
 
 def _client():
     """A gateway client with the key from RAGWAY_API_KEY, else the local stack's admin key (`ragway demo`)."""
-    from ragway.client import GatewayClient
+    from ragway.apps.client import GatewayClient
 
     key = os.environ.get("RAGWAY_API_KEY") or (
         _local_key_file().read_text().strip() if _local_key_file().exists() else None)
@@ -108,7 +108,7 @@ def kb_delete(name: str) -> None:
 @stack_app.command("up")
 def stack_up() -> None:
     """Start every service in the background and wait until each is healthy."""
-    from ragway.stack import Stack
+    from ragway.apps.stack import Stack
 
     try:
         Stack(get_settings(), say=console.print).up()
@@ -120,7 +120,7 @@ def stack_up() -> None:
 @stack_app.command("down")
 def stack_down(names: list[str] = typer.Argument(None, help="Services to stop (default: all)")) -> None:
     """Stop the services of the local stack (data stays in the state folder)."""
-    from ragway.stack import Stack
+    from ragway.apps.stack import Stack
 
     Stack(get_settings(), say=console.print).down(names or None)
 
@@ -128,7 +128,7 @@ def stack_down(names: list[str] = typer.Argument(None, help="Services to stop (d
 @stack_app.command("status")
 def stack_status() -> None:
     """Show which services run and whether they answer their health check."""
-    from ragway.stack import Stack, services
+    from ragway.apps.stack import Stack, services
 
     specs = services(get_settings())
     for name, (pid, healthy) in Stack(get_settings()).status().items():
@@ -139,7 +139,7 @@ def stack_status() -> None:
 @app.command("run")
 def run_service(name: str = typer.Argument(..., help="One of: " + ", ".join(SERVICE_NAMES))) -> None:
     """Run one service in the foreground (what `stack up` and the container images start)."""
-    from ragway.stack import service_argv
+    from ragway.apps.stack import service_argv
 
     argv = service_argv(name, get_settings())
     sys.stdout.flush()
@@ -320,7 +320,7 @@ def _ensure_local_admin_key() -> None:
 
 
 class _Bar:
-    """A rich progress task with the start/advance calls ragway.evaluation expects."""
+    """A rich progress task with the start/advance calls ragway.apps.evaluation expects."""
 
     def __init__(self, progress: Progress, label: str):
         self.progress, self.task = progress, progress.add_task(label, total=None)
@@ -365,7 +365,7 @@ def eval_command(
 
     from rich.table import Table
 
-    from ragway import evaluation as ev
+    from ragway.apps import evaluation as ev
     from ragway.embedder import get_embedder
     from ragway.retriever import MODES, Retriever
     from ragway.store import ChunkStore
@@ -476,8 +476,8 @@ def _eval_qa(qa: Path, docs: Path | None, split: str, modes: list[str], collecti
 
     from rich.table import Table
 
-    from ragway import evaluation as ev
     from ragway import grounding
+    from ragway.apps import evaluation as ev
     from ragway.embedder import get_embedder
     from ragway.retriever import Retriever
     from ragway.store import ChunkStore
@@ -543,7 +543,7 @@ def _eval_qa(qa: Path, docs: Path | None, split: str, modes: list[str], collecti
 
 
 def _answer_check(settings, embedder, store, kb, data, dataset: Path, n: int, mode: str):
-    from ragway import evaluation as ev
+    from ragway.apps import evaluation as ev
     from ragway.generator import Generator
     from ragway.rag import RagService, RetrievalOptions
 
@@ -558,7 +558,7 @@ def _answer_check(settings, embedder, store, kb, data, dataset: Path, n: int, mo
 
 
 def main() -> None:
-    from ragway.client import GatewayError
+    from ragway.apps.client import GatewayError
 
     try:
         app()

@@ -431,7 +431,7 @@ def data_dir() -> Path:
     """The shared evaluation data: `RAGWAY_DATA_DIR`, else `../shared/data` beside the project folder."""
     import os
 
-    return Path(os.environ.get("RAGWAY_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
+    return Path(os.environ.get("RAGWAY_DATA_DIR", Path(__file__).resolve().parents[3] / "shared" / "data"))
 
 
 def normalize_evidence(text: str) -> str:

@@ -99,18 +99,19 @@ def service_argv(name: str, s: Settings) -> list[str]:
                  # A restart waits for the previous instance's etcd sessions to expire: keep it short.
                  "common.session.ttl": "10",
                  "etcd.data.dir": str(state / "milvus" / "etcd")}
-        return [py, "-m", "ragway.milvus_server", "--data", str(state / "milvus"), "--proxy-port", str(s.milvus_port),
+        return [py, "-m", "ragway.apps.milvus_server", "--data", str(state / "milvus"),
+                "--proxy-port", str(s.milvus_port),
                 *(arg for key, value in extra.items() for arg in ("--extra-config", f"{key}={value}"))]
     if name == "fastchat-controller":
         return [py, "-m", "fastchat.serve.controller", "--host", host, "--port", str(s.fastchat_controller_port)]
     if name == "fastchat-worker":
         from ragway.llm_model import gguf_path, model_folder
 
-        # ragway.fastchat_worker prepares the model first (a fresh container volume may have none),
+        # ragway.apps.fastchat_worker prepares the model first (a fresh container volume may have none),
         # then runs the worker with these flags.
         kind = s.fastchat_worker_kind
         model = gguf_path(s) if kind == "llamacpp" else model_folder(s)
-        argv = [py, "-m", "ragway.fastchat_worker", kind, "--host", host,
+        argv = [py, "-m", "ragway.apps.fastchat_worker", kind, "--host", host,
                 "--port", str(s.fastchat_worker_port), "--worker-address", worker_url(s),
                 "--controller-address", controller, "--model-path", str(model),
                 "--model-names", s.llm_model, "--conv-template", s.llm_conv_template]
@@ -120,7 +121,7 @@ def service_argv(name: str, s: Settings) -> list[str]:
                            "--prompt-cache-mib", str(s.llm_prompt_cache_mib)]
         return argv + (["--device", s.llm_device] if kind == "model_worker" else [])
     if name == "fastchat-api":
-        return [py, "-m", "ragway.fastchat_api", "--host", host, "--port", str(s.fastchat_api_port),
+        return [py, "-m", "ragway.apps.fastchat_api", "--host", host, "--port", str(s.fastchat_api_port),
                 "--controller-address", controller]
     if name == "ingest-worker":
         return [py, "-m", "celery", "-A", "ingest_worker.app", "worker", "--loglevel", "INFO",
@@ -132,7 +133,7 @@ def service_argv(name: str, s: Settings) -> list[str]:
         return [py, "-m", "celery", "-A", "ingest_worker.app", "flower", f"--address={host}",
                 f"--port={s.flower_port}"]
     if name == "milvus-init":
-        return [py, "-m", "ragway.milvus_init"]
+        return [py, "-m", "ragway.apps.milvus_init"]
     raise ValueError(f"unknown service {name!r}; known: {', '.join(SERVICE_ORDER + CONTAINER_SERVICES)}")
 
 
@@ -263,7 +264,7 @@ class Stack:
         self.pid_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
-        proc = subprocess.Popen([sys.executable, "-m", "ragway.cli", "run", name], stdout=log,
+        proc = subprocess.Popen([sys.executable, "-m", "ragway.apps.cli", "run", name], stdout=log,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self._child_env(),
                                 start_new_session=True, cwd=Path.cwd())
         log.close()
