@@ -19,7 +19,7 @@ from celery.signals import worker_process_init
 
 from ingest_worker.app import celery_app
 from ingest_worker.lease import visibility_lease
-from ragway import timing
+from ragway import ocr, timing
 from ragway.blobs import BlobStore, open_blob_store
 from ragway.dispatch import INGEST_TASK
 from ragway.embedder import get_embedder
@@ -37,24 +37,42 @@ from ragway.store import ChunkStore
 
 log = logging.getLogger(__name__)
 _ingestor: Ingestor | None = None
+_ingestor_lock = threading.Lock()
 
 
 def ingestor() -> Ingestor:
     """Built once per worker process: the embedding model and Milvus connection are reused."""
     global _ingestor
-    if _ingestor is None:
-        s = get_settings()
-        embedder = get_embedder(s.for_ingest_worker())
-        marks = WriteMarks(connect(s.effective_redis_url), s.strong_after_delete_s)
-        store = ChunkStore(s, dim=embedder.dim, write_marks=marks)
-        store.ensure_collection()
-        _ingestor = Ingestor(Splitter(s), embedder, store)
+    with _ingestor_lock:
+        if _ingestor is None:
+            _ingestor = _build_ingestor()
     return _ingestor
+
+
+def _build_ingestor() -> Ingestor:
+    s = get_settings()
+    embedder = get_embedder(s.for_ingest_worker())
+    marks = WriteMarks(connect(s.effective_redis_url), s.strong_after_delete_s)
+    store = ChunkStore(s, dim=embedder.dim, write_marks=marks)
+    store.ensure_collection()
+    return Ingestor(Splitter(s), embedder, store)
 
 
 @worker_process_init.connect
 def _init_process(**_) -> None:
     configure_logging(get_settings().log_level, service="ingest-worker")
+    # Load the models now, in the background (Celery kills a process whose init takes over 4 s),
+    # so the first file does not pay seconds of loading; a task that comes sooner waits for it.
+    threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
+
+
+def _warm_up() -> None:
+    try:
+        ingestor()
+        if ocr.ocr_enabled(get_settings()):
+            ocr.engine()
+    except Exception:  # the first task loads them again and fails with the real error
+        log.warning("warm-up failed", exc_info=True)
 
 
 class FileTimeout(Exception):
