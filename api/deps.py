@@ -16,7 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.limits import SCOPE_CALLER
 from api.metrics import SEARCH_AHEAD
-from api.services import get_services
+from api.services import Services, services_of
 from ragway import logs, timing
 from ragway.auth import Caller, Role, key_id_of, token_digest
 from ragway.errors import RagwayError
@@ -41,12 +41,11 @@ class Authorized:
         if checked is not None:
             caller = checked.require(self.needed)
         else:
-            caller = await self.check(credentials.credentials if credentials else None)
+            caller = await self.check(services_of(request), credentials.credentials if credentials else None)
         logs.set_caller(caller.tenant, caller.key_id)
         return caller
 
-    async def check(self, token: str | None) -> Caller:
-        services = get_services()
+    async def check(self, services: Services, token: str | None) -> Caller:
         counter, ttl_s, window_end = services.limits.request_counter(key_id_of(token))
         with timing.phase("auth"):
             caller, count = await services.keys.authenticate_counting(token, counter, ttl_s)
@@ -79,29 +78,30 @@ class AuthorizedAhead(Authorized):
         super().__init__(needed)
         self._tenants: LRUCache[str, str] | None = None  # key hash -> tenant, sized from the settings
 
-    @property
-    def tenants(self) -> LRUCache[str, str]:
+    def tenants(self, services: Services) -> LRUCache[str, str]:
         if self._tenants is None:
-            self._tenants = LRUCache(maxsize=max(get_services().settings.search_ahead_keys, 1))
+            self._tenants = LRUCache(maxsize=max(services.settings.search_ahead_keys, 1))
         return self._tenants
 
-    async def __call__(self, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> PendingCaller:
+    async def __call__(self, request: Request,
+                       credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> PendingCaller:
+        services = services_of(request)
         token = credentials.credentials if credentials else None
         digest = token_digest(token) if token else ""
-        check = asyncio.ensure_future(self._remembering(token, digest))
-        tenant = self.tenants.get(digest)
+        check = asyncio.ensure_future(self._remembering(services, token, digest))
+        tenant = self.tenants(services).get(digest)
         if tenant is None:
             tenant = (await check).tenant
         return PendingCaller(tenant, check)
 
-    async def _remembering(self, token: str | None, digest: str) -> Caller:
+    async def _remembering(self, services: Services, token: str | None, digest: str) -> Caller:
         try:
-            caller = await self.check(token)
+            caller = await self.check(services, token)
         except RagwayError:
-            self.tenants.pop(digest, None)
+            self.tenants(services).pop(digest, None)
             raise
-        if digest and get_services().settings.search_ahead_keys > 0:
-            self.tenants[digest] = caller.tenant
+        if digest and services.settings.search_ahead_keys > 0:
+            self.tenants(services)[digest] = caller.tenant
         return caller
 
 
@@ -126,9 +126,9 @@ async def speculatively(caller: PendingCaller, work: Callable[[str], Awaitable[T
     return verified, result
 
 
-async def authorize(token: str | None, needed: Role) -> Caller:
+async def authorize(services: Services, token: str | None, needed: Role) -> Caller:
     """The full check of a key (valid, within its budget, role), for middleware."""
-    return await Authorized(needed).check(token)
+    return await Authorized(needed).check(services, token)
 
 
 reader = Authorized(Role.reader)

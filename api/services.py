@@ -1,5 +1,8 @@
-"""The gateway's long-lived clients, created once per process and connected lazily,
-so the gateway starts (and `/readyz` explains) while a dependency is still down."""
+"""The gateway's long-lived clients and services, created once per app and connected lazily, so
+the gateway starts (and `/readyz` explains) while a dependency is still down.
+
+`create_app(services)` takes them, so tests pass a `Services` whose parts (chunk index, embedder,
+blob store, generator) are fakes; routes reach them only through `services_dep`."""
 
 from __future__ import annotations
 
@@ -8,28 +11,30 @@ from functools import cached_property
 
 import redis
 import redis.asyncio
+from fastapi import Request
 
 from ragway.audit import AuditLog
 from ragway.auth import KeyStore
 from ragway.blobs import BlobStore, open_gateway_blob_store
+from ragway.chunk_index import ChunkIndex, open_chunk_index
 from ragway.embedder import Embedder, get_embedder
 from ragway.freshness import WriteMarks
 from ragway.generator import Generator
 from ragway.job_lifecycle import JobLifecycle
 from ragway.jobs import JobStore
+from ragway.kb_service import KnowledgeBaseService
 from ragway.kbs import KnowledgeBases
 from ragway.limits import Limits
 from ragway.rag import RagService
 from ragway.redis_client import connect, connect_async
-from ragway.settings import Settings, get_settings
-from ragway.store import ChunkStore
+from ragway.settings import Settings
 
 
 class Services:
     def __init__(self, settings: Settings):
         self.settings = settings
         self._store_lock = threading.Lock()
-        self._store: ChunkStore | None = None
+        self._store: ChunkIndex | None = None
         self.embedder_ready = threading.Event()
 
     def warm_up(self) -> None:
@@ -42,13 +47,11 @@ class Services:
         return get_embedder(self.settings)
 
     @property
-    def store(self) -> ChunkStore:
+    def store(self) -> ChunkIndex:
         with self._store_lock:
             if self._store is None:
                 marks = WriteMarks(self.redis, self.settings.strong_after_delete_s, self.aredis)
-                store = ChunkStore(self.settings, dim=self.embedder.dim, write_marks=marks)
-                store.ensure_collection()
-                self._store = store
+                self._store = open_chunk_index(self.settings, self.embedder.dim, marks)
             return self._store
 
     @cached_property
@@ -89,6 +92,10 @@ class Services:
         return JobLifecycle(self.settings, self.jobs, self.kbs, self.limits, self.blobs, self.audit)
 
     @cached_property
+    def knowledge_bases(self) -> KnowledgeBaseService:
+        return KnowledgeBaseService(self.kbs, self.jobs, self.blobs, lambda: self.store, self.audit)
+
+    @cached_property
     def generator(self) -> Generator:
         return Generator(self.settings)
 
@@ -96,19 +103,14 @@ class Services:
     def rag(self) -> RagService:
         # One per process: its retriever keeps the in-process BM25 indexes and the throttle on
         # re-reading a kb's fingerprint (`bm25_check_interval_s`) across requests.
-        return RagService(self.settings, self.embedder, self.store, self.generator)
+        return RagService(self.settings, self.embedder, self.store, self.generator, self.kbs)
 
 
-_services: Services | None = None
+def services_of(request: Request) -> Services:
+    """The services of the app serving `request` (`create_app` puts them on `app.state`)."""
+    return request.app.state.services
 
 
-def get_services() -> Services:
-    global _services
-    if _services is None:
-        _services = Services(get_settings())
-    return _services
-
-
-async def services_dep() -> Services:
-    """`get_services` as a FastAPI dependency: async, because a sync one costs a threadpool hop per request."""
-    return get_services()
+async def services_dep(request: Request) -> Services:
+    """`services_of` as a FastAPI dependency: async, because a sync one costs a threadpool hop per request."""
+    return request.app.state.services

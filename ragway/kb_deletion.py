@@ -19,13 +19,13 @@ from ragway import ids
 from ragway.audit import AuditLog
 from ragway.auth import Caller
 from ragway.blobs import BlobStore
+from ragway.chunk_index import ChunkIndex
 from ragway.errors import NotFound
 from ragway.jobs import JobStore
 from ragway.kbs import KnowledgeBases
-from ragway.store import ChunkStore
 
 
-def delete_kb(caller: Caller, kb: str, kbs: KnowledgeBases, jobs: JobStore, blobs: BlobStore, store: ChunkStore,
+def delete_kb(caller: Caller, kb: str, kbs: KnowledgeBases, jobs: JobStore, blobs: BlobStore, store: ChunkIndex,
               audit: AuditLog) -> None:
     entry = kbs.get(caller.tenant, kb, include_deleting=True)
     kbs.mark_deleting(entry)
@@ -62,7 +62,7 @@ class KbWatch:
         """Not deleted since the batch began (nor deleted and created again under its name)."""
         return self.created_at is not None and self._created_at() == self.created_at
 
-    def drop_written(self, store: ChunkStore, job_id: str, names: list[str]) -> None:
+    def drop_written(self, store: ChunkIndex, job_id: str, names: list[str]) -> None:
         """Remove what this job wrote of these files (now, or in an attempt whose worker died), so
         nothing outlives the kb."""
         doc_ids = [ids.document_id(self.tenant, self.kb, name) for name in names]

@@ -7,13 +7,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ragway import filters, grounding
+from ragway.chunk_index import ChunkIndex
 from ragway.context import Passage, fit
 from ragway.embedder import Embedder
 from ragway.generator import ChatTurn, Generator, Reply
+from ragway.kbs import KnowledgeBases
 from ragway.records import Hit
 from ragway.retriever import Retriever
 from ragway.settings import BUNDLED_EMBEDDING_MODEL, RetrievalMode, Settings
-from ragway.store import ChunkStore
 
 
 def cosine_of(hit: Hit) -> float:
@@ -79,16 +80,20 @@ class Context:
 
 
 class RagService:
-    def __init__(self, settings: Settings, embedder: Embedder, store: ChunkStore, generator: Generator):
+    def __init__(self, settings: Settings, embedder: Embedder, store: ChunkIndex, generator: Generator,
+                 kbs: KnowledgeBases | None = None):
+        """With `kbs`, asking a kb that does not exist is NotFound (searches find that out only when they
+        come back empty: `kb_deletion.hits_prove_kb_exists`)."""
         self.settings = settings
         self.embedder = embedder
         self.store = store
         self.generator = generator
+        self.kbs = kbs
         self.retriever = Retriever(settings, embedder, store)
 
-    def documents(self, tenant: str, kb: str, limit: int, offset: int) -> list[dict[str, Any]]:
-        """The kb's documents with their chunk counts."""
-        return self.store.list_documents(tenant, kb, limit=limit, offset=offset)
+    def _require_kb(self, tenant: str, kb: str) -> None:
+        if self.kbs is not None:
+            self.kbs.get(tenant, kb)
 
     def search(self, tenant: str, kb: str, query: str, options: RetrievalOptions) -> list[Hit]:
         filters.validate_name("knowledge base", kb)
@@ -115,11 +120,13 @@ class RagService:
         return not (english_only and grounding.language_of(question) == "zh")
 
     def ask(self, tenant: str, kb: str, question: str, options: RetrievalOptions) -> Answer:
+        self._require_kb(tenant, kb)
         return self.chat(Context(question=question, hits=self._answer_context(tenant, kb, question, options)))
 
     def chat_context(self, tenant: str, kb: str, history: list[ChatTurn], question: str,
                      options: RetrievalOptions) -> Context:
         """History-aware retrieval: a follow-up is first condensed into a standalone question."""
+        self._require_kb(tenant, kb)
         recent = history[-self.settings.chat_history_messages:] if self.settings.chat_history_messages else []
         language = grounding.language_of(question)
         standalone = self.generator.condense(recent, question, language) if recent else question

@@ -8,7 +8,6 @@ from api import intake
 from api.deps import reader, writer
 from api.schemas import DocumentOut, JobCreated, ServerSourceRequest
 from api.services import Services, services_dep
-from ragway import ids
 from ragway.auth import Caller
 from ragway.errors import InvalidRequest
 
@@ -48,15 +47,11 @@ def list_documents(kb: str = KB, limit: int = Query(100, ge=1, le=1000),
                    caller: Caller = Depends(reader), services: Services = Depends(services_dep)) -> list[DocumentOut]:
     if offset + limit > MAX_LISTED:
         raise InvalidRequest(f"offset + limit may be at most {MAX_LISTED} (Milvus's query window)", param="offset")
-    services.kbs.get(caller.tenant, kb)
-    rows = services.rag.documents(caller.tenant, kb, limit=limit, offset=offset)
+    rows = services.knowledge_bases.documents(caller, kb, limit=limit, offset=offset)
     return [DocumentOut(**row) for row in rows]
 
 
 @router.delete("/v1/kbs/{kb}/documents/{doc_id}", status_code=204, summary="Delete one document's chunks")
 def delete_document(doc_id: str, kb: str = KB, caller: Caller = Depends(writer),
                     services: Services = Depends(services_dep)) -> None:
-    services.kbs.get(caller.tenant, kb)
-    ids.require("document", doc_id)
-    services.store.delete_document(caller.tenant, kb, doc_id)
-    services.audit.record(caller.tenant, caller.key_id, "document.delete", f"{kb}/{doc_id}")
+    services.knowledge_bases.delete_document(caller, kb, doc_id)

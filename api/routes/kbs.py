@@ -7,7 +7,6 @@ from fastapi import APIRouter, Depends, Path
 from api.deps import admin, reader
 from api.schemas import KbCreate
 from api.services import Services, services_dep
-from ragway import kb_deletion
 from ragway.auth import Caller
 from ragway.kbs import KnowledgeBase
 
@@ -18,23 +17,21 @@ KB = Path(..., description="Knowledge base name")
 @router.post("/v1/kbs", response_model=KnowledgeBase, status_code=201, summary="Create a knowledge base (admin)")
 def create_kb(body: KbCreate, caller: Caller = Depends(admin),
               services: Services = Depends(services_dep)) -> KnowledgeBase:
-    kb = services.kbs.create(caller.tenant, body.name, body.description, created_by=caller.key_id)
-    services.audit.record(caller.tenant, caller.key_id, "kb.create", body.name)
-    return kb
+    return services.knowledge_bases.create(caller, body.name, body.description)
 
 
 @router.get("/v1/kbs", response_model=list[KnowledgeBase], summary="The knowledge bases of your tenant")
 def list_kbs(caller: Caller = Depends(reader), services: Services = Depends(services_dep)) -> list[KnowledgeBase]:
-    return services.kbs.list(caller.tenant)
+    return services.knowledge_bases.list(caller)
 
 
 @router.get("/v1/kbs/{kb}", response_model=KnowledgeBase, summary="One knowledge base")
 def get_kb(kb: str = KB, caller: Caller = Depends(reader),
            services: Services = Depends(services_dep)) -> KnowledgeBase:
-    return services.kbs.get(caller.tenant, kb)
+    return services.knowledge_bases.get(caller, kb)
 
 
 @router.delete("/v1/kbs/{kb}", status_code=204, summary="Delete a knowledge base and all its chunks (admin)")
 def delete_kb(kb: str = KB, caller: Caller = Depends(admin), services: Services = Depends(services_dep)) -> None:
     """A delete that fails half-way can be sent again (see ragway/kb_deletion.py)."""
-    kb_deletion.delete_kb(caller, kb, services.kbs, services.jobs, services.blobs, services.store, services.audit)
+    services.knowledge_bases.delete(caller, kb)

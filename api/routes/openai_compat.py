@@ -48,7 +48,6 @@ async def chat_completions(body: ChatCompletionRequest, caller: Caller = Depends
     if not body.model.startswith(KB_MODEL_PREFIX):
         return await _pass_through(body, services)
     kb = body.model.removeprefix(KB_MODEL_PREFIX)
-    services.kbs.get(caller.tenant, kb)
     history, question = _split_messages(body)
     options = body.retrieval.options() if body.retrieval else RetrievalOptions()
     context = await run_in_threadpool(services.rag.chat_context, caller.tenant, kb, history, question, options)

@@ -30,6 +30,5 @@ async def search(body: SearchRequest, pending: PendingCaller = Depends(reader_ah
 
 @router.post("/v1/ask", response_model=AskResponse, summary="Answer a question from a knowledge base, with sources")
 def ask(body: AskRequest, caller: Caller = Depends(reader), services: Services = Depends(services_dep)) -> AskResponse:
-    services.kbs.get(caller.tenant, body.kb)
     result = services.rag.ask(caller.tenant, body.kb, body.question, body.options())
     return AskResponse.of(result)

@@ -18,7 +18,6 @@ import redis
 from fastapi.testclient import TestClient
 from milvus_lite.server_manager import server_manager_instance
 
-from api import services as services_module
 from api.services import Services
 from ragway import ids
 from ragway.apps.stack import redis_server_binary
@@ -124,12 +123,11 @@ def gateway(redis_url, tmp_path_factory):
             mp.setenv(name, value)
         get_settings.cache_clear()
         services = InProcessServices(get_settings())
-        mp.setattr(services_module, "_services", services)
         handlers, level = logging.root.handlers[:], logging.root.level
         from api.app import create_app  # (importing it builds the module's app: logging set up once more)
 
         try:
-            with TestClient(create_app()) as client:
+            with TestClient(create_app(services)) as client:
                 yield client, services
         finally:  # the gateway's JSON log handler writes to pytest's captured stream, closed after the tests
             logging.root.handlers[:], logging.root.level = handlers, level
@@ -247,3 +245,23 @@ def test_uploads_become_jobs_and_bad_files_fail_alone(gateway, keys, kb):
     assert cancelled["status"] == "cancelled"
     actions = [e["action"] for e in client.get("/v1/audit", headers=auth(keys[Role.admin])).json()]
     assert {"kb.create", "job.create", "job.cancel"} <= set(actions)
+
+
+def test_missing_kbs_are_404_in_every_service_and_document_deletes_are_audited(gateway, keys, kb):
+    client, services = gateway
+    reader = auth(keys[Role.reader])
+    asked = client.post("/v1/ask", json={"kb": "nope", "question": "When are travel expenses due?"}, headers=reader)
+    assert asked.status_code == 404 and asked.json()["error"]["code"] == "not_found"
+    chat = client.post("/v1/chat/completions", headers=reader, json={
+        "model": "kb:nope", "messages": [{"role": "user", "content": "Leave?"}]})
+    assert chat.status_code == 404 and "nope" in chat.json()["error"]["message"]
+    assert client.get("/v1/kbs/nope/documents", headers=reader).status_code == 404
+    doc = ids.document_id("acme", kb, "policy.md")
+    writer = auth(keys[Role.writer])
+    assert client.delete(f"/v1/kbs/nope/documents/{doc}", headers=writer).status_code == 404
+    assert client.delete(f"/v1/kbs/{kb}/documents/not-an-id", headers=writer).status_code == 400
+    assert services.store.count("acme", kb, doc_id=doc) == 2  # (the last test of this file: it deletes them)
+    assert client.delete(f"/v1/kbs/{kb}/documents/{doc}", headers=writer).status_code == 204
+    assert services.store.count("acme", kb, doc_id=doc) == 0
+    audit = client.get("/v1/audit", headers=auth(keys[Role.admin])).json()
+    assert any(e["action"] == "document.delete" and e["target"] == f"{kb}/{doc}" for e in audit)
