@@ -14,7 +14,7 @@ import redis.asyncio
 from fastapi import Request
 
 from ragway.audit import AuditLog
-from ragway.auth import KeyStore
+from ragway.auth import KeyAdministration, KeyStore
 from ragway.blobs import BlobStore, open_gateway_blob_store
 from ragway.chunk_index import ChunkIndex, open_chunk_index
 from ragway.embedder import Embedder, get_embedder
@@ -70,6 +70,10 @@ class Services:
     @cached_property
     def keys(self) -> KeyStore:
         return KeyStore(self.redis, self.aredis)
+
+    @cached_property
+    def key_admin(self) -> KeyAdministration:
+        return KeyAdministration(self.keys, self.audit)
 
     @cached_property
     def kbs(self) -> KnowledgeBases:

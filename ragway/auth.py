@@ -21,6 +21,7 @@ import redis.asyncio
 from pydantic import BaseModel, Field
 
 from ragway import filters, ids
+from ragway.audit import AuditLog
 from ragway.errors import Forbidden, NotFound, Unauthenticated
 from ragway.redis_client import KEY_PREFIX, redis_errors
 
@@ -193,3 +194,25 @@ def _record(stored: dict[str, str]) -> ApiKey:
                   revoked_at=float(revoked) if revoked else None,
                   requests_per_minute=_int_or_none(stored.get("requests_per_minute")),
                   concurrent_jobs=_int_or_none(stored.get("concurrent_jobs")))
+
+
+class KeyAdministration:
+    """An admin's key changes within the admin's tenant, each one audited."""
+
+    def __init__(self, keys: KeyStore, audit: AuditLog):
+        self.keys, self.audit = keys, audit
+
+    def create(self, caller: Caller, role: Role, name: str = "", requests_per_minute: int | None = None,
+               concurrent_jobs: int | None = None) -> tuple[ApiKey, str]:
+        record, token = self.keys.create(caller.tenant, role, name, requests_per_minute, concurrent_jobs)
+        self.audit.record(caller.tenant, caller.key_id, "key.create", record.key_id, role=record.role.value,
+                          name=record.name)
+        return record, token
+
+    def list(self, caller: Caller) -> list[ApiKey]:
+        return self.keys.list(caller.tenant)
+
+    def revoke(self, caller: Caller, key_id: str) -> ApiKey:
+        record = self.keys.revoke(caller.tenant, key_id)
+        self.audit.record(caller.tenant, caller.key_id, "key.revoke", key_id)
+        return record

@@ -38,6 +38,14 @@ class JobLifecycle:
         self.audit.record(caller.tenant, caller.key_id, "job.create", f"{kb}/{job_id}", files=len(files))
         return job_id, files
 
+    def get(self, caller: Caller, job_id: str, with_files: bool = True) -> Job:
+        return self.jobs.get(job_id, tenant=caller.tenant, with_files=with_files)
+
+    def recent(self, caller: Caller, limit: int) -> list[Job]:
+        """The caller's tenant's newest jobs, without per-file detail."""
+        return [self.jobs.get(job_id, tenant=caller.tenant, with_files=False)
+                for job_id in self.jobs.list_ids(caller.tenant, limit)]
+
     def open(self, caller: Caller, kb: str) -> str:
         """An open job, filled by `add` and finished after `seal`."""
         job_id, _ = self._create(caller, kb, lambda _job_id: [], sealed=False)

@@ -24,23 +24,19 @@ async def who_am_i(caller: Caller = Depends(reader)) -> Caller:  # no I/O: no th
              summary="Create an API key in your tenant; the key is shown this once")
 def create_key(body: KeyCreate, caller: Caller = Depends(admin),
                services: Services = Depends(services_dep)) -> KeyCreated:
-    record, token = services.keys.create(caller.tenant, body.role, body.name, body.requests_per_minute,
-                                         body.concurrent_jobs)
-    services.audit.record(caller.tenant, caller.key_id, "key.create", record.key_id, role=record.role.value,
-                          name=record.name)
+    record, token = services.key_admin.create(caller, body.role, body.name, body.requests_per_minute,
+                                              body.concurrent_jobs)
     return KeyCreated(key=token, **record.model_dump())
 
 
 @router.get("/v1/keys", response_model=list[ApiKey], summary="The API keys of your tenant (never the secrets)")
 def list_keys(caller: Caller = Depends(admin), services: Services = Depends(services_dep)) -> list[ApiKey]:
-    return services.keys.list(caller.tenant)
+    return services.key_admin.list(caller)
 
 
 @router.delete("/v1/keys/{key_id}", response_model=ApiKey, summary="Revoke an API key: it fails at once")
 def revoke_key(key_id: str, caller: Caller = Depends(admin), services: Services = Depends(services_dep)) -> ApiKey:
-    record = services.keys.revoke(caller.tenant, key_id)
-    services.audit.record(caller.tenant, caller.key_id, "key.revoke", key_id)
-    return record
+    return services.key_admin.revoke(caller, key_id)
 
 
 @router.get("/v1/audit", summary="Recent changes to keys, knowledge bases and documents, newest first")

@@ -38,14 +38,13 @@ def seal_job(job_id: str, caller: Caller = Depends(writer), services: Services =
 @router.get("/v1/jobs/{job_id}", response_model=Job, summary="Job status with per-file state and errors")
 def get_job(job_id: str, files: bool = True, caller: Caller = Depends(reader),
             services: Services = Depends(services_dep)) -> Job:
-    return services.jobs.get(job_id, tenant=caller.tenant, with_files=files)
+    return services.job_lifecycle.get(caller, job_id, with_files=files)
 
 
 @router.get("/v1/jobs", response_model=list[Job], summary="Recent jobs, newest first (without per-file detail)")
 def list_jobs(limit: int = Query(20, ge=1, le=500, description="Jobs to list, newest first"),
               caller: Caller = Depends(reader), services: Services = Depends(services_dep)) -> list[Job]:
-    return [services.jobs.get(job_id, tenant=caller.tenant, with_files=False)
-            for job_id in services.jobs.list_ids(caller.tenant, limit)]
+    return services.job_lifecycle.recent(caller, limit)
 
 
 @router.post("/v1/jobs/{job_id}/cancel", response_model=Job,

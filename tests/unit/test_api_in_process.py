@@ -265,3 +265,15 @@ def test_missing_kbs_are_404_in_every_service_and_document_deletes_are_audited(g
     assert services.store.count("acme", kb, doc_id=doc) == 0
     audit = client.get("/v1/audit", headers=auth(keys[Role.admin])).json()
     assert any(e["action"] == "document.delete" and e["target"] == f"{kb}/{doc}" for e in audit)
+
+
+def test_key_changes_are_audited_and_a_revoked_key_fails_at_once(gateway, keys):
+    client, _ = gateway
+    admin = auth(keys[Role.admin])
+    created = client.post("/v1/keys", json={"role": "reader", "name": "ci"}, headers=admin).json()
+    assert client.get("/v1/kbs", headers=auth(created["key"])).status_code == 200
+    assert client.delete(f"/v1/keys/{created['key_id']}", headers=admin).json()["key_id"] == created["key_id"]
+    assert client.get("/v1/kbs", headers=auth(created["key"])).status_code == 401
+    audit = [(e["action"], e["target"]) for e in client.get("/v1/audit", headers=admin).json()]
+    assert ("key.create", created["key_id"]) in audit and ("key.revoke", created["key_id"]) in audit
+    assert created["key"] not in client.get("/v1/keys", headers=admin).text  # the secret is shown once only
