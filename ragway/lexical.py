@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -139,28 +140,78 @@ class Bm25Index:
 
 
 class Bm25Cache:
-    """One index per (collection, tenant, kb), rebuilt when the kb's fingerprint changes."""
+    """One index per (collection, tenant, kb), rebuilt when the kb's fingerprint changes, without
+    making any search wait for a rebuild.
+
+    The first build of a kb (cold) happens in the caller: there is nothing to search before it (one
+    build per kb; other first callers wait for that one). Afterwards a search that brings a new
+    fingerprint gets the index it has (the last one built) at once, and starts a background rebuild
+    unless one of this kb runs already; the new index replaces the old one when it is complete, so
+    for the few seconds of a rebuild BM25 misses the newest chunks (dense finds them) and deleted
+    chunks are dropped when hits are read from the store. Background rebuilds run one at a time per
+    process (they are CPU-bound: tokenizing), so memory peaks at one old + one new index."""
 
     def __init__(self, max_kbs: int = 8):
         self.max_kbs = max_kbs
         self._indexes: dict[tuple[str, str, str], Bm25Index] = {}
         self._lock = threading.Lock()
-        self._building: dict[tuple[str, str, str], threading.Lock] = {}
+        self._cold: dict[tuple[str, str, str], threading.Lock] = {}
+        self._rebuilds: dict[tuple[str, str, str], threading.Thread] = {}
+        self._one_rebuild = threading.Semaphore(1)
+        self.build_seconds: dict[tuple[str, str, str], float] = {}  # of each kb's last build
 
     def get(self, key: tuple[str, str, str], fingerprint: str, build) -> Bm25Index:
-        index = self._indexes.get(key)
-        if index is not None and index.fingerprint == fingerprint:
-            return index
         with self._lock:
-            build_lock = self._building.setdefault(key, threading.Lock())
-        with build_lock:  # one build per kb at a time; other callers wait for it
             index = self._indexes.get(key)
-            if index is not None and index.fingerprint == fingerprint:
+            if index is not None:
+                if index.fingerprint != fingerprint and key not in self._rebuilds:
+                    thread = threading.Thread(target=self._rebuild, args=(key, build), daemon=True,
+                                              name=f"bm25-rebuild-{key[1]}/{key[2]}")
+                    self._rebuilds[key] = thread
+                    thread.start()
                 return index
-            index = build()
-            with self._lock:
-                self._indexes.pop(key, None)
-                while len(self._indexes) >= self.max_kbs:
-                    self._indexes.pop(next(iter(self._indexes)))  # oldest first
-                self._indexes[key] = index
+            cold = self._cold.setdefault(key, threading.Lock())
+        with cold:  # the first build of a kb: one at a time, the other first callers wait for it
+            index = self._indexes.get(key)
+            if index is not None:
+                return index
+            index = self._timed_build(key, build)
+            self._put(key, index)
             return index
+
+    def wait(self, key: tuple[str, str, str], timeout: float | None = None) -> bool:
+        """Wait for the kb's background rebuild, if one runs; False if it is still running."""
+        with self._lock:
+            thread = self._rebuilds.get(key)
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
+    def rebuilding(self, key: tuple[str, str, str]) -> bool:
+        with self._lock:
+            return key in self._rebuilds
+
+    def _rebuild(self, key: tuple[str, str, str], build) -> None:
+        try:
+            with self._one_rebuild:
+                index = self._timed_build(key, build)
+            self._put(key, index)
+        except Exception:  # the old index keeps serving; the next search with a new fingerprint retries
+            log.exception("BM25 rebuild of %s failed; searches keep the previous index", key)
+        finally:
+            with self._lock:
+                self._rebuilds.pop(key, None)
+
+    def _timed_build(self, key: tuple[str, str, str], build) -> Bm25Index:
+        started = time.perf_counter()
+        index = build()
+        self.build_seconds[key] = time.perf_counter() - started
+        return index
+
+    def _put(self, key: tuple[str, str, str], index: Bm25Index) -> None:
+        with self._lock:
+            self._indexes.pop(key, None)
+            while len(self._indexes) >= self.max_kbs:
+                self._indexes.pop(next(iter(self._indexes)))  # oldest first
+            self._indexes[key] = index

@@ -189,6 +189,9 @@ def test_filter_narrows_every_mode(retriever):
 def test_new_chunks_are_found_after_a_change(retriever):
     assert retriever.retrieve("t1", "kb", "ZX-417 heart regeneration", 5, mode="bm25")
     retriever.store.upsert(chunks_of("t1", "kb", "hr2.txt", ["ZX-417 heart regeneration"]))
+    # In-process BM25: this search starts the rebuild (and gets the previous index); wait for the swap.
+    retriever.retrieve("t1", "kb", "ZX-417 heart regeneration", 5, mode="bm25")
+    assert retriever.cache.wait((retriever.store.collection, "t1", "kb"), timeout=60)
     hits = retriever.retrieve("t1", "kb", "ZX-417 heart regeneration", 5, mode="bm25")
     assert texts(hits)[0] == "ZX-417 heart regeneration"
 
