@@ -12,7 +12,8 @@ from typing import Any
 
 import redis
 
-from ragway.redis_client import KEY_PREFIX, redis_errors
+from ragway import redis_keys
+from ragway.redis_client import redis_errors
 
 MAX_EVENTS_PER_TENANT = 100_000
 log = logging.getLogger("ragway.audit")
@@ -27,10 +28,10 @@ class AuditLog:
                  "details": details}
         log.info("audit %s %s", action, target, extra={"audit": event})
         with redis_errors():
-            self.r.xadd(f"{KEY_PREFIX}:audit:{tenant}", {"event": json.dumps(event, ensure_ascii=False)},
+            self.r.xadd(redis_keys.audit_log(tenant), {"event": json.dumps(event, ensure_ascii=False)},
                         maxlen=MAX_EVENTS_PER_TENANT, approximate=True)
 
     def recent(self, tenant: str, limit: int = 100) -> list[dict[str, Any]]:
         with redis_errors():
-            rows = self.r.xrevrange(f"{KEY_PREFIX}:audit:{tenant}", count=limit)
+            rows = self.r.xrevrange(redis_keys.audit_log(tenant), count=limit)
         return [json.loads(fields["event"]) for _, fields in rows]

@@ -20,10 +20,10 @@ import redis
 import redis.asyncio
 from pydantic import BaseModel, Field
 
-from ragway import filters, ids
+from ragway import filters, ids, redis_keys
 from ragway.audit import AuditLog
 from ragway.errors import Forbidden, NotFound, Unauthenticated
-from ragway.redis_client import KEY_PREFIX, redis_errors
+from ragway.redis_client import redis_errors
 
 TOKEN_PREFIX = "rgw"
 KEY_ID = re.compile(f"[0-9a-f]{{{ids.ID_HEX_LENGTHS['API key']}}}")
@@ -114,11 +114,11 @@ class KeyStore:
 
     @staticmethod
     def _key(key_id: str) -> str:
-        return f"{KEY_PREFIX}:apikey:{key_id}"
+        return redis_keys.api_key(key_id)
 
     @staticmethod
     def _tenant_set(tenant: str) -> str:
-        return f"{KEY_PREFIX}:tenant:{tenant}:apikeys"
+        return redis_keys.tenant_api_keys(tenant)
 
     def create(self, tenant: str, role: Role, name: str = "", requests_per_minute: int | None = None,
                concurrent_jobs: int | None = None) -> tuple[ApiKey, str]:

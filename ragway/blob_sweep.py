@@ -12,13 +12,13 @@ import threading
 
 import redis
 
+from ragway import redis_keys
 from ragway.blobs import BlobStore
 from ragway.errors import InvalidRequest, NotFound, RagwayError
 from ragway.jobs import TERMINAL, JobStore
-from ragway.redis_client import KEY_PREFIX
 
 log = logging.getLogger(__name__)
-LOCK_KEY = f"{KEY_PREFIX}:blob-sweep"
+LOCK_KEY = redis_keys.BLOB_SWEEP_LOCK
 
 
 def disposable(jobs: JobStore, job_id: str, file_id: str) -> bool:

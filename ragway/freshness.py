@@ -36,8 +36,9 @@ from contextvars import ContextVar
 import redis
 import redis.asyncio
 
+from ragway import redis_keys
 from ragway.errors import DependencyUnavailable
-from ragway.redis_client import KEY_PREFIX, redis_errors
+from ragway.redis_client import redis_errors
 
 LOGICAL_BITS = 18  # Milvus hybrid timestamps: physical ms << 18 | logical
 READ_AHEAD_WAIT_S = 30.0  # the read itself gives up sooner (Redis socket timeouts); this only
@@ -68,11 +69,11 @@ class WriteMarks:
 
     @staticmethod
     def _key(collection: str) -> str:
-        return f"{KEY_PREFIX}:kb_writes:{collection}"
+        return redis_keys.kb_writes(collection)
 
     @staticmethod
     def _window_key(collection: str, tenant: str, kb: str) -> str:
-        return f"{KEY_PREFIX}:kb_strong:{collection}:{tenant}/{kb}"
+        return redis_keys.kb_strong_window(collection, tenant, kb)
 
     def record(self, collection: str, kbs: set[tuple[str, str]], hybrid_ts: int) -> None:
         """After a write: its stamp, or (0: the server gave none, e.g. a delete) a Strong window."""

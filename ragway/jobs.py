@@ -17,11 +17,11 @@ from enum import StrEnum
 import redis
 from pydantic import BaseModel, Field
 
-from ragway import ids
+from ragway import ids, redis_keys
 from ragway.errors import InvalidRequest, NotFound
-from ragway.redis_client import KEY_PREFIX, connect, redis_errors
+from ragway.redis_client import connect, redis_errors
 
-STATS_KEY = f"{KEY_PREFIX}:stats"
+STATS_KEY = redis_keys.INGEST_STATS
 
 
 class FileStatus(StrEnum):
@@ -107,11 +107,11 @@ class JobStore:
 
     @staticmethod
     def _job_key(job_id: str) -> str:
-        return f"{KEY_PREFIX}:job:{ids.require('job', job_id)}"
+        return redis_keys.job(ids.require('job', job_id))
 
     @staticmethod
     def _files_key(job_id: str) -> str:
-        return f"{JobStore._job_key(job_id)}:files"
+        return redis_keys.job_files(ids.require('job', job_id))
 
     def create(self, tenant: str, kb: str, files: list[FileState], job_id: str | None = None,
                sealed: bool = True, created_by: str = "") -> str:
@@ -124,7 +124,7 @@ class JobStore:
                                                       "cancelled": 0, "chunks": 0, "created_by": created_by})
             if files:
                 pipe.hset(self._files_key(job_id), mapping={f.file_id: f.model_dump_json() for f in files})
-            pipe.zadd(f"{KEY_PREFIX}:jobs:{tenant}", {job_id: created})
+            pipe.zadd(redis_keys.tenant_jobs(tenant), {job_id: created})
             pipe.hincrby(STATS_KEY, "jobs", 1)
             pipe.execute()
         return job_id
@@ -174,7 +174,7 @@ class JobStore:
 
     def list_ids(self, tenant: str, limit: int = 50) -> list[str]:
         with redis_errors():
-            return list(self.r.zrevrange(f"{KEY_PREFIX}:jobs:{tenant}", 0, limit - 1))
+            return list(self.r.zrevrange(redis_keys.tenant_jobs(tenant), 0, limit - 1))
 
     def file(self, job_id: str, file_id: str) -> FileState:
         with redis_errors():
@@ -234,7 +234,7 @@ class JobStore:
     def _jobs_of_kb(self, tenant: str, kb: str) -> list[tuple[str, bool]]:
         """(job id, cancelled) of the kb's jobs."""
         with redis_errors():
-            job_ids = self.r.zrange(f"{KEY_PREFIX}:jobs:{tenant}", 0, -1)
+            job_ids = self.r.zrange(redis_keys.tenant_jobs(tenant), 0, -1)
             pipe = self.r.pipeline(transaction=False)
             for job_id in job_ids:
                 pipe.hmget(self._job_key(job_id), "kb", "cancelled")

@@ -11,9 +11,9 @@ import redis
 import redis.asyncio
 from pydantic import BaseModel, Field
 
-from ragway import filters
+from ragway import filters, redis_keys
 from ragway.errors import Conflict, NotFound
-from ragway.redis_client import KEY_PREFIX, redis_errors
+from ragway.redis_client import redis_errors
 
 
 class KnowledgeBase(BaseModel):
@@ -41,7 +41,7 @@ class KnowledgeBases:
 
     @staticmethod
     def _key(tenant: str) -> str:
-        return f"{KEY_PREFIX}:tenant:{tenant}:kbs"
+        return redis_keys.tenant_kbs(tenant)
 
     def create(self, tenant: str, name: str, description: str = "", created_by: str = "") -> KnowledgeBase:
         filters.validate_name("knowledge base", name)

@@ -12,9 +12,10 @@ import time
 
 import redis
 
+from ragway import redis_keys
 from ragway.errors import NotFound, RateLimited
 from ragway.jobs import FINISHED_JOB, JobStore
-from ragway.redis_client import KEY_PREFIX, redis_errors
+from ragway.redis_client import redis_errors
 
 WINDOW_S = 60
 
@@ -31,7 +32,7 @@ class Limits:
         """The key's request counter for this minute: its Redis key, the TTL to give it, and when
         the minute ends (epoch seconds). `KeyStore.authenticate_counting` increments it."""
         window = int(time.time() // WINDOW_S)
-        return f"{KEY_PREFIX}:ratelimit:{key_id}:{window}", WINDOW_S * 2, (window + 1) * WINDOW_S
+        return redis_keys.request_counter(key_id, window), WINDOW_S * 2, (window + 1) * WINDOW_S
 
     def check_request_count(self, count: int, limit: int | None, window_end: float) -> None:
         limit = limit or self.requests_per_minute
@@ -41,7 +42,7 @@ class Limits:
                               f"retry in {int(retry) + 1} s or ask an admin for a higher limit", retry + 1)
 
     def _active_key(self, key_id: str) -> str:
-        return f"{KEY_PREFIX}:apikey:{key_id}:active_jobs"
+        return redis_keys.active_jobs(key_id)
 
     def start_job(self, key_id: str, job_id: str, limit: int | None = None) -> None:
         """Claim a job slot for the key, or raise RateLimited if all are taken by unfinished jobs."""

@@ -10,8 +10,6 @@ import redis.asyncio
 
 from ragway.errors import DependencyUnavailable
 
-KEY_PREFIX = "ragway"  # every Redis key Ragway writes starts with it (and a colon)
-
 _OPTIONS = {"decode_responses": True, "socket_timeout": 10, "socket_connect_timeout": 5,
             "health_check_interval": 30, "retry_on_timeout": True}
 
