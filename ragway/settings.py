@@ -173,6 +173,8 @@ class Settings(BaseSettings):
                                                              "when a prompt shares their prefix (0: off)")
     llm_repeat_penalty: float = Field(1.1, ge=1.0, description="llama.cpp worker: repetition penalty over the last "
                                                                "64 tokens, so answers never loop")
+    llm_stream_interval: int = Field(2, ge=1, description="llama.cpp worker: tokens per streamed message (FastChat's "
+                                                          "workers' default, 2: half the per-token work downstream)")
     llm_max_tokens: int = Field(256, description="Longest answer in tokens (a cap, so nothing loops for long)")
     llm_temperature: float = 0.0
     llm_timeout_s: float = 120.0

@@ -85,7 +85,7 @@ def fastchat_error(error: dict[str, Any]) -> dict[str, Any]:
 class LlamaCppWorker(BaseModelWorker):
     def __init__(self, *, controller_addr: str, worker_addr: str, model_path: str, model_names: list[str],
                  conv_template: str, limit_worker_concurrency: int, n_ctx: int, threads: int, parallel: int,
-                 repeat_penalty: float, prompt_cache_mib: int, no_register: bool = False):
+                 repeat_penalty: float, prompt_cache_mib: int, stream_interval: int = 2, no_register: bool = False):
         super().__init__(controller_addr, worker_addr, uuid.uuid4().hex[:8], model_path, model_names,
                          limit_worker_concurrency, conv_template=conv_template)
         import xllamacpp
@@ -102,6 +102,7 @@ class LlamaCppWorker(BaseModelWorker):
         self.engine = xllamacpp.Server(params)
         self.context_len = n_ctx
         self.repeat_penalty = repeat_penalty
+        self.stream_interval = stream_interval
         # The engine's own tokenizer, through the loopback HTTP endpoint llama.cpp's server runs.
         self._http = httpx.Client(base_url=self.engine.listening_address, timeout=30)
         if not no_register:
@@ -147,6 +148,7 @@ class LlamaCppWorker(BaseModelWorker):
         prompt_text = params["prompt"] if params.get("echo") else ""
         logprobs = TokenLogprobs(len(prompt_text)) if params.get("logprobs") is not None else None
         text = ""
+        held = 0  # tokens not sent yet: a message goes out every `stream_interval` tokens, as FastChat's workers do
         try:
             while (chunk := pieces.get()) is not _END:
                 if "error" in chunk:
@@ -154,14 +156,22 @@ class LlamaCppWorker(BaseModelWorker):
                     continue
                 choice = chunk["choices"][0]
                 text += choice.get("text", "")
-                message = {"text": prompt_text + text, "error_code": 0, "finish_reason": choice.get("finish_reason")}
                 if logprobs is not None:
                     logprobs.add((choice.get("logprobs") or {}).get("content") or [])
+                held += 1
+                if held < self.stream_interval and choice.get("finish_reason") is None and "usage" not in chunk:
+                    continue
+                held = 0
+                message = {"text": prompt_text + text, "error_code": 0, "finish_reason": choice.get("finish_reason")}
+                if logprobs is not None:
                     message["logprobs"] = logprobs.value
                 if "usage" in chunk:
                     usage = chunk["usage"]
                     message["usage"] = {k: usage[k] for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
                 yield message
+            if held:  # the engine ended without a closing message: what it said still goes out
+                yield {"text": prompt_text + text, "error_code": 0, "finish_reason": None,
+                       **({"logprobs": logprobs.value} if logprobs is not None else {})}
         finally:
             stopped.set()
             thread.join()
@@ -182,6 +192,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--parallel", type=int, default=1, help="Requests decoded together (llama.cpp slots)")
     parser.add_argument("--repeat-penalty", type=float, default=1.1)
     parser.add_argument("--prompt-cache-mib", type=int, default=512, help="RAM for reusable prompt prefixes")
+    parser.add_argument("--stream-interval", type=int, default=2, help="Tokens per streamed message")
     parser.add_argument("--no-register", action="store_true")
     args = parser.parse_args(argv)
     worker = LlamaCppWorker(
@@ -189,7 +200,7 @@ def main(argv: list[str] | None = None) -> None:
         model_names=args.model_names.split(","), conv_template=args.conv_template,
         limit_worker_concurrency=args.limit_worker_concurrency, n_ctx=args.context_length, threads=args.threads,
         parallel=args.parallel, repeat_penalty=args.repeat_penalty, prompt_cache_mib=args.prompt_cache_mib,
-        no_register=args.no_register)
+        stream_interval=args.stream_interval, no_register=args.no_register)
     base_model_worker.worker = worker
     uvicorn.run(base_model_worker.app, host=args.host, port=args.port, log_level="info")
 

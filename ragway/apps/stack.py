@@ -118,7 +118,8 @@ def service_argv(name: str, s: Settings) -> list[str]:
         if kind == "llamacpp":
             return argv + ["--context-length", str(s.llm_context_tokens), "--threads", str(s.llm_engine_threads),
                            "--parallel", str(s.llm_parallel), "--repeat-penalty", str(s.llm_repeat_penalty),
-                           "--prompt-cache-mib", str(s.llm_prompt_cache_mib)]
+                           "--prompt-cache-mib", str(s.llm_prompt_cache_mib),
+                           "--stream-interval", str(s.llm_stream_interval)]
         return argv + (["--device", s.llm_device] if kind == "model_worker" else [])
     if name == "fastchat-api":
         return [py, "-m", "ragway.apps.fastchat_api", "--host", host, "--port", str(s.fastchat_api_port),
