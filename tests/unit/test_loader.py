@@ -108,3 +108,15 @@ def test_a_zip_archive_named_otherwise_is_read_member_by_member():
     sections = loader.load("bundle.txt", out.getvalue())
     assert [s.text for s in sections] == ["Travel\n\nExpenses are filed within 30 days.",
                                           "Team | Cups\nTeam: Blues | Cups: 1"]
+
+
+def test_text_files_read_as_unstructured_partitions_them_without_classifying_every_paragraph():
+    text = ("INTRODUCTION\n\nSome body text here. It has two sentences.\n\n• one\n• two\n\n* three item\n\n"
+            "1. First step\n2. Second\n\n•\n\nChapter 1\nThe Beginning\n\nJohn Smith\n123 Main St\n"
+            "Springfield, IL 62701\n\nfoo@example.com\n\nBoston, MA 02110\n\n中文标题\n\n这是一个句子。这是另一个。\n\n"
+            "Title Line\nline two of text wrapped\nline three of text.\n\n\n\nANOTHER HEADING\n\n- dash bullet\n"
+            "- second\n\nResults and Discussion\n\n" + "The depot counted pallets before noon. " * 30)
+    fast = loader.load("notes.txt", text.encode())
+    assert fast == loader._partition("notes.txt", "TXT", text.encode(), "utf-8")  # unstructured's own reading
+    assert fast[0].title == "INTRODUCTION" and len({s.title for s in fast}) > 3
+    assert any(s.title == "Results and Discussion" and "depot counted" in s.text for s in fast)
