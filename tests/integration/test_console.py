@@ -23,6 +23,7 @@ import pytest
 
 from ragway.apps.client import GatewayClient, GatewayError
 from ragway.auth import Role
+from ragway.settings import get_settings
 from tests.integration.conftest import extra_gateway, wait_for_job
 
 pytestmark = pytest.mark.stack
@@ -37,6 +38,7 @@ selenium = pytest.importorskip("selenium", reason="the console's browser tests n
 
 from selenium import webdriver  # noqa: E402
 from selenium.common.exceptions import (  # noqa: E402
+    ElementNotInteractableException,
     NoAlertPresentException,
     NoSuchElementException,
     StaleElementReferenceException,
@@ -97,6 +99,9 @@ def admin_key(keys, settings):
     keys.revoke(settings.default_tenant, record.key_id)
 
 
+READER_NAME = f"console reader {uuid.uuid4().hex[:6]}"  # unique: a run that stopped half-way leaves its key
+
+
 @pytest.fixture(scope="module")
 def state(settings, admin_key):
     state = {}
@@ -109,7 +114,8 @@ def state(settings, admin_key):
 def wait(driver, condition, timeout_s: float = 30, message: str = ""):
     """Pages re-render as jobs and answers progress: an element gone meanwhile is looked up again."""
     return WebDriverWait(driver, timeout_s, poll_frequency=0.2,
-                         ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)).until(
+                         ignored_exceptions=(StaleElementReferenceException, NoSuchElementException,
+                                             ElementNotInteractableException)).until(
         lambda d: condition(d), message)
 
 
@@ -120,6 +126,24 @@ def el(driver, css: str):
 def visible(driver, css: str) -> bool:
     found = driver.find_elements(By.CSS_SELECTOR, css)
     return bool(found) and found[0].is_displayed()
+
+
+def row_cells(driver, css: str, holding: str) -> list[str]:
+    """The cell texts of the first row matching css that holds `holding` ([] while there is none)."""
+    for row in driver.find_elements(By.CSS_SELECTOR, css):
+        if holding in row.text:
+            return [cell.text for cell in row.find_elements(By.CSS_SELECTOR, "td")]
+    return []
+
+
+def click_in_row(driver, css: str, holding: str, target: str) -> bool:
+    """Click `target` in the first row matching css that holds `holding`; inside `wait`, a row
+    re-rendered meanwhile is looked up again."""
+    for row in driver.find_elements(By.CSS_SELECTOR, css):
+        if holding in row.text:
+            row.find_element(By.CSS_SELECTOR, target).click()
+            return True
+    return False
 
 
 def row_text(driver, css: str, holding: str) -> str:
@@ -273,15 +297,13 @@ def test_documents_and_their_chunks(browser, state):
     el(browser, "#job-panel a.button").click()  # "Show documents"
     wait(browser, lambda d: visible(d, "#doc-table") and CHINESE[0] in el(d, "#doc-table").text)
     assert ENGLISH[0] in el(browser, "#doc-table").text and "出差补贴.txt" in el(browser, "#doc-table").text
-    row = next(r for r in browser.find_elements(By.CSS_SELECTOR, "#doc-table tbody tr") if CHINESE[0] in r.text)
-    row.find_element(By.CSS_SELECTOR, ".doc-chunks").click()
+    wait(browser, lambda d: click_in_row(d, "#doc-table tbody tr", CHINESE[0], ".doc-chunks"))
     wait(browser, lambda d: visible(d, "#chunk-view .chunk-text"))
     assert "十二天带薪年假" in el(browser, "#chunk-view").text
     shot(browser, "documents")
     go(browser, "kbs")
-    row = next(r for r in browser.find_elements(By.CSS_SELECTOR, "#kb-table tbody tr") if state["kb"] in r.text)
-    wait(browser, lambda d: row.find_elements(By.CSS_SELECTOR, "td")[2].text == "3")
-    assert int(row.find_elements(By.CSS_SELECTOR, "td")[3].text) >= 3
+    wait(browser, lambda d: row_cells(d, "#kb-table tbody tr", state["kb"])[2:3] == ["3"])
+    assert int(row_cells(browser, "#kb-table tbody tr", state["kb"])[3]) >= 3
     shot(browser, "kbs")
 
 
@@ -294,10 +316,9 @@ def test_a_long_document_is_read_100_chunks_at_a_time(browser, state, settings, 
     go(browser, "kbs")
     go(browser, "documents")
     wait(browser, lambda d: "long-manual.txt" in el(d, "#doc-table").text)
-    row = next(r for r in browser.find_elements(By.CSS_SELECTOR, "#doc-table tbody tr") if "long-manual" in r.text)
-    total = int(row.find_elements(By.CSS_SELECTOR, "td")[1].text)
+    total = int(row_cells(browser, "#doc-table tbody tr", "long-manual")[1])
     assert total > 100
-    row.find_element(By.CSS_SELECTOR, ".doc-chunks").click()
+    wait(browser, lambda d: click_in_row(d, "#doc-table tbody tr", "long-manual", ".doc-chunks"))
     wait(browser, lambda d: el(d, "#chunk-range").text == f"chunks 1–100 of {total}")
     assert len(browser.find_elements(By.CSS_SELECTOR, "#chunk-view .chunk")) == 100
     el(browser, "#chunk-view button[data-i18n=next]").click()
@@ -305,7 +326,8 @@ def test_a_long_document_is_read_100_chunks_at_a_time(browser, state, settings, 
     metas = browser.find_elements(By.CSS_SELECTOR, "#chunk-view .chunk-meta")
     indexes = [int(m.text.split()[0].lstrip("#")) for m in metas]
     assert indexes == list(range(100, total))
-    client.delete_document(state["kb"], row.find_element(By.CSS_SELECTOR, "code").get_attribute("title"))
+    doc_id = next(d["doc_id"] for d in client.documents(state["kb"]) if d["source"] == "long-manual.txt")
+    client.delete_document(state["kb"], doc_id)
 
 
 def test_chat_answers_with_a_citation_that_opens_its_chunk(browser, state):
@@ -342,13 +364,13 @@ def test_chat_answers_with_a_citation_that_opens_its_chunk(browser, state):
     el(browser, "#chat-threshold").clear()
 
 
-def _search(browser, query: str, mode: str) -> list[str]:
+def _search(browser, query: str, mode: str, expected_mode: str | None = None) -> list[str]:
     box = el(browser, "#search-query")
     box.clear()
     box.send_keys(query)
     Select(el(browser, "#search-mode")).select_by_value(mode)
     el(browser, "#search-submit").click()
-    wait(browser, lambda d: el(d, "#search-results").get_attribute("data-mode") == mode
+    wait(browser, lambda d: el(d, "#search-results").get_attribute("data-mode") == (expected_mode or mode)
          and visible(d, "#search-timing .phase"))
     return [h.text for h in browser.find_elements(By.CSS_SELECTOR, "#search-results .hit-source")]
 
@@ -363,6 +385,10 @@ def test_search_in_two_modes_with_phase_timings(browser, state):
     assert sources[0] == ENGLISH[0]
     phases = {p.get_attribute("data-phase") for p in browser.find_elements(By.CSS_SELECTOR, "#search-timing .phase")}
     assert {"embed", "milvus", "total"} <= phases, phases
+    # Left at "server default", the page sends neither mode nor top-k: the gateway's defaults apply.
+    defaults = get_settings()
+    sources = _search(browser, "When are expense reports due?", "", expected_mode=defaults.retrieval_mode)
+    assert sources[0] == ENGLISH[0] and len(sources) <= defaults.top_k
     # The metadata filter narrows the hits to one source.
     el(browser, "#search-filter").send_keys(f'{{"source": "{CHINESE[0]}"}}')
     assert set(_search(browser, "When are expense reports due?", "hybrid")) == {CHINESE[0]}
@@ -383,13 +409,13 @@ def test_chinese_ui(browser):
 
 def test_keys_roles_and_revocation(browser, admin_key, keys, settings, state):
     go(browser, "keys")
-    el(browser, "#key-name").send_keys("console reader")
+    el(browser, "#key-name").send_keys(READER_NAME)
     Select(el(browser, "#key-role")).select_by_value("reader")
     el(browser, "#key-create button[type=submit]").click()
     wait(browser, lambda d: visible(d, "#new-key"))
     reader_key = el(browser, "#new-key").get_attribute("value")
     assert reader_key.startswith("rgw_")
-    wait(browser, lambda d: "console reader" in el(d, "#key-table").text)
+    wait(browser, lambda d: READER_NAME in el(d, "#key-table").text)
     # The picture must not hold a working key: the secret part is masked for it.
     browser.execute_script("const k = document.getElementById('new-key');"
                            "k.value = k.value.replace(/^(rgw_[0-9a-f]+_).*$/, '$1' + '•'.repeat(24));")
@@ -424,13 +450,12 @@ def test_keys_roles_and_revocation(browser, admin_key, keys, settings, state):
     sign_in(browser, admin_key)
     wait(browser, lambda d: visible(d, "#app"))
     go(browser, "keys")
-    wait(browser, lambda d: "console reader" in el(d, "#key-table").text)
-    row = next(r for r in browser.find_elements(By.CSS_SELECTOR, "#key-table tbody tr") if "console reader" in r.text)
-    row.find_element(By.CSS_SELECTOR, ".key-revoke").click()
-    assert "console reader" in accept_confirm(browser)
-    wait(browser, lambda d: "revoked" in el(d, "#notice").text and "console reader" not in el(d, "#key-table").text)
+    wait(browser, lambda d: READER_NAME in el(d, "#key-table").text)
+    wait(browser, lambda d: click_in_row(d, "#key-table tbody tr", READER_NAME, ".key-revoke"))
+    assert READER_NAME in accept_confirm(browser)
+    wait(browser, lambda d: "revoked" in el(d, "#notice").text and READER_NAME not in el(d, "#key-table").text)
     el(browser, "#keys-show-revoked").click()
-    wait(browser, lambda d: "revoked" in row_text(d, "#key-table tbody tr", "console reader"))
+    wait(browser, lambda d: "revoked" in row_text(d, "#key-table tbody tr", READER_NAME))
     sign_out(browser)
     sign_in(browser, reader_key)
     wait(browser, lambda d: visible(d, "#signin-error"))

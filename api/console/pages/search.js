@@ -1,5 +1,6 @@
 // Search playground: query, mode, top-k, threshold and a metadata filter on the current kb; hits
-// with their scores, and the phases the gateway reports in its Server-Timing header.
+// with their scores, and the phases the gateway reports in its Server-Timing header. Mode and top-k
+// left at "server default" are not sent, so the page searches as every other client does.
 import { call, serverTiming } from "../api.js";
 import { append, clear, fill, h } from "../dom.js";
 
@@ -12,8 +13,10 @@ export function mount(section, ctx) {
   els = {
     title: h("h2", {}),
     query: h("input", { id: "search-query", type: "search", required: true, i18nPlaceholder: "search.placeholder" }),
-    mode: h("select", { id: "search-mode" }, MODES.map((m) => h("option", { value: m, i18n: `mode.${m}` }))),
-    topK: h("input", { id: "search-top-k", type: "number", min: 1, max: 100, value: "5" }),
+    mode: h("select", { id: "search-mode" }, h("option", { value: "", i18n: "mode.default" }),
+      MODES.map((m) => h("option", { value: m, i18n: `mode.${m}` }))),
+    topK: h("input", { id: "search-top-k", type: "number", min: 1, max: 100, value: "",
+      i18nPlaceholder: "mode.default" }),
     threshold: h("input", { id: "search-threshold", type: "number", min: -1, max: 1, step: 0.05, value: "",
       i18nPlaceholder: "none" }),
     filter: h("textarea", { id: "search-filter", rows: 2, spellcheck: "false",
@@ -38,7 +41,9 @@ export function mount(section, ctx) {
 
 async function run(ctx) {
   if (!ctx.kb) return ctx.notify({ key: "kb.noneHelp" });
-  const body = { kb: ctx.kb, query: els.query.value, mode: els.mode.value, top_k: Number(els.topK.value) || 5 };
+  const body = { kb: ctx.kb, query: els.query.value };
+  if (els.mode.value) body.mode = els.mode.value;
+  if (els.topK.value) body.top_k = Number(els.topK.value);
   if (els.threshold.value !== "") body.score_threshold = Number(els.threshold.value);
   if (els.filter.value.trim()) {
     try {
@@ -60,7 +65,8 @@ async function run(ctx) {
         text: `${p.name} ${p.ms.toFixed(1)} ms` })),
       h("span", { class: "phase", dataset: { phase: "browser" }, i18n: "search.roundTrip",
         i18nArgs: { ms: roundTrip.toFixed(1) } }));
-    render(result.hits, body.mode);
+    // Every hit names the mode that found it: the server's default when none was asked for.
+    render(result.hits, result.hits[0]?.metadata?.retrieval?.mode || body.mode || "");
   } catch (exc) {
     clear(els.results);
     ctx.notify(exc);
