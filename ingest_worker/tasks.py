@@ -10,6 +10,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -119,6 +120,16 @@ class Batch:
         self.kb = KbWatch(KnowledgeBases(jobs.r), self.job.tenant, self.job.kb)
         self.prepared: list[tuple[FileState, PreparedDocument]] = []
         self.kb_gone: list[FileState] = []  # files to cancel because their kb was deleted
+        self.looked_up: dict[str, Future] = {}  # file name: its "already stored?" query, under way
+
+    def look_up(self, file_ids: list[str]) -> None:
+        """Start the batch's "already stored?" queries together (`Ingestor.look_up`), for the files
+        `prepare` will parse; each file's answer (or error) is taken in its own `prepare`."""
+        if self.job.cancelled or self.kb.gone_at_start:
+            return
+        states = [self.jobs.file(self.job_id, file_id) for file_id in file_ids]
+        names = [state.name for state in states if state.status not in TERMINAL]
+        self.looked_up = ingestor().look_up(self.job.tenant, self.job.kb, names)
 
     def finish(self, state: FileState, status: FileStatus, error: str | None = None,
                result: IngestResult | None = None) -> None:
@@ -147,7 +158,8 @@ class Batch:
         try:
             with time_limit(self.s.file_time_limit_s):
                 data = read_file(state, self.job_id, self.blobs, self.s.max_file_bytes)
-                prepared = ingestor().prepare(self.job.tenant, self.job.kb, state.name, data, self.job_id)
+                prepared = ingestor().prepare(self.job.tenant, self.job.kb, state.name, data, self.job_id,
+                                              looked_up=self.looked_up.pop(state.name, None))
         except DocumentError as exc:
             self.finish(state, FileStatus.failed, exc.message)
         except FileTimeout:
@@ -239,6 +251,7 @@ def run_batch(job_id: str, file_ids: list[str], jobs: JobStore, s) -> None:
     with timing.collect() as phases:
         batch = Batch(job_id, jobs, open_blob_store(s))
         jobs.mark_started(job_id)
+        batch.look_up(file_ids)
         for file_id in file_ids:
             batch.prepare(file_id)
         batch.write()

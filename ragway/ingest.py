@@ -1,11 +1,17 @@
 """Documents in, chunks stored: load -> split -> embed -> upsert, idempotently.
 
-`prepare` parses one file; `write` embeds the chunks of several prepared files in one batch (small
-files alone would leave the embedder's batches half empty) and stores each document."""
+`look_up` starts a batch's "already stored?" queries at once; `prepare` parses one file; `write` embeds
+the chunks of several prepared files together (small files alone would leave the embedder's batches
+half empty) and stores each document on a writer thread while the next chunks are embedded."""
 
 from __future__ import annotations
 
+import contextvars
+import queue
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ragway import ids, loader
@@ -13,10 +19,13 @@ from ragway.embedder import Embedder
 from ragway.errors import DocumentError
 from ragway.records import CONTEXT_KEY, Chunk, chunk_context, indexed_text
 from ragway.splitter import Splitter, TextPiece
-from ragway.store import ChunkStore
+from ragway.store import ChunkStore, StoredVersion
 from ragway.timing import phase
 
 UPSERT_BATCH = 512
+EMBED_SLICE_BATCHES = 8  # embedding batches per embed call in `Ingestor.write` (32 x 8 = 256 chunks)
+LOOK_UP_THREADS = 8  # "already stored?" queries of a batch at once (settings.ingest_batch_files: 8)
+WRITE_QUEUE = 2  # documents embedded ahead of the writer at most (their vectors wait in memory)
 
 
 @dataclass(frozen=True)
@@ -50,15 +59,25 @@ class Ingestor:
         self.store = store
         self.max_chunks = store.settings.max_document_chunks
         self.embed_context = store.settings.embed_chunk_context
+        self._pool: ThreadPoolExecutor | None = None
 
-    def prepare(self, tenant: str, kb: str, source: str, data: bytes,
-                job_id: str = "") -> PreparedDocument | IngestResult:
+    def look_up(self, tenant: str, kb: str, sources: list[str]) -> dict[str, Future[StoredVersion | None]]:
+        """Start the "already stored?" queries of a batch's files at once, for `prepare`: each is a
+        consistent (Strong) read that waits on Milvus, so together they wait about as long as one."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=LOOK_UP_THREADS, thread_name_prefix="ingest-check")
+        return {source: self._pool.submit(self.store.stored_version, tenant, ids.document_id(tenant, kb, source))
+                for source in dict.fromkeys(sources)}
+
+    def prepare(self, tenant: str, kb: str, source: str, data: bytes, job_id: str = "",
+                looked_up: Future[StoredVersion | None] | None = None) -> PreparedDocument | IngestResult:
         """Parse and split a file, or an `IngestResult` when it is stored unchanged: skipped, or
-        done when this very job stored it (a retry after the worker died before recording that)."""
+        done when this very job stored it (a retry after the worker died before recording that).
+        `looked_up`: its `stored_version` query, started by `look_up` (its error is raised here)."""
         doc_id = ids.document_id(tenant, kb, source)
         digest = ids.content_hash(data)
         with phase("check"):
-            stored = self.store.stored_version(tenant, doc_id)
+            stored = self.store.stored_version(tenant, doc_id) if looked_up is None else looked_up.result()
         if stored is not None and stored.content_hash == digest and stored.complete:
             by_this_job = bool(job_id) and stored.job_id == job_id
             return IngestResult(doc_id=doc_id, chunks=stored.present, skipped=not by_this_job)
@@ -79,15 +98,31 @@ class Ingestor:
                                         "(RAGWAY_MAX_DOCUMENT_CHUNKS): split the file into smaller files")
 
     def write(self, documents: list[PreparedDocument]) -> list[IngestResult]:
-        with phase("embed"):
-            vectors = iter(self.embedder.embed([t for d in documents for t in self._embedded_texts(d)]))
-        results = []
-        for doc in documents:
-            chunks = self._chunks(doc, [next(vectors) for _ in doc.pieces])
-            with phase("write"):
-                self._store(doc, chunks)
-            results.append(IngestResult(doc_id=doc.doc_id, chunks=len(chunks), skipped=False))
+        """Embed the documents' chunks together, in slices of full embedding batches, and store each
+        document as soon as its vectors are in, on a writer thread while the next slice is embedded
+        (a Milvus write is mostly waiting). Documents are stored in order, one at a time; the first
+        write that fails stops the rest and is raised here, after the writer has stopped, so no write
+        goes on behind the caller's back."""
+        texts = [t for d in documents for t in self._embedded_texts(d)]
+        results, vectors, pending = [], [], list(documents)
+        with _Writer(self._store) as writer:
+            for start in range(0, len(texts), self.embed_slice):
+                writer.check()
+                with phase("embed"):
+                    vectors += self.embedder.embed(texts[start:start + self.embed_slice])
+                while pending and len(vectors) >= len(pending[0].pieces):
+                    doc = pending.pop(0)
+                    chunks = self._chunks(doc, vectors[:len(doc.pieces)])
+                    del vectors[:len(doc.pieces)]
+                    writer.put(doc, chunks)
+                    results.append(IngestResult(doc_id=doc.doc_id, chunks=len(chunks), skipped=False))
         return results
+
+    @property
+    def embed_slice(self) -> int:
+        """Chunks embedded per call: whole batches of the embedder, and enough of them that the
+        per-call overhead is small."""
+        return EMBED_SLICE_BATCHES * max(1, int(getattr(self.embedder, "batch_size", 32)))
 
     def _embedded_texts(self, doc: PreparedDocument) -> list[str]:
         """What is embedded: each chunk's text, after its context if `embed_chunk_context` (BM25 indexes the
@@ -122,3 +157,56 @@ class Ingestor:
                             "job_id": doc.job_id, CONTEXT_KEY: context})
             for i, (p, v, context) in enumerate(zip(doc.pieces, vectors, doc.contexts, strict=True))
         ]
+
+
+class _Writer:
+    """One thread that stores documents in the order given, fed through a bounded queue (so
+    embedding runs at most `WRITE_QUEUE` documents ahead). It runs in the caller's context, so its
+    time is summed as the "write" phase of the same batch. The first error stops it: `check` and
+    `put` raise it in the caller, and leaving the block waits for the thread and raises it too."""
+
+    _DONE = object()
+
+    def __init__(self, store: Callable[[PreparedDocument, list[Chunk]], None]):
+        self.store = store
+        self.queue: queue.Queue = queue.Queue(maxsize=WRITE_QUEUE)
+        self.error: BaseException | None = None
+        self.stop = threading.Event()
+        context = contextvars.copy_context()
+        self.thread = threading.Thread(target=context.run, args=(self._run,), name="ingest-writer", daemon=True)
+
+    def __enter__(self) -> _Writer:
+        self.thread.start()
+        return self
+
+    def _run(self) -> None:
+        while (item := self.queue.get()) is not self._DONE:
+            if self.stop.is_set():
+                continue  # the caller gave up: drain without writing
+            try:
+                with phase("write"):
+                    self.store(*item)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                self.error = exc
+                self.stop.set()
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def put(self, doc: PreparedDocument, chunks: list[Chunk]) -> None:
+        while True:
+            self.check()
+            try:
+                self.queue.put((doc, chunks), timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc is not None:
+            self.stop.set()  # the caller failed: write nothing more
+        self.queue.put(self._DONE)  # never blocks for long: the thread drains the queue whatever happens
+        self.thread.join()
+        if exc is None:
+            self.check()
