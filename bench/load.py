@@ -15,7 +15,19 @@ stored once, then reused by later runs):
 
 Reports p50 / p95 / p99 latency, requests/s and errors. The clients run on the same 2 cores as
 the gateway, Milvus and the LLM, so absolute numbers understate a real deployment; the ratio of
-gateway to raw at one client is the figure to watch. Needs the local stack (`ragway stack up`)."""
+gateway to raw at one client is the figure to watch. Needs the local stack (`ragway stack up`).
+
+    nice -n 10 .venv/bin/python bench/load.py --scale [--chunks 100000] [--ingest-only] [--queries 200] [--rounds 4]
+
+--scale: hybrid (the default mode) at 100k chunks, where Milvus 2.3.5 makes the gateway run BM25 in
+process (ragway/lexical.py). A kb of ~100k chunks (whole Wikipedia articles, one document each) is
+built once with the service's own ingestor in this process (~20-25 min of both cores; resumable;
+--ingest-only stops there), then one table: dense and hybrid through the gateway at one client,
+alternating query by query (warm p50/p95 and their ratio); hybrid cold (the gateway's first search of
+the kb: it builds the BM25 index; cold only on the first run after the gateway started); the index's
+memory (the gateway's RSS delta over that first search, and in this process the RSS delta and a
+measured size of the same index) and build time; after one document changes, the latency of
+searches while the gateway rebuilds (none waits) and the time until BM25 finds the changed text."""
 
 from __future__ import annotations
 
@@ -27,6 +39,7 @@ import random
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -88,6 +101,101 @@ def ensure_kb(settings, store: ChunkStore, embedder) -> list[str]:
         print(f"  {start + len(batch)}/{len(chunks)}", end="\r", flush=True)
     print()
     return queries
+
+
+SCALE_CHUNKS = 100_000
+
+
+def scale_kb(chunks: int) -> str:
+    return f"load-{chunks // 1000}k" if chunks >= 1000 else f"load-{chunks}"
+
+
+def articles(limit_chunks: int, splitter) -> list[tuple[str, str, list]]:
+    """Wikipedia articles in file order, each its paragraphs joined, split into pieces, until
+    `limit_chunks` pieces: (source, title, pieces)."""
+    import gzip
+
+    from bench.common import data_file
+    from ragway.records import Section
+
+    out, total, current = [], 0, None
+    paras: list[str] = []
+
+    def flush() -> None:
+        nonlocal total
+        if current is not None and paras:
+            pieces = splitter.split([Section(text="\n\n".join(paras), page=0, title=current[1])])
+            if pieces:
+                out.append((f"{current[0]}-{current[1]}.txt", current[1], pieces))
+                total += len(pieces)
+
+    with gzip.open(data_file(), "rt", encoding="utf-8") as f:
+        for line in f:
+            p = json.loads(line)
+            if current is None or p["doc_id"] != current[0]:
+                flush()
+                if total >= limit_chunks:
+                    break
+                current, paras = (p["doc_id"], p["title"]), []
+            paras.append(p["text"])
+        else:
+            flush()
+    return out
+
+
+def prepared_document(tenant: str, kb: str, source: str, title: str, pieces: list, suffix: str = ""):
+    from ragway import ids
+    from ragway.ingest import PreparedDocument
+
+    text = "\n\n".join(p.text for p in pieces) + suffix
+    return PreparedDocument(tenant, kb, source, ids.document_id(tenant, kb, source),
+                            ids.content_hash(text.encode("utf-8")), pieces, job_id="bench-scale", title=title)
+
+
+def bar(done: int, total: int, started: float) -> str:
+    rate = done / max(time.monotonic() - started, 1e-9)
+    filled = int(30 * done / max(total, 1))
+    eta = (total - done) / rate / 60 if rate > 0 else float("nan")
+    return f"[{'#' * filled}{'.' * (30 - filled)}] {done:,}/{total:,} chunks, {rate:.0f}/s, ETA {eta:.1f} min"
+
+
+def ensure_scale_kb(settings, store: ChunkStore, embedder, target: int = SCALE_CHUNKS,
+                    batch_docs: int = 32) -> tuple[str, list[tuple[str, str, list]]]:
+    """The 100k-chunk kb, built once with the service's own ingestor in this process (articles of
+    wikipedia-en-2015, one document each, until `target` chunks), resumed where a run stopped."""
+    from ragway.ingest import Ingestor
+
+    kb = scale_kb(target)
+    splitter = Splitter(settings)
+    docs = articles(target, splitter)
+    total = sum(len(p) for _, _, p in docs)
+    redis = connect(settings.effective_redis_url)
+    if kb not in {kb.name for kb in KnowledgeBases(redis).list(TENANT)}:
+        KnowledgeBases(redis).create(TENANT, kb, f"bench/load.py --scale: ~{target:,} Wikipedia chunks",
+                                     created_by="bench")
+    have = store.count(TENANT, kb)
+    if have >= total:
+        print(f"kb {TENANT}/{kb}: {have:,} chunks in {len(docs):,} articles (reused)", flush=True)
+        return kb, docs
+    print(f"building kb {TENANT}/{kb}: {total:,} chunks in {len(docs):,} articles "
+          f"(once; ~30 min on 2 cores; run it under nice -n 10; resumable) ...", flush=True)
+    ingestor = Ingestor(splitter, embedder, store)
+    started, done, todo = time.monotonic(), 0, []
+    for source, title, pieces in docs:
+        doc = prepared_document(TENANT, kb, source, title, pieces)
+        if have:  # resuming: skip what a previous run stored completely
+            stored = store.stored_version(TENANT, doc.doc_id)
+            if stored is not None and stored.complete and stored.content_hash == doc.content_hash:
+                total -= len(pieces)
+                continue
+        todo.append(doc)
+    for start in range(0, len(todo), batch_docs):
+        batch = todo[start:start + batch_docs]
+        ingestor.write(batch)
+        done += sum(len(d.pieces) for d in batch)
+        print(bar(done, total, started), end="\r", flush=True)
+    print(f"\n{done:,} chunks in {(time.monotonic() - started) / 60:.1f} min", flush=True)
+    return kb, docs
 
 
 def raw_baseline(settings, store: ChunkStore, embedder, queries: list[str], seconds: float,
@@ -200,6 +308,175 @@ def summarize(name: str, clients: int, latencies: list[float], errors: int, seco
             "p99_ms": round(q[98], 1)}
 
 
+def rss_mb(pid: int | None = None) -> float:
+    """Resident memory of a process (this one by default), MB."""
+    with open(f"/proc/{pid or 'self'}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
+
+
+def gateway_pid(s) -> int | None:
+    """The process listening on the gateway's port (its RSS is the BM25 index's memory per gateway)."""
+    import psutil
+
+    port = int(s.gateway_url.rsplit(":", 1)[1].split("/")[0])
+    for conn in psutil.net_connections("tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid:
+            return conn.pid
+    return None
+
+
+def index_bytes(index) -> int:
+    """A measured size of one in-process BM25 index: its sparse matrix arrays, vocabulary and chunk ids."""
+    bm25 = index._bm25
+    arrays = sum(a.nbytes for a in bm25.scores.values() if hasattr(a, "nbytes"))
+    vocab = sys.getsizeof(bm25.vocab_dict) + sum(sys.getsizeof(t) + 28 for t in bm25.vocab_dict)
+    ids = sys.getsizeof(index.chunk_ids) + sum(sys.getsizeof(c) for c in index.chunk_ids)
+    return arrays + vocab + ids
+
+
+def scale_search(s, token: str, kb: str, query: str, mode: str) -> tuple[float, list[dict]]:
+    """One /v1/search at top_k 5: (seconds, hits)."""
+    async def one() -> tuple[float, list[dict]]:
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"},
+                                         timeout=aiohttp.ClientTimeout(total=600)) as http:
+            start = time.perf_counter()
+            async with http.post(f"{s.gateway_url}/v1/search",
+                                 json={"kb": kb, "query": query, "top_k": 5, "mode": mode}) as resp:
+                body = await resp.json()
+                if resp.status != 200:
+                    raise RuntimeError(f"/v1/search {mode}: HTTP {resp.status} {body}")
+            return time.perf_counter() - start, body["hits"]
+    return asyncio.run(one())
+
+
+def dense_vs_hybrid(s, token: str, kb: str, queries: list[str], rounds: int) -> dict[str, list[float]]:
+    """Warm dense and hybrid through the gateway at one client, alternating query by query (same
+    queries, same moment of the machine)."""
+    out: dict[str, list[float]] = {"dense": [], "hybrid": [], "errors": []}
+    for r in range(rounds):
+        for q in queries:
+            for mode in ("dense", "hybrid"):
+                try:
+                    out[mode].append(scale_search(s, token, kb, q, mode)[0])
+                except (RuntimeError, aiohttp.ClientError, TimeoutError) as exc:  # counted, not fatal
+                    out["errors"].append(f"{mode}: {exc}")
+        print(f"  round {r + 1}/{rounds}: dense p50 {statistics.median(out['dense']) * 1000:.1f} ms, hybrid p50 "
+              f"{statistics.median(out['hybrid']) * 1000:.1f} ms", flush=True)
+    return out
+
+
+def rebuild_after_one_change(s, store: ChunkStore, embedder, token: str, kb: str, docs,
+                             gateway_pid: int | None) -> dict:
+    """Change one document (one sentence with a new word appended to its last chunk), then search
+    hybrid at one client until BM25 finds the new word: how long searches take meanwhile (none may
+    wait for the rebuild) and how long until the gateway's new index is in use. The document is put
+    back as it was afterwards (that costs one more rebuild, not measured)."""
+    from ragway.ingest import Ingestor
+
+    source, title, pieces = docs[len(docs) // 2]
+    word = f"zq{random.randrange(10**9):09d}x"
+    changed = [*pieces[:-1], replace(pieces[-1], text=f"{pieces[-1].text} Marker {word}.")]
+    ingestor = Ingestor(Splitter(s), embedder, store)
+    peak = rss_mb(gateway_pid) if gateway_pid else 0.0
+    ingestor.write([prepared_document(TENANT, kb, source, title, changed, suffix=word)])
+    changed_at = time.perf_counter()
+    during: list[float] = []
+    found_after = None
+    while time.perf_counter() - changed_at < 600:
+        seconds, hits = scale_search(s, token, kb, word, "bm25")
+        during.append(seconds)
+        if gateway_pid:
+            peak = max(peak, rss_mb(gateway_pid))
+        if any(word in h["text"] for h in hits):
+            found_after = time.perf_counter() - changed_at
+            break
+        during.append(scale_search(s, token, kb, f"{title} {word}", "hybrid")[0])
+    ingestor.write([prepared_document(TENANT, kb, source, title, pieces)])
+    return {"searches_during": len(during), "p50_during_ms": round(statistics.median(during) * 1000, 1),
+            "max_during_ms": round(max(during) * 1000, 1), "searchable_after_s": found_after,
+            "gateway_rss_peak_mb": round(peak, 1)}
+
+
+def in_process_index(s, store: ChunkStore, embedder, kb: str) -> dict:
+    """The kb's BM25 index built in this process with the gateway's code: build time, RSS delta
+    and the measured size of the index."""
+    import gc
+
+    from ragway.lexical import Bm25Index
+    from ragway.retriever import Retriever
+
+    retriever = Retriever(s, embedder, store)
+    Bm25Index(["x"], ["tokenizer warm-up 年假"], retriever.tokenizer)  # bm25s, the stemmer and jieba loaded
+    started = time.perf_counter()
+    store.kb_fingerprint(TENANT, kb)  # what a search pays every bm25_check_interval_s
+    fingerprint_ms = (time.perf_counter() - started) * 1000
+    gc.collect()
+    before = rss_mb()
+    started = time.perf_counter()
+    index = retriever.bm25_index(TENANT, kb)
+    seconds = time.perf_counter() - started
+    gc.collect()
+    return {"chunks": len(index), "build_s": round(seconds, 1), "rss_delta_mb": round(rss_mb() - before, 1),
+            "index_mb": round(index_bytes(index) / 2**20, 1), "fingerprint_ms": round(fingerprint_ms, 1)}
+
+
+def run_scale(args, s, store: ChunkStore, embedder) -> None:
+    """--scale: the 100k-chunk kb, dense against hybrid (in-process BM25 on Milvus 2.3.5)."""
+    kb, docs = ensure_scale_kb(s, store, embedder, args.chunks)
+    if args.ingest_only:
+        return
+    pieces = [p.text for _, _, ps in docs for p in ps]
+    queries = [" ".join(t.split()[:12]) for t in random.Random(7).sample(pieces, args.queries)]
+    _, token = KeyStore(connect(s.effective_redis_url)).create(TENANT, Role.reader, "bench/load.py --scale",
+                                                               requests_per_minute=10**9)
+    pid = gateway_pid(s)
+    # Warm-up: the embedder, and BM25's libraries (bm25s, stemmer, jieba) on a tiny kb, so the RSS delta
+    # of the first search of `kb` is its index.
+    tiny, _ = ensure_scale_kb(s, store, embedder, 150)
+    scale_search(s, token, tiny, "年假 warm-up of the embedder and the tokenizer", "hybrid")
+    rss_before = rss_mb(pid) if pid else float("nan")
+    cold, _ = scale_search(s, token, kb, queries[0], "hybrid")
+    rss_cold = rss_mb(pid) if pid else float("nan")
+    print(f"gateway: first hybrid search of {kb} {cold:.1f} s, RSS {rss_before:.0f} -> {rss_cold:.0f} MB",
+          flush=True)
+    warm = dense_vs_hybrid(s, token, kb, queries, args.rounds)
+    rebuild = rebuild_after_one_change(s, store, embedder, token, kb, docs, pid)
+    print(f"after one document changed: {rebuild}", flush=True)
+    local = in_process_index(s, store, embedder, kb)
+    print(f"the same index built in this process: {local}", flush=True)
+
+    errors = {m: sum(e.startswith(m) for e in warm["errors"]) for m in ("dense", "hybrid")}
+    dense, hybrid = (summarize(f"gateway /v1/search {m}", 1, warm[m], errors[m], 1) for m in ("dense", "hybrid"))
+    ratio = hybrid["p50_ms"] / dense["p50_ms"]
+    rows = [
+        ("chunks in the kb (articles)", f"{local['chunks']:,} ({len(docs):,})"),
+        ("dense p50 / p95 ms (warm, 1 client)", f"{dense['p50_ms']} / {dense['p95_ms']}"),
+        ("hybrid cold: first search of the kb after start, s", f"{cold:.1f}"),
+        ("hybrid warm p50 / p95 ms (1 client)", f"{hybrid['p50_ms']} / {hybrid['p95_ms']}"),
+        ("warm hybrid p50 / dense p50 (target <= 1.5)", f"{ratio:.2f}x"),
+        ("warm searches: dense, hybrid (errors)", f"{dense['requests']} ({errors['dense']}), "
+                                                  f"{hybrid['requests']} ({errors['hybrid']})"),
+        ("BM25 index, gateway RSS delta at the cold search, MB", f"{rss_cold - rss_before:.0f}"),
+        ("BM25 index, RSS delta / measured size (this process), MB",
+         f"{local['rss_delta_mb']:.0f} / {local['index_mb']:.0f}"),
+        ("BM25 index build (this process), s", f"{local['build_s']}"),
+        (f"kb fingerprint read (a search pays it every {s.bm25_check_interval_s:g} s), ms",
+         f"{local['fingerprint_ms']}"),
+        ("one document changed: searchable by BM25 after, s", f"{rebuild['searchable_after_s']:.1f}"
+         if rebuild["searchable_after_s"] is not None else "not within 600 s"),
+        ("searches during the rebuild: n, p50 / max ms",
+         f"{rebuild['searches_during']}, {rebuild['p50_during_ms']} / {rebuild['max_during_ms']}"),
+        ("gateway RSS peak during the rebuild, MB", f"{rebuild['gateway_rss_peak_mb']:.0f}"),
+    ]
+    print(f"\n{len(queries)} queries x {args.rounds} rounds per mode, top_k 5, lexical backend: in-process BM25 "
+          f"(Milvus {store.server_version})\n\n| measure | value |\n|---|---:|")
+    for name, value in rows:
+        print(f"| {name} | {value} |")
+    if args.json:
+        args.json.write_text(json.dumps({"rows": dict(rows), "dense": dense, "hybrid": hybrid,
+                                         "rebuild": rebuild, "in_process": local}, indent=1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=20, help="per search run (default 20)")
@@ -209,12 +486,20 @@ def main() -> None:
     parser.add_argument("--chat-seconds", type=float, default=20, help="per chat run; 0 skips chat")
     parser.add_argument("--chat-clients", default="1,4")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--scale", action="store_true",
+                        help="the 100k-chunk kb instead: dense vs hybrid, BM25 index memory and rebuild time")
+    parser.add_argument("--ingest-only", action="store_true", help="with --scale: build the 100k kb and stop")
+    parser.add_argument("--queries", type=int, default=200, help="with --scale: queries per mode")
+    parser.add_argument("--chunks", type=int, default=SCALE_CHUNKS, help="with --scale: kb size (default 100k)")
     args = parser.parse_args()
     s = get_settings()
     embedder = get_embedder(s)
     marks = WriteMarks(connect(s.effective_redis_url), s.strong_after_delete_s)
     store = ChunkStore(s, dim=embedder.dim, write_marks=marks)
     store.ensure_collection()
+    if args.scale:
+        run_scale(args, s, store, embedder)
+        return
     queries = ensure_kb(s, store, embedder)
     print(f"search consistency: {s.search_consistency} -> {store.consistency_for(TENANT, KB)}", flush=True)
     _, token = KeyStore(connect(s.effective_redis_url)).create(TENANT, Role.reader, "bench/load.py",

@@ -8,11 +8,14 @@ Measured with BM25 alone on SciFact's train queries (stemming + stopwords beat p
 XQuAD-zh / CMRC (jieba precise mode vs search mode): see `ragway eval` numbers in the README.
 
 Memory of the in-process index (`Bm25Index`): a bm25s sparse matrix of ~8 bytes per distinct
-(chunk, term) pair (~50-80 per 500-character chunk) plus the chunk ids: ~0.5-1 KB per chunk, i.e.
-~0.5-1 GB per million chunks per process, built in ~1-2 min per million chunks (tokenizing
-dominates) on first use of a kb and after it changes. Beyond a few hundred thousand chunks per kb,
-or with many gateway replicas, move to Milvus >= 2.5, whose native BM25 (sparse vectors computed
-by the server) needs no copy of the texts in the gateway: Ragway uses it automatically there.
+(chunk, term) pair (~50-80 per 500-character chunk) plus the chunk ids and vocabulary: measured
+47 MB for 100,106 Wikipedia chunks, but the gateway's RSS grew by ~270 MB per 100k chunks at the
+first search of the kb (the texts and token lists of the build stay with the allocator), and ~110 MB
+more during a rebuild (old and new index side by side). Built in ~20-30 s per 100k chunks on 2 busy
+cores (reading the texts from Milvus and tokenizing) on first use of a kb (that search waits) and,
+in the background, after it changes (`bench/load.py --scale`). Beyond a few hundred thousand chunks
+per kb, or with many gateway replicas, move to Milvus >= 2.5, whose native BM25 (sparse vectors
+computed by the server) needs no copy of the texts in the gateway: Ragway uses it automatically there.
 """
 
 from __future__ import annotations
