@@ -1,6 +1,6 @@
 """Ingest throughput, side by side in one run, as ratios to raw encoding.
 
-    .venv/bin/python bench/ingest.py [--n 2000]          # text paragraphs
+    .venv/bin/python bench/ingest.py [--n 2000]          # text paragraphs (--no-torch: raw onnx only)
     .venv/bin/python bench/ingest.py --corpus            # the real files of docs/
 
 Paragraphs: the first N of wikipedia-en-2015/paragraphs.jsonl.gz (from RAGWAY_DATA_DIR, default
@@ -462,7 +462,8 @@ def run_paragraphs(args, s: Settings) -> list[dict]:
 
     # Raw encoding runs first and again last; the faster run is the limit, so background work on the
     # shared cores (Milvus building an index, say) during one of them does not flatter the pipelines.
-    backends = ["torch"] + ([s.embedding_backend] if s.embedding_backend != "torch" else [])
+    backends = (["torch"] if not args.no_torch or s.embedding_backend == "torch" else []) \
+        + ([s.embedding_backend] if s.embedding_backend != "torch" else [])
     raw_times = {backend: [bench_raw(texts, backend)] for backend in backends}
     print(f"  raw done in {', '.join(f'{b} {t[0]:.1f}s' for b, t in raw_times.items())}", flush=True)
     rows = []
@@ -524,6 +525,8 @@ def main() -> None:
     parser.add_argument("--raw-sample", type=int, default=0, help="--corpus: time raw encoding on a random sample "
                                                                    "of this many of each set's chunks (default 0: all)")
     parser.add_argument("--no-seed", action="store_true", help="leave the seed pipeline's row out")
+    parser.add_argument("--no-torch", action="store_true", help="paragraphs: time raw encoding with Ragway's own "
+                                                                 "backend only, not also with PyTorch")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     s = get_settings()
