@@ -35,8 +35,10 @@ class StoredVersion(NamedTuple):
         return self.chunk_count == self.present
 
 
+SCHEMA_VERSION = 2  # 1: text/embedding first, no version recorded; 2: ids, provenance, text, vector
+SCHEMA_TAG = f"[ragway schema v{SCHEMA_VERSION}]"
 COLLECTION_DESCRIPTION = (
-    "Ragway document chunks: one row per text chunk of an ingested document, with its sentence "
+    f"{SCHEMA_TAG} Ragway document chunks: one row per text chunk of an ingested document, with its sentence "
     "embedding. Tenants are isolated by the partition key `tenant`; `kb` names the knowledge base "
     "inside a tenant; all chunks of one file share `doc_id`."
 )
@@ -100,34 +102,41 @@ class ChunkStore:
     def _schema(self):
         s = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False,
                                        description=COLLECTION_DESCRIPTION)
+        # Field order is what Attu shows: ids and provenance first, then the text, then the vector(s).
         s.add_field("chunk_id", DataType.VARCHAR, max_length=64, is_primary=True,
-                    description="Chunk id: sha256 of (tenant, kb, doc_id, chunk_index); re-ingesting a "
-                                "file overwrites its chunks instead of adding copies")
-        s.add_field("embedding", DataType.FLOAT_VECTOR, dim=self.dim,
-                    description=f"Normalised sentence embedding of `text` (after metadata.context where "
-                                f"RAGWAY_EMBED_CHUNK_CONTEXT) by model {self.settings.embedding_model_id} ({self.dim} "
-                                "dims); HNSW index, COSINE similarity")
-        s.add_field("text", DataType.VARCHAR, max_length=TEXT_MAX_BYTES,
-                    description="The chunk's text as shown to users, embedded and given to the LLM")
+                    description="Chunk id (primary key): 32 hex characters, the first 128 bits of "
+                                "sha256(tenant, kb, doc_id, chunk_index); re-ingesting a file overwrites its "
+                                f"chunks instead of adding copies. {SCHEMA_TAG}")
         s.add_field("tenant", DataType.VARCHAR, max_length=64, is_partition_key=True,
-                    description="Owning tenant (partition key): every query is filtered to one tenant")
+                    description="Owning tenant id (partition key): every query is filtered to one tenant")
         s.add_field("kb", DataType.VARCHAR, max_length=128,
-                    description="Knowledge base the document was ingested into, within its tenant")
+                    description="Knowledge base name the document was ingested into, within its tenant")
         s.add_field("doc_id", DataType.VARCHAR, max_length=64,
-                    description="Document id: sha256 of (tenant, kb, source); shared by all chunks of a file")
+                    description="Document id: 32 hex characters, the first 128 bits of sha256(tenant, kb, "
+                                "source); shared by all chunks of one file")
         s.add_field("source", DataType.VARCHAR, max_length=SOURCE_MAX_BYTES,
-                    description="Source file name or path as uploaded, shown to users in citations")
+                    description="Source file name or path as uploaded (UTF-8, at most 1,024 bytes), shown in "
+                                "citations")
         s.add_field("page", DataType.INT64,
                     description="1-based page number in the source (0 when the format has no pages)")
         s.add_field("chunk_index", DataType.INT64,
                     description="Position of the chunk in its document, from 0")
         s.add_field("content_hash", DataType.VARCHAR, max_length=64,
-                    description="sha256 of the source file's bytes: an unchanged file is not re-ingested")
+                    description="sha256 of the source file's bytes, 64 hex characters: an unchanged file is "
+                                "not re-ingested")
         s.add_field("created_at", DataType.INT64,
-                    description="Ingestion time, Unix epoch milliseconds")
+                    description="Ingestion time as Unix epoch milliseconds, UTC (e.g. 1764871200000 = "
+                                "2025-12-04T18:00:00Z)")
         s.add_field("metadata", DataType.JSON,
-                    description="Other metadata: file type, section title, context (document title or file name "
-                                "and section, BM25-indexed before the text), chunk_count, job id")
+                    description="Other metadata (JSON): file type, section title, context (document title or "
+                                "file name and section, BM25-indexed before the text), chunk_count, job id")
+        s.add_field("text", DataType.VARCHAR, max_length=TEXT_MAX_BYTES,
+                    description="The chunk's text (UTF-8, at most 65,535 bytes) as shown to users, embedded and "
+                                "given to the LLM")
+        s.add_field("embedding", DataType.FLOAT_VECTOR, dim=self.dim,
+                    description=f"Normalised sentence embedding of `text` (after metadata.context where "
+                                f"RAGWAY_EMBED_CHUNK_CONTEXT) by model {self.settings.embedding_model_id} ({self.dim} "
+                                "dims); HNSW index, COSINE similarity")
         if self._create_full_text():
             s.add_field(INDEXED_TEXT_FIELD, DataType.VARCHAR, max_length=TEXT_MAX_BYTES,
                         description="What BM25 indexes: the chunk's context, then its text",
@@ -181,7 +190,31 @@ class ChunkStore:
                 log.info("created collection %s", self.collection)
             else:
                 self._check_embedding_model()
+                self._check_schema_version()
             self.client.load_collection(self.collection)
+
+    def schema_version(self) -> int:
+        """The schema version recorded in the collection's description (1 when none is recorded)."""
+        info = self.client.describe_collection(self.collection)
+        # The collection's description carries it (Attu shows it); milvus-lite drops that, so the primary
+        # key's description carries it too.
+        described = " ".join([info.get("description", "") or ""]
+                             + [f.get("description", "") or "" for f in info.get("fields", [])
+                                if f.get("name") == "chunk_id"])
+        found = re.search(r"\[ragway schema v(\d+)\]", described)
+        return int(found.group(1)) if found else 1
+
+    def _check_schema_version(self) -> None:
+        """An older layout still works (same field names and types), so it is reported, not refused."""
+        version = self.schema_version()
+        if version < SCHEMA_VERSION:
+            log.warning("collection %s has Ragway schema v%d (current v%d): it works, but its fields are in the "
+                        "old order; a new RAGWAY_COLLECTION gets the current schema", self.collection, version,
+                        SCHEMA_VERSION)
+        elif version > SCHEMA_VERSION:
+            raise ConfigurationError(
+                f"collection {self.collection!r} has Ragway schema v{version}, newer than this code's "
+                f"v{SCHEMA_VERSION}: upgrade Ragway or point RAGWAY_COLLECTION elsewhere")
 
     def _check_embedding_model(self) -> None:
         """Vectors of two models are not comparable (even at equal dims): refuse to mix them."""

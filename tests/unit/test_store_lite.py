@@ -169,3 +169,44 @@ def test_a_document_over_the_chunk_limit_fails_before_it_is_embedded(tmp_path):
         "four.txt: 4 chunks; the limit is 3 per document (RAGWAY_MAX_DOCUMENT_CHUNKS)")
     assert CountingEmbedder.texts == embedded
     assert store.count("t1", "kb", ids.document_id("t1", "kb", "four.txt")) == 0
+
+
+
+def test_schema_reads_in_order_with_versions_and_formats(store):
+    from ragway.store import SCHEMA_TAG
+    info = store.client.describe_collection(store.collection)
+    names = [f["name"] for f in info["fields"]]
+    assert names[:12] == ["chunk_id", "tenant", "kb", "doc_id", "source", "page", "chunk_index", "content_hash",
+                          "created_at", "metadata", "text", "embedding"]
+    # milvus-lite drops descriptions: check what is sent (tests/integration checks what 2.3.5 keeps)
+    schema = store._schema()
+    described = {f.name: f.description for f in schema.fields}
+    assert "32 hex" in described["chunk_id"] and "32 hex" in described["doc_id"]
+    assert len(ids.document_id("t", "kb", "a.txt")) == 32 == len(ids.chunk_id("t", "kb", "d", 0))
+    assert "epoch milliseconds, UTC" in described["created_at"]
+    assert f"by model {store.settings.embedding_model_id} ({DIM} dims)" in described["embedding"]
+    assert schema.description.startswith(SCHEMA_TAG) and SCHEMA_TAG in described["chunk_id"]
+
+
+class _Described:
+    """A client whose describe_collection answers what a server kept (milvus-lite keeps no descriptions)."""
+
+    def __init__(self, description, chunk_id_description):
+        self.info = {"description": description,
+                     "fields": [{"name": "chunk_id", "description": chunk_id_description}]}
+
+    def describe_collection(self, name):
+        return self.info
+
+
+def test_schema_version_is_read_and_a_newer_one_refused(store):
+    from ragway.errors import ConfigurationError
+    from ragway.store import SCHEMA_VERSION
+    store.client = _Described("Ragway document chunks", "Chunk id: sha256 of (tenant, kb, doc_id, chunk_index)")
+    assert store.schema_version() == 1
+    store._check_schema_version()  # an older layout only warns: same names and types, it still works
+    store.client = _Described("", f"Chunk id ... [ragway schema v{SCHEMA_VERSION}]")
+    assert store.schema_version() == SCHEMA_VERSION
+    store.client = _Described("[ragway schema v99] Ragway document chunks", "")
+    with pytest.raises(ConfigurationError, match="schema v99"):
+        store._check_schema_version()
