@@ -108,6 +108,9 @@ def _onnx_model_kwargs(threads: int) -> dict:
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
+    # Idle threads sleep rather than spin: the ingest worker writes to Milvus while it embeds, and
+    # the gateway serves requests beside it; spinning threads take the cores those need.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return {"file_name": onnx_file_name(), "session_options": options}
 
 
