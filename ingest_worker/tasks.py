@@ -22,6 +22,7 @@ from ingest_worker.app import celery_app
 from ingest_worker.lease import visibility_lease
 from ragway import ocr, timing
 from ragway.blobs import BlobStore, open_blob_store
+from ragway.chunk_index import open_chunk_index
 from ragway.dispatch import INGEST_TASK
 from ragway.embedder import get_embedder
 from ragway.errors import DependencyUnavailable, DocumentError, NotFound
@@ -34,7 +35,6 @@ from ragway.logs import configure_logging
 from ragway.redis_client import connect
 from ragway.settings import get_settings
 from ragway.splitter import Splitter
-from ragway.store import ChunkStore
 
 log = logging.getLogger(__name__)
 _ingestor: Ingestor | None = None
@@ -54,9 +54,7 @@ def _build_ingestor() -> Ingestor:
     s = get_settings()
     embedder = get_embedder(s.for_ingest_worker())
     marks = WriteMarks(connect(s.effective_redis_url), s.strong_after_delete_s)
-    store = ChunkStore(s, dim=embedder.dim, write_marks=marks)
-    store.ensure_collection()
-    return Ingestor(Splitter(s), embedder, store)
+    return Ingestor(Splitter(s), embedder, open_chunk_index(s, embedder.dim, marks))
 
 
 @worker_process_init.connect

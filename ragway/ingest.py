@@ -15,11 +15,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ragway import ids, loader
+from ragway.chunk_index import ChunkIndex
 from ragway.embedder import Embedder
 from ragway.errors import DocumentError
 from ragway.records import CONTEXT_KEY, Chunk, chunk_context, indexed_text
 from ragway.splitter import Splitter, TextPiece
-from ragway.store import ChunkStore, StoredVersion
+from ragway.store import StoredVersion
 from ragway.timing import phase
 
 UPSERT_BATCH = 512
@@ -53,7 +54,7 @@ class PreparedDocument:
 
 
 class Ingestor:
-    def __init__(self, splitter: Splitter, embedder: Embedder, store: ChunkStore):
+    def __init__(self, splitter: Splitter, embedder: Embedder, store: ChunkIndex):
         self.splitter = splitter
         self.embedder = embedder
         self.store = store

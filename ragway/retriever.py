@@ -41,12 +41,12 @@ from typing import get_args
 import numpy as np
 
 from ragway import timing
+from ragway.chunk_index import ChunkIndex
 from ragway.embedder import Embedder
 from ragway.errors import InvalidRequest
 from ragway.lexical import Bm25Cache, Bm25Index, LexicalHit, Tokenizer, cjk_share
 from ragway.records import Hit, indexed_text
 from ragway.settings import RetrievalMode, Settings
-from ragway.store import ChunkStore
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def _with_scores(hit: Hit, score: float, mode: str, dense: float | None, bm25: f
 
 
 class Retriever:
-    def __init__(self, settings: Settings, embedder: Embedder, store: ChunkStore, cache: Bm25Cache | None = None):
+    def __init__(self, settings: Settings, embedder: Embedder, store: ChunkIndex, cache: Bm25Cache | None = None):
         self.settings = settings
         self.embedder = embedder
         self.store = store
