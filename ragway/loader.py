@@ -57,6 +57,8 @@ def _describe(exc: Exception) -> str:
         return "the file is encrypted or password-protected"
     if "decode" in lowered or "codec" in lowered or "encoding" in lowered:
         return f"the text could not be decoded ({text[:200]})"
+    if "not a zip" in lowered or "badzipfile" in lowered or "not a valid xlsx" in lowered:
+        return "the file is corrupt or truncated (its ZIP container, which Office files are, cannot be read)"
     return f"could not be parsed: {name}: {text[:300]}" if text else f"could not be parsed: {name}"
 
 
