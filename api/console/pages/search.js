@@ -16,7 +16,7 @@ export function mount(section, ctx) {
     mode: h("select", { id: "search-mode" }, h("option", { value: "", i18n: "mode.default" }),
       MODES.map((m) => h("option", { value: m, i18n: `mode.${m}` }))),
     topK: h("input", { id: "search-top-k", type: "number", min: 1, max: 100, value: "",
-      i18nPlaceholder: "mode.default" }),
+      i18nPlaceholder: "search.topKDefault" }),
     threshold: h("input", { id: "search-threshold", type: "number", min: -1, max: 1, step: 0.05, value: "",
       i18nPlaceholder: "none" }),
     filter: h("textarea", { id: "search-filter", rows: 2, spellcheck: "false",
