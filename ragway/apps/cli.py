@@ -366,9 +366,7 @@ def eval_command(
     from rich.table import Table
 
     from ragway.apps import evaluation as ev
-    from ragway.embedder import get_embedder
     from ragway.retriever import MODES, Retriever
-    from ragway.store import ChunkStore
 
     chosen = [m.strip() for m in modes.split(",") if m.strip()]
     unknown = [m for m in chosen if m not in MODES]
@@ -389,11 +387,7 @@ def eval_command(
     # The corpus does not change once ingested (checked with a Strong count): Bounded reads are exact
     # here and ~30 ms faster per call on 2.3.5; --consistency Strong measures the service's default.
     # The kb is static during the run: its BM25 fingerprint (a scan of ~1 row per document) is read once.
-    settings = get_settings().model_copy(update={"collection": collection, "search_consistency": consistency,
-                                                 "bm25_check_interval_s": 24 * 3600.0})
-    embedder = get_embedder(settings)
-    store = ChunkStore(settings, dim=embedder.dim)
-    store.ensure_collection()
+    settings, embedder, store = _evaluation_index(collection, consistency)
     kb = ev.eval_kb_name(data, settings, embedder.model_name)
     console.print(f"{data.name} ({split}): {len(data.corpus)} documents, {len(data.judged_queries)} judged queries; "
                   f"kb {kb!r} in collection {collection!r}, server {store.server_version}")
@@ -478,9 +472,7 @@ def _eval_qa(qa: Path, docs: Path | None, split: str, modes: list[str], collecti
 
     from ragway import grounding
     from ragway.apps import evaluation as ev
-    from ragway.embedder import get_embedder
     from ragway.retriever import Retriever
-    from ragway.store import ChunkStore
 
     items = ev.load_qa(qa, split)
     docs = docs or ev.data_dir() / "docs"
@@ -491,11 +483,7 @@ def _eval_qa(qa: Path, docs: Path | None, split: str, modes: list[str], collecti
     if collection == get_settings().collection:
         raise typer.BadParameter("use a collection of its own for evaluation, not the service's")
     collection = collection or ev.eval_collection(get_settings())
-    settings = get_settings().model_copy(update={"collection": collection, "search_consistency": consistency,
-                                                 "bm25_check_interval_s": 24 * 3600.0})
-    embedder = get_embedder(settings)
-    store = ChunkStore(settings, dim=embedder.dim)
-    store.ensure_collection()
+    settings, embedder, store = _evaluation_index(collection, consistency)
     kb = ev.qa_kb_name(qa, settings, embedder.model_name)
     console.print(f"{qa.name} ({split}): {len(items)} questions over {len(files)} files; kb {kb!r} in "
                   f"collection {collection!r}, server {store.server_version}")
@@ -568,6 +556,20 @@ def main() -> None:
     except httpx.ConnectError as exc:
         console.print(f"[red]cannot reach the gateway:[/red] {exc} (is the stack up? `ragway stack status`)")
         sys.exit(2)
+
+
+def _evaluation_index(collection: str, consistency: str):
+    """Settings, embedder and store of an evaluation run over `collection`. The corpus does not change
+    once ingested, so the kb's BM25 fingerprint is read once a day rather than every few seconds."""
+    from ragway.embedder import get_embedder
+    from ragway.store import ChunkStore
+
+    settings = get_settings().model_copy(update={"collection": collection, "search_consistency": consistency,
+                                                 "bm25_check_interval_s": 24 * 3600.0})
+    embedder = get_embedder(settings)
+    store = ChunkStore(settings, dim=embedder.dim)
+    store.ensure_collection()
+    return settings, embedder, store
 
 
 if __name__ == "__main__":
