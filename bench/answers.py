@@ -341,8 +341,7 @@ def main() -> None:
         folder = root / SETS[name][0]
         data = ev.load_beir(folder, "test")
         kb = ev.eval_kb_name(data, settings, embedder.model_name)
-        documents = sum(1 for _ in store.iter_rows(ev.EVAL_TENANT, kb, ["chunk_id"], extra_filter="chunk_index == 0"))
-        if documents != len(data.corpus):
+        if not ev.kept_kb_is_complete(data, store, kb):
             print(f"ingesting {name} ({len(data.corpus)} documents) into kb {kb} (kept for later runs) ...", flush=True)
             store.delete_kb(ev.EVAL_TENANT, kb)
             ev.ingest_corpus(data, settings, embedder, store, kb)

@@ -34,8 +34,7 @@ from ragway.store import ChunkStore  # noqa: E402
 def kept_kb(data: ev.BeirDataset, settings, embedder, store: ChunkStore) -> str:
     """The corpus's eval kb (ingested once, as `ragway eval --keep` names and fills it)."""
     kb = ev.eval_kb_name(data, settings, embedder.model_name)
-    documents = sum(1 for _ in store.iter_rows(ev.EVAL_TENANT, kb, ["chunk_id"], extra_filter="chunk_index == 0"))
-    if documents != len(data.corpus):
+    if not ev.kept_kb_is_complete(data, store, kb):
         print(f"ingesting {data.name}: {len(data.corpus)} paragraphs into kb {kb} ...", flush=True)
         store.delete_kb(ev.EVAL_TENANT, kb)
         ev.ingest_corpus(data, settings, embedder, store, kb)

@@ -398,8 +398,7 @@ def eval_command(
     results, bm25_build_s = [], None
     try:
         started = time.perf_counter()
-        documents = sum(1 for _ in store.iter_rows(ev.EVAL_TENANT, kb, ["chunk_id"], extra_filter="chunk_index == 0"))
-        if documents != len(data.corpus):
+        if not ev.kept_kb_is_complete(data, store, kb):
             store.delete_kb(ev.EVAL_TENANT, kb)
             with Progress(*columns, console=console) as progress:
                 ev.ingest_corpus(data, settings, embedder, store, kb, _Bar(progress, "embedding chunks"))

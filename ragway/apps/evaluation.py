@@ -242,6 +242,13 @@ def eval_kb_name(dataset: BeirDataset, settings, model_name: str) -> str:
     return f"{stem}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 
 
+def kept_kb_is_complete(dataset: BeirDataset, store, kb: str) -> bool:
+    """Whether `kb` holds every corpus document already (one first chunk per document), so a
+    kept kb is reused rather than ingested again."""
+    first_chunks = store.iter_rows(EVAL_TENANT, kb, ["chunk_id"], extra_filter="chunk_index == 0")
+    return sum(1 for _ in first_chunks) == len(dataset.corpus)
+
+
 def document_text(doc: BeirDocument) -> str:
     """What is ingested for a corpus entry: its title as the first line, then its text (BEIR's
     convention of title + text); the splitter keeps the title with the first chunk."""
