@@ -205,12 +205,14 @@ class ChunkStore:
         return int(found.group(1)) if found else 1
 
     def _check_schema_version(self) -> None:
-        """An older layout still works (same field names and types), so it is reported, not refused."""
+        """An older layout still works (same field names and types), so it is reported, not refused; the
+        warning names the command that rebuilds it (ragway/reindex.py)."""
         version = self.schema_version()
         if version < SCHEMA_VERSION:
             log.warning("collection %s has Ragway schema v%d (current v%d): it works, but its fields are in the "
-                        "old order; a new RAGWAY_COLLECTION gets the current schema", self.collection, version,
-                        SCHEMA_VERSION)
+                        "old order; to rebuild it on the current schema (behind an alias, rows and vectors "
+                        "kept), run: ragway kb reindex --collection %s", self.collection, version,
+                        SCHEMA_VERSION, self.collection)
         elif version > SCHEMA_VERSION:
             raise ConfigurationError(
                 f"collection {self.collection!r} has Ragway schema v{version}, newer than this code's "
@@ -218,17 +220,23 @@ class ChunkStore:
 
     def _check_embedding_model(self) -> None:
         """Vectors of two models are not comparable (even at equal dims): refuse to mix them."""
-        fields = self.client.describe_collection(self.collection).get("fields", [])
-        described = next((f.get("description", "") for f in fields if f.get("name") == "embedding"), "")
-        found = re.search(r"by model (\S+) \((\d+) dims\)", described)
-        if found is None:
+        recorded = self.recorded_embedding_model()
+        if recorded is None:
             return  # made before the model was recorded
-        model, dim = found.group(1), int(found.group(2))
+        model, dim = recorded
         if (model, dim) != (self.settings.embedding_model_id, self.dim):
             raise ConfigurationError(
                 f"collection {self.collection!r} holds {model} embeddings ({dim} dims), but this process embeds "
                 f"with {self.settings.embedding_model_id} ({self.dim} dims): set RAGWAY_EMBEDDING_BACKEND / "
-                f"RAGWAY_EMBEDDING_MODEL back, or use another RAGWAY_COLLECTION and re-ingest")
+                f"RAGWAY_EMBEDDING_MODEL back, or re-embed its chunks with the new model: ragway kb reindex "
+                f"--collection {self.collection}")
+
+    def recorded_embedding_model(self) -> tuple[str, int] | None:
+        """(model, dims) recorded in the embedding field's description, None if none is (milvus-lite)."""
+        fields = self.client.describe_collection(self.collection).get("fields", [])
+        described = next((f.get("description", "") for f in fields if f.get("name") == "embedding"), "")
+        found = re.search(r"by model (\S+) \((\d+) dims\)", described or "")
+        return (found.group(1), int(found.group(2))) if found else None
 
     # --- writes ------------------------------------------------------------------------------------
     def upsert(self, chunks: Sequence[Chunk]) -> int:

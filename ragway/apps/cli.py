@@ -105,6 +105,69 @@ def kb_delete(name: str) -> None:
     console.print(f"deleted {name}")
 
 
+@kb_app.command("reindex")
+def kb_reindex(
+    collection: str = typer.Option(None, "--collection", help="Collection or alias (default RAGWAY_COLLECTION)"),
+    batch: int = typer.Option(1000, "--batch", min=1, max=16_384, help="Rows read and written per call"),
+    re_embed: bool = typer.Option(False, "--re-embed", help="Embed every chunk again with the configured model "
+                                  "(automatic when the collection records another model)"),
+    force: bool = typer.Option(False, "--force", help="Rebuild even when schema and model are current"),
+    drop_old: bool = typer.Option(False, "--drop-old", help="Drop former versions (after a successful rebuild, "
+                                  "or alone: the versions kept by earlier runs)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only say what would be done"),
+) -> None:
+    """Rebuild the chunk collection on the current schema behind an alias (on the server: talks to Milvus
+    directly, not through the gateway). Pause ingestion while it runs; see ragway/reindex.py."""
+    from pymilvus import MilvusClient
+    from pymilvus.exceptions import MilvusException
+
+    from ragway import reindex
+    from ragway.embedder import get_embedder
+
+    settings = get_settings()
+    name = collection or settings.collection
+    columns = [TextColumn("[bold]copying rows"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("ETA"), TimeRemainingColumn()]
+    try:
+        client = MilvusClient(uri=settings.milvus_uri, token=settings.milvus_token)
+        plan = reindex.plan(settings, client, name, re_embed=re_embed, force=force,
+                            current_dim=lambda: get_embedder(settings).dim)
+        kind = f"alias of {plan.source}" if plan.aliased else "a collection"
+        console.print(f"{name} ({kind}): schema v{plan.version}, {plan.rows} rows, {plan.model or 'unrecorded'} "
+                      f"vectors ({plan.dim} dims): {plan.reason}")
+        if not plan.needed:
+            dropped = reindex.drop_former_versions(client, name) if drop_old and not dry_run else []
+            kept = [] if drop_old else reindex.former_versions(client, name)
+            console.print("nothing to rebuild" + (f"; dropped {', '.join(dropped)}" if dropped else "")
+                          + (f"; former versions kept: {', '.join(kept)} (--drop-old drops them)" if kept else ""))
+            return
+        if dry_run:
+            console.print(f"would copy {plan.rows} rows into {name}_v{reindex.SCHEMA_VERSION}_<stamp>"
+                          + (f", re-embedded with {settings.embedding_model_id}" if plan.re_embed else "")
+                          + f", then point {name} at it")
+            return
+        with Progress(*columns, console=console) as progress:
+            result = reindex.rebuild(settings, client, plan, batch=batch, embedder=lambda: get_embedder(settings),
+                                     progress=_Bar(progress, "copy"), drop_old=drop_old)
+    except (reindex.ReindexError, MilvusException) as exc:
+        console.print(f"[red]reindex failed:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    console.print(f"{name} -> {result.target}: {result.copied} rows"
+                  + (f", re-embedded with {settings.embedding_model_id}" if plan.re_embed else "")
+                  + ("" if result.index_ready else " (its index was still building)"))
+    if result.changed_after_flip:
+        console.print(f"[yellow]rows changed in {result.previous} just before the switch:[/yellow] it is kept; "
+                      "ingest the files written meanwhile again")
+    if result.dropped:
+        console.print(f"dropped {', '.join(result.dropped)}")
+    else:
+        console.print(f"previous collection {result.previous} kept (released); to drop it: "
+                      f"ragway kb reindex --collection {name} --drop-old")
+    if result.restart_services:
+        console.print("restart the gateway and the ingest worker to load the new schema/model: "
+                      "ragway stack down gateway ingest-worker && ragway stack up")
+
+
 @stack_app.command("up")
 def stack_up() -> None:
     """Start every service in the background and wait until each is healthy."""
