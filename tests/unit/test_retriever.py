@@ -89,9 +89,12 @@ def test_tokenizer_english_and_chinese():
 
 
 def test_cjk_share():
-    assert cjk_share("黑豹队的防守只丢了308分") == pytest.approx(10 / 13)  # 10 ideographs, 3 digits
+    assert cjk_share("黑豹队的防守只丢了308分") == pytest.approx(10 / 11)  # 10 ideographs, one number
     assert cjk_share("What is ZX-417?") == 0.0
-    assert cjk_share("NFL联赛") == pytest.approx(2 / 5)
+    assert cjk_share("NFL联赛") == pytest.approx(2 / 3)
+    # A Chinese question naming English terms is Chinese: the English-only embedder cannot read it.
+    assert cjk_share("langchain-ChatGLM 第5号 issue 报告了什么问题？") == pytest.approx(9 / 13)
+    assert cjk_share("What is the annual leave policy for 年假?") < 0.5
     assert cjk_share("？！ ") == 0.0
 
 
