@@ -56,6 +56,7 @@ from ragway.store import INDEXED_TEXT_FIELD, SCHEMA_VERSION, SPARSE_FIELD, Chunk
 log = logging.getLogger(__name__)
 
 KEY_FIELDS = ["chunk_id", "content_hash", "created_at"]  # what the copy check compares, row by row
+INSERT_ROWS = 512  # rows per insert call, as ingestion writes them (ragway/ingest.py UPSERT_BATCH)
 INDEX_WAIT_S = 600.0
 
 
@@ -90,7 +91,7 @@ class Result:
     previous: str = ""  # the collection the name pointed at before (kept unless dropped)
     copied: int = 0
     index_ready: bool = True
-    changed_after_flip: bool = False
+    changed_after_flip: bool = False  # the previous collection changed (or could not be read) after the check
     new_fields: list[str] = field(default_factory=list)  # fields the target has and the source had not
     dropped: list[str] = field(default_factory=list)
 
@@ -190,9 +191,9 @@ def rebuild(settings: Settings, client: MilvusClient, p: Plan, batch: int = 1000
                         dim=model.dim if model else p.dim, client=client)
     client.load_collection(p.source)  # milvus-lite: a reopened (or renamed) collection needs loading
     before = _fingerprint(client, p.source, batch)
-    writer.ensure_collection()
-    result.new_fields = sorted(_field_names(client, target) - _field_names(client, p.source))
     try:
+        writer.ensure_collection()
+        result.new_fields = sorted(_field_names(client, target) - _field_names(client, p.source))
         copied = _copy(client, p.source, writer, settings, model, batch, progress, total=before.rows)
         client.flush(target)
         after, written = _fingerprint(client, p.source, batch), _fingerprint(client, target, batch)
@@ -208,12 +209,19 @@ def rebuild(settings: Settings, client: MilvusClient, p: Plan, batch: int = 1000
         result.previous = _flip(client, p, target, stamp)
     except BaseException:
         if not result.previous:  # not flipped: the half-made collection goes
-            client.drop_collection(target)
+            try:
+                client.drop_collection(target)
+            except MilvusException:
+                log.exception("could not drop %s (ragway kb reindex --drop-old drops it later)", target)
         raise
     # A write that landed between the check and the flip is in the previous collection only.
-    client.load_collection(result.previous)
-    result.changed_after_flip = _fingerprint(client, result.previous, batch) != before
-    client.release_collection(result.previous)  # kept for a way back, not in memory
+    try:
+        client.load_collection(result.previous)
+        result.changed_after_flip = _fingerprint(client, result.previous, batch) != before
+        client.release_collection(result.previous)  # kept for a way back, not in memory
+    except MilvusException as exc:
+        log.warning("switched to %s, but %s could not be checked again: %s", target, result.previous, exc)
+        result.changed_after_flip = True
     if drop_old and not result.changed_after_flip:
         result.dropped = drop_former_versions(client, p.name)
     return result
@@ -223,8 +231,8 @@ def rebuild(settings: Settings, client: MilvusClient, p: Plan, batch: int = 1000
 
 def _copy(client: MilvusClient, source: str, writer: ChunkStore, settings: Settings, model: Embedder | None,
           batch: int, progress: Progress | None, total: int) -> Fingerprint:
-    fields = [f["name"] for f in client.describe_collection(source)["fields"]
-              if f["name"] not in (SPARSE_FIELD, INDEXED_TEXT_FIELD)]
+    skipped = {SPARSE_FIELD, INDEXED_TEXT_FIELD} | ({"embedding"} if model is not None else set())
+    fields = [f["name"] for f in client.describe_collection(source)["fields"] if f["name"] not in skipped]
     if progress:
         progress.start(total)
     copied = Fingerprint()
@@ -234,7 +242,8 @@ def _copy(client: MilvusClient, source: str, writer: ChunkStore, settings: Setti
             texts = [indexed_text(c.text, c.metadata) if settings.embed_chunk_context else c.text for c in chunks]
             for c, vector in zip(chunks, model.embed(texts), strict=True):
                 c.embedding = vector
-        client.insert(writer.collection, data=[writer._row(c) for c in chunks])
+        for start in range(0, len(chunks), INSERT_ROWS):
+            client.insert(writer.collection, data=[writer._row(c) for c in chunks[start:start + INSERT_ROWS]])
         for r in rows:
             copied.add(r)
         if progress:
@@ -246,7 +255,7 @@ def _chunk(r: dict[str, Any]) -> Chunk:
     return Chunk(chunk_id=r["chunk_id"], tenant=r["tenant"], kb=r["kb"], doc_id=r["doc_id"], source=r["source"],
                  page=int(r["page"]), chunk_index=int(r["chunk_index"]), content_hash=r["content_hash"],
                  text=r["text"], created_at=int(r["created_at"]), metadata=dict(r.get("metadata") or {}),
-                 embedding=[float(x) for x in r["embedding"]])
+                 embedding=[float(x) for x in r["embedding"]] if "embedding" in r else None)
 
 
 def _flip(client: MilvusClient, p: Plan, target: str, stamp: str) -> str:

@@ -156,8 +156,8 @@ def kb_reindex(
                   + (f", re-embedded with {settings.embedding_model_id}" if plan.re_embed else "")
                   + ("" if result.index_ready else " (its index was still building)"))
     if result.changed_after_flip:
-        console.print(f"[yellow]rows changed in {result.previous} just before the switch:[/yellow] it is kept; "
-                      "ingest the files written meanwhile again")
+        console.print(f"[yellow]{result.previous} changed just before the switch (or could not be checked):"
+                      "[/yellow] it is kept; ingest the files written meanwhile again")
     if result.dropped:
         console.print(f"dropped {', '.join(result.dropped)}")
     else:

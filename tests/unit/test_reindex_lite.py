@@ -166,3 +166,20 @@ def test_nothing_to_rebuild_for_an_unknown_name(env):
     settings, client = env
     with pytest.raises(reindex.ReindexError, match="nothing to rebuild"):
         reindex.plan(settings, client, "no_such_collection")
+
+
+def test_a_failed_alias_creation_renames_the_old_collection_back(env, monkeypatch):
+    from pymilvus.exceptions import MilvusException
+
+    settings, client = env
+    before = rows(client, NAME)
+
+    def refuse(collection_name, alias, **kwargs):
+        raise MilvusException(message="alias and collection name conflict")
+
+    monkeypatch.setattr(client, "create_alias", refuse)
+    with pytest.raises(reindex.ReindexError, match="could not create the alias"):
+        reindex.rebuild(settings, client, reindex.plan(settings, client, NAME), clock=Ticks())
+    assert client.list_aliases().get("aliases") in ([], None)
+    assert [c for c in client.list_collections() if c.startswith(NAME)] == [NAME]  # renamed back, copy dropped
+    assert rows(client, NAME) == before
