@@ -172,7 +172,7 @@ def _milvus_ok(s: Settings) -> Callable[[], bool]:
             client = MilvusClient(uri=s.milvus_uri, token=s.milvus_token, timeout=3)
             # After a restart the server may report Ragway's collection as not (yet) loaded, and
             # queries fail until it is: healthy means it serves.
-            if (s.collection in client.list_collections()
+            if (client.has_collection(s.collection)  # also true for an alias (after `ragway kb reindex`)
                     and client.get_load_state(s.collection)["state"] != LoadState.Loaded):
                 client.load_collection(s.collection, timeout=60)
             client.close()
