@@ -17,7 +17,7 @@ best first. What `Hit.score` means depends on the mode:
 | mmr | maximal marginal relevance over `mmr_fetch_k` dense candidates (`mmr_lambda`) | cosine |
 
 Every hit also carries `metadata["retrieval"] = {"mode", "dense", "bm25"}` with the dense cosine
-(filled in for BM25-only hits of hybrid too, from their stored embeddings) and the BM25 score
+(filled in for BM25 hits too, from their stored embeddings) and the BM25 score
 where known, so a caller can apply one cosine threshold ("not found") whatever the mode.
 
 BM25 runs in Milvus where the server has full-text search (>= 2.5; the collection must have been
@@ -132,10 +132,10 @@ class Retriever:
             raise InvalidRequest(f"retrieval mode {mode!r} is unknown; use one of {', '.join(MODES)}")
         if top_k <= 0 or not query.strip():
             return []
-        if mode == "bm25":
-            return self._bm25(tenant, kb, query, top_k, extra_filter)
         with timing.phase("embed"):
             vector = self.embedder.embed_query(query)
+        if mode == "bm25":
+            return self._bm25(tenant, kb, query, vector, top_k, extra_filter)
         if mode == "dense":
             hits = self.store.search(tenant, kb, vector, top_k, extra_filter=extra_filter)
             return [_with_scores(h, h.score, "dense", h.score, None) for h in hits]
@@ -156,14 +156,25 @@ class Retriever:
         return [_with_scores(candidates[i][0], candidates[i][0].score, "mmr", candidates[i][0].score, None)
                 for i in order]
 
-    def _bm25(self, tenant: str, kb: str, query: str, top_k: int, extra_filter: str) -> list[Hit]:
+    def _bm25(self, tenant: str, kb: str, query: str, vector: list[float], top_k: int,
+              extra_filter: str) -> list[Hit]:
+        """BM25's ranking; each hit also gets its cosine from its stored embedding, so a score threshold
+        or the answer threshold means the same as in the other modes."""
         if self.lexical_backend == "milvus":
-            hits = self.store.search_text(tenant, kb, query, top_k, extra_filter=extra_filter)
-            return [_with_scores(h, h.score, "bm25", None, h.score) for h in hits]
-        lexical = self._memory_bm25(tenant, kb, query, top_k, extra_filter)
-        found = self.store.fetch_hits(tenant, kb, [h.chunk_id for h in lexical], extra_filter=extra_filter)
-        return [_with_scores(found[h.chunk_id][0], h.score, "bm25", None, h.score)
-                for h in lexical if h.chunk_id in found][:top_k]
+            ranked = [(h.chunk_id, h.score) for h in self.store.search_text(tenant, kb, query, top_k,
+                                                                            extra_filter=extra_filter)]
+        else:
+            ranked = [(h.chunk_id, h.score) for h in self._memory_bm25(tenant, kb, query, top_k, extra_filter)]
+        found = self.store.fetch_hits(tenant, kb, [cid for cid, _ in ranked], with_vectors=True,
+                                      extra_filter=extra_filter)
+        q = np.asarray(vector, dtype=np.float32)
+        hits = []
+        for cid, score in ranked:
+            if cid in found:
+                base, vec = found[cid]
+                hits.append(_with_scores(base, score, "bm25", float(np.dot(q, np.asarray(vec, dtype=np.float32))),
+                                         score))
+        return hits[:top_k]
 
     def dense_weight(self, query: str) -> float:
         """The dense list's hybrid weight for this query: lower for CJK queries when the embedder

@@ -142,6 +142,11 @@ def test_modes_rare_term_dense_bm25_hybrid(retriever):
     bm25 = retriever.retrieve("t1", "kb", q, 2, mode="bm25")
     assert texts(bm25)[0].startswith("The zebrafish kinase ZX-417")
     assert all(h.kb == "kb" and h.source == "fish.txt" for h in bm25)  # tenant t2's copy never shows
+    # BM25 hits carry their cosine (from the stored vector), the same the dense mode gives that chunk,
+    # so a score threshold or the answer threshold means the same in both modes.
+    dense_cosines = {h.chunk_id: h.score for h in retriever.retrieve("t1", "kb", q, 5, mode="dense")}
+    for h in bm25:
+        assert h.metadata["retrieval"]["dense"] == pytest.approx(dense_cosines[h.chunk_id], abs=1e-5)
     hybrid = retriever.retrieve("t1", "kb", q, 2, mode="hybrid")
     assert set(texts(hybrid)) == {"The zebrafish kinase ZX-417 controls fin growth.",
                                   "Heart muscle cells regenerate after injury in fish."}
