@@ -155,7 +155,8 @@ class Bm25Cache:
     unless one of this kb runs already; the new index replaces the old one when it is complete, so
     for the few seconds of a rebuild BM25 misses the newest chunks (dense finds them) and deleted
     chunks are dropped when hits are read from the store. Background rebuilds run one at a time per
-    process (they are CPU-bound: tokenizing), so memory peaks at one old + one new index."""
+    process (they are CPU-bound: tokenizing), so memory peaks at one old + one new index. Beyond
+    `max_kbs` indexes the least recently searched kb's is dropped."""
 
     def __init__(self, max_kbs: int = 8):
         self.max_kbs = max_kbs
@@ -168,8 +169,9 @@ class Bm25Cache:
 
     def get(self, key: tuple[str, str, str], fingerprint: str, build) -> Bm25Index:
         with self._lock:
-            index = self._indexes.get(key)
+            index = self._indexes.pop(key, None)
             if index is not None:
+                self._indexes[key] = index  # now the most recently used: evicted last
                 if index.fingerprint != fingerprint and key not in self._rebuilds:
                     thread = threading.Thread(target=self._rebuild, args=(key, build), daemon=True,
                                               name=f"bm25-rebuild-{key[1]}/{key[2]}")
@@ -219,5 +221,5 @@ class Bm25Cache:
         with self._lock:
             self._indexes.pop(key, None)
             while len(self._indexes) >= self.max_kbs:
-                self._indexes.pop(next(iter(self._indexes)))  # oldest first
+                self._indexes.pop(next(iter(self._indexes)))  # the least recently used
             self._indexes[key] = index

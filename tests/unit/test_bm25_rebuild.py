@@ -123,3 +123,16 @@ def _no_leftover_threads():
     for t in threading.enumerate():
         if t.name.startswith("bm25-rebuild-"):
             t.join(30)
+
+
+def test_the_least_recently_searched_kb_is_dropped_first():
+    cache = Bm25Cache(max_kbs=2)
+    a, b, c = ("coll", "t1", "a"), ("coll", "t1", "b"), ("coll", "t1", "c")
+    first_a = cache.get(a, "f", lambda: index("f", x="alpha"))
+    cache.get(b, "f", lambda: index("f", y="beta"))
+    assert cache.get(a, "f", must_not_build) is first_a  # a searched again: b is now the least recent
+    cache.get(c, "f", lambda: index("f", z="gamma"))  # a third kb: b's index goes, a's stays
+    assert cache.get(a, "f", must_not_build) is first_a
+    rebuilt = []
+    cache.get(b, "f", lambda: rebuilt.append(1) or index("f", y="beta"))
+    assert rebuilt == [1]
