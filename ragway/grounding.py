@@ -46,6 +46,16 @@ CITATION_MARK = re.compile(r"\[(\d{1,3})\]")
 _PASSAGE_REFERENCE = re.compile(
     r"\b(passages?|paragraphs?)\s+\d+|\b\d+\s+(passages|paragraphs)\b|第\s*\d+\s*段|段落\s*\d+", re.IGNORECASE)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+# A number the model writes in digits may be spelled out in the passage ("six libraries" -> "6 libraries").
+_NUMBER_WORDS = {
+    **{str(n): [w] for n, w in enumerate((
+        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+        "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"))},
+    "30": ["thirty"], "40": ["forty"], "50": ["fifty"], "60": ["sixty"], "70": ["seventy"], "80": ["eighty"],
+    "90": ["ninety"], "100": ["hundred"], "1000": ["thousand"],
+}
+for _n, _zh in enumerate("零一二三四五六七八九十"):
+    _NUMBER_WORDS.setdefault(str(_n), []).append(_zh)
 _QUOTED = re.compile(r"[\"“”「『]([^\"“”「」『』]{3,80})[\"“”」』]")
 # Capitalised words not at a sentence start; runs of them are one name ("New York City").
 _NAME = re.compile(r"(?<![.!?:]\s)(?<!^)\b([A-Z][a-zA-Z]+(?:[ \t]+[A-Z][a-zA-Z]+)*)")
@@ -105,16 +115,23 @@ def claims(answer: str) -> list[str]:
     return unique
 
 
+def _number_pattern(number: str) -> str:
+    """A whole number in digits, or spelled out (English words; Chinese numerals up to ten)."""
+    numeral = "[零一二三四五六七八九十百千万]"
+    spelled = [rf"\b{w}\b" if w.isascii() else rf"(?<!{numeral}){w}(?!{numeral})"
+               for w in _NUMBER_WORDS.get(number, [])]
+    return "|".join([rf"(?<![\d.,]){re.escape(number)}(?![\d]|[.,]\d)", *spelled])
+
+
 def _holders(items: list[str], passages: list[str]) -> dict[str, set[int]]:
     """Each claim and the passages (1-based) that hold it; a number only as a whole number ("3" is
-    not in "1935")."""
+    not in "1935"), in digits or spelled out."""
     normal = [_normal(p) for p in passages]
     found: dict[str, set[int]] = {}
     for claim in items:
         needle = _normal(claim).rstrip(".,")
         if needle:
-            pattern = re.compile(rf"(?<![\d.,]){re.escape(needle)}(?![\d]|[.,]\d)" if needle[0].isdigit()
-                                 else re.escape(needle))
+            pattern = re.compile(_number_pattern(needle) if needle[0].isdigit() else re.escape(needle))
             found[claim] = {i for i, text in enumerate(normal, 1) if pattern.search(text)}
     return found
 

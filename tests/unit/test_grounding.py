@@ -55,6 +55,16 @@ def test_numbers_match_whole_numbers_only():
     assert grounding.check("Within 30 days [1].", PASSAGES, "en").grounded
 
 
+def test_numbers_written_in_digits_match_the_passages_words():
+    spelled = [hit("The library system encompasses six libraries."), hit("图书馆系统包括六个图书馆。")]
+    assert grounding.check("It has 6 libraries [1].", spelled, "en").grounded
+    assert grounding.check("共有 6 个图书馆 [2]。", spelled, "zh").grounded
+    assert grounding.check("It has 7 libraries [1].", spelled, "en").unsupported == ["7"]
+    assert grounding.check("It has 16 libraries [1].", [hit("It has sixteen libraries.")], "en").grounded
+    assert not grounding.check("It has 6 libraries [1].", [hit("It has sixty libraries.")], "en").grounded
+    assert not grounding.check("共有 1 个 [1]。", [hit("共有十一个。")], "zh").grounded  # 一 inside 十一
+
+
 def test_names_and_quotes_are_checked_numbers_normalised():
     assert grounding.check("Ask Lena Ortiz [2].", PASSAGES, "en").grounded
     checked = grounding.check('Ask Mark Twain, who says "receipts are optional" [1][2].', PASSAGES, "en")
