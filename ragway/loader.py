@@ -263,14 +263,48 @@ def _partition(filename: str, file_type: str, data: bytes, encoding: str | None)
     except Exception as exc:
         log.info("parse failed for %s: %r", filename, exc)
         raise DocumentError(filename, f"{file_type}: {_describe(exc)}") from exc
-    return _sections(elements, marked=file_type in MARKED_HEADINGS)
+    if file_type == "PPTX":
+        elements = _slide_titles_first(elements, data)
+    return _sections(elements, marked=file_type in MARKED_HEADINGS, spreadsheet=file_type in SPREADSHEETS)
+
+
+# Formats unstructured reads through pandas, whose tables need `tables.spreadsheet_rows`.
+SPREADSHEETS = {"XLSX", "CSV", "TSV"}
+
+
+def _slide_titles_first(elements: list, data: bytes) -> list:
+    """A slide's title is read first, wherever its shape sits in the slide's drawing order (unstructured
+    reads shapes in that order, so a table drawn before the title came before it and lost its heading),
+    and is the slide's heading even when it reads as a sentence ("This is kinda backwards, huh?")."""
+    import pptx
+
+    try:
+        titles = {number: " ".join(slide.shapes.title.text.split())
+                  for number, slide in enumerate(pptx.Presentation(io.BytesIO(data)).slides, start=1)
+                  if slide.shapes.title is not None and slide.shapes.title.text.strip()}
+    except Exception as exc:  # noqa: BLE001 - a deck python-pptx cannot walk keeps unstructured's order
+        log.info("slide titles not read: %r", exc)
+        return elements
+    out: list = []
+    first_of_page: dict[int, int] = {}
+    for el in elements:
+        page = int(getattr(el.metadata, "page_number", None) or 0)
+        first_of_page.setdefault(page, len(out))
+        title = titles.get(page)
+        if title and el.category == "Title" and " ".join((el.text or "").split()) == title:
+            out.insert(first_of_page[page], _Element(el.text, "Title", el.metadata, marked=True))
+            titles.pop(page)  # only the first element with the title's text
+        else:
+            out.append(el)
+    return out
 
 
 class _Element:
-    """What `_sections` reads of an unstructured element (a text file's elements have no page)."""
+    """What `_sections` reads of an unstructured element (a text file's elements have no page);
+    `marked`: a heading the author marked as one (a slide's title), whatever it reads like."""
 
-    def __init__(self, text: str, category: str):
-        self.text, self.category, self.metadata = text, category, None
+    def __init__(self, text: str, category: str, metadata=None, marked: bool = False):
+        self.text, self.category, self.metadata, self.marked = text, category, metadata, marked
 
 
 def _text_sections(text: str) -> list[Section]:
@@ -307,13 +341,17 @@ def _plain_text(text: str, file_type: str) -> list[Section]:
     return [Section(text=body)] if body else []
 
 
-def _sections(elements, marked: bool = False) -> list[Section]:
+def _sections(elements, marked: bool = False, spreadsheet: bool = False) -> list[Section]:
     """Sections that never span pages: a heading opens a new one (and stays its first line);
     each table is a section of its own, one row per line. Only a Title element that reads as a
-    heading is one (`markup.is_heading`); any other is body text."""
+    heading is one (`markup.is_heading`); any other is body text. A table of header rows only,
+    followed on its page by a table that starts with figures, heads that table (unstructured cuts a
+    sheet's header cells off its rows when a column of the header row is empty)."""
     sections: list[Section] = []
     texts: list[str] = []
     page, title, has_body = 0, "", False
+    elements = [el for el in elements if (el.text or "").strip()]
+    held: list[list[str]] = []  # header rows waiting for the table they head
 
     def flush() -> None:
         nonlocal has_body
@@ -325,29 +363,37 @@ def _sections(elements, marked: bool = False) -> list[Section]:
             texts.clear()
         has_body = False
 
-    for el in elements:
-        text = (el.text or "").strip()
-        if not text:
-            continue
+    for at, el in enumerate(elements):
+        text = el.text.strip()
         el_page = int(getattr(el.metadata, "page_number", None) or 0)
         if el_page != page:
             flush()
             page = el_page
             if getattr(el.metadata, "page_name", None):
                 title = ""  # a new sheet: the last one's heading does not head it
-        if el.category == "Title" and markup.is_heading(text, marked):
+        if el.category == "Title" and (getattr(el, "marked", False) or markup.is_heading(text, marked)):
             if has_body:  # consecutive headings stay together with the body that follows them
                 flush()
             title = text
             texts.append(text)
         elif el.category == "Table":
-            # "Table 2: Units by region" right before the table is its caption: it goes with the rows.
-            caption = texts.pop() if has_body and texts and tables.is_caption(texts[-1]) else ""
+            html_caption, rows, marked_header = _table_rows(el, spreadsheet)
+            following = elements[at + 1] if at + 1 < len(elements) else None
+            if (rows and following is not None and following.category == "Table" and tables.is_header_block(rows)
+                    and int(getattr(following.metadata, "page_number", None) or 0) == page
+                    and (after := _table_rows(following, spreadsheet)[1]) and not tables.only_names(after[0])):
+                held += rows
+                continue
+            rows, held = held + rows, []
+            # "Table 2: Units by region" right before the table is its caption: it goes with the rows,
+            # and so does a short line naming it ("Simple uniform table").
+            caption = texts.pop() if has_body and texts and tables.is_label(texts[-1]) else ""
             if texts == [title]:
                 texts.clear()  # a heading alone: the table's chunks carry it
             has_body = has_body and bool(texts)
             flush()
-            sections.append(Section(text=_table_text(el, caption), page=page, title=title, kind="table"))
+            text = _table_text(el, rows, marked_header, [caption, html_caption])
+            sections.append(Section(text=text, page=page, title=title, kind="table"))
         else:
             texts.append(text)
             has_body = True
@@ -358,18 +404,26 @@ def _sections(elements, marked: bool = False) -> list[Section]:
 _DEFAULT_SHEET = re.compile(r"(sheet|tabelle|feuil|hoja|foglio|planilha|工作表)\s*\d*", re.IGNORECASE)
 
 
-def _table_text(element, caption: str = "") -> str:
-    """A table as a label line and one line per row, each cell with its column header
-    (ragway/tables.py), from the HTML unstructured keeps; its flat text where there is none. The
-    label: the sheet's name (unless a default "Sheet1"), the caption."""
-    sheet = getattr(element.metadata, "page_name", None) or ""
-    labels = [f"Sheet: {sheet}" if sheet and not _DEFAULT_SHEET.fullmatch(sheet.strip()) else "", caption]
+def _table_rows(element, spreadsheet: bool = False) -> tuple[str, list[list[str]], bool]:
+    """(caption, rows of cell texts, whether the first row is marked as headers) from the HTML unstructured
+    keeps; no rows where there is none or it is malformed."""
     html = getattr(element.metadata, "text_as_html", None)
-    if html:
-        try:
-            html_caption, rows, marked = tables.html_rows(html)
-            if rows:
-                return tables.table_text(rows, [*labels, html_caption], marked)
-        except (ValueError, TypeError) as exc:  # malformed HTML: fall back to the flat text
-            log.info("table HTML not parsed: %s", exc)
+    if not html:
+        return "", [], False
+    try:
+        caption, rows, marked = tables.html_rows(html)
+    except (ValueError, TypeError) as exc:  # malformed HTML: the flat text
+        log.info("table HTML not parsed: %s", exc)
+        return "", [], False
+    return caption, tables.spreadsheet_rows(rows) if spreadsheet else rows, marked
+
+
+def _table_text(element, rows: list[list[str]], marked: bool, captions: list[str]) -> str:
+    """A table as a label line and one line per row, each cell with its column header
+    (ragway/tables.py); its flat text where it has no rows. The label: the sheet's name (unless a
+    default "Sheet1"), the captions."""
+    sheet = getattr(element.metadata, "page_name", None) or ""
+    labels = [f"Sheet: {sheet}" if sheet and not _DEFAULT_SHEET.fullmatch(sheet.strip()) else "", *captions]
+    if rows:
+        return tables.table_text(rows, labels, marked)
     return "\n".join(label for label in [*labels, element.text.strip()] if label)

@@ -17,8 +17,10 @@ from ragway.settings import Settings
 # heading (a lone lower-case word, one letter) is neither repeated nor the chunks' title; 6: chunks carry their context
 # (document title or file name, section: metadata.context), BM25-indexed before their text (ragway/records.py);
 # 7: stacked headings ("# A" / "## B" / body) no longer repeat the inner one in front of the first chunk; 8: table
-# rows with their column headers under a label line (caption, sheet name or column names: ragway/tables.py)
-CHUNKING_VERSION = 8
+# rows with their column headers under a label line (caption, sheet name or column names: ragway/tables.py); 9: a
+# sheet's header rows cut off by unstructured head their rows again, title and group header rows, pandas' "\n" and
+# "243.0" in spreadsheet cells, a short line before a table labels it, a slide's title heads its slide
+CHUNKING_VERSION = 9
 
 SEPARATORS = ["\n\n", "\n", "。", "！", "？", ". ", "! ", "? ", "；", "; ", "，", "、", ", ", " ", ""]
 

@@ -138,3 +138,91 @@ def test_filing_tables_join_currency_cells_and_find_their_year():
         "Fee Type | 2021 | 2020",
         "Fee Type: Audit fees | 2021: $265,088 | 2020: $318,285",
         "Fee Type: Net loss | 2021: $(2,208,887) | 2020: $12"]
+
+
+def test_xlsx_header_rows_cut_off_their_rows_head_them_again():
+    # A sheet laid out like a financial report: a title, a unit/period row, a header row with no name
+    # over the row labels and an empty spacer column, multi-line header cells. unstructured returns the
+    # header rows and the figures as two tables; the figures' chunks must still name their columns.
+    rows = [["Revenue and results"], [],
+            ["In millions of CHF", None, None, None, "January–June 2022"],
+            [None, "Sales", "Trading\noperating profit", None, "Depreciation"],
+            ["Zone NA", 12138, 1829, None, -348], ["Nespresso", 3190, 757, None, -143]]
+    texts = chunks("segments.xlsx", xlsx({"Results H1": rows}))
+    [table] = [t for t in texts if "Nespresso" in t]
+    assert "Sheet: Results H1 — In millions of CHF January–June 2022" in table.splitlines()
+    assert "Nespresso | Sales: 3190 | Trading operating profit: 757 | Depreciation: -143" in table.splitlines()
+    assert "Zone NA | Sales: 12138 | Trading operating profit: 1829 | Depreciation: -348" in table.splitlines()
+
+
+def test_spreadsheet_whole_numbers_stay_integers_and_escaped_breaks_are_spaces():
+    # pandas prints an integer column with an empty cell (here its header: an index column) as floats
+    # ("243.0"), and a line break in a cell as "\n".
+    data = xlsx({"Issues": [[None, "title", "score"], [243, "Crash on\nstart", 2.5], [244, "Slow", 1]]})
+    [text] = chunks("issues.xlsx", data)
+    assert "243 | title: Crash on start | score: 2.5" in text.splitlines()
+    assert "244 | title: Slow | score: 1" in text.splitlines()
+    assert "243.0" not in text and "\\n" not in text
+    csv = b"id,name\n7,Ana\n,Bob\n8,Cleo\n"
+    assert "id: 7 | name: Ana" in chunks("people.csv", csv)[0].splitlines()
+
+
+def test_spreadsheet_rows_only_touch_whole_float_columns():
+    rows = [["id", "version", "note"], ["243.0", "2.0", "a\\nb"], ["", "2.5", ""], ["7.0", "3.0", "x"]]
+    assert tables.spreadsheet_rows(rows) == [["id", "version", "note"], ["243", "2.0", "a b"], ["", "2.5", ""],
+                                             ["7", "3.0", "x"]]
+
+
+def test_group_header_row_names_the_columns_below_it():
+    rows = [["", "2023", "", "2022", ""], ["Segment", "Sales", "Profit", "Sales", "Profit"],
+            ["North", "10", "2", "9", "1"]]
+    assert tables.table_text(rows).splitlines()[1] == (
+        "Segment: North | 2023 Sales: 10 | 2023 Profit: 2 | 2022 Sales: 9 | 2022 Profit: 1")
+    # A filing's HTML whose colspans unstructured dropped: "2021" heads one column only, so no groups.
+    rows = [["", "2021", "", "2020"], ["Quarter", "High", "", "Low"], ["Q1", "3", "", "1"]]
+    assert tables.table_text(rows).splitlines()[:2] == ["2021 | 2020", "Quarter | 2021: High | 2020: Low"]
+    # Two rows of names over rows of words and figures: the second is data, not a header.
+    rows = [["Name", "Office"], ["Ana", "Lisbon"], ["Bob", "12"]]
+    assert tables.table_text(rows).splitlines()[1:] == ["Name: Ana | Office: Lisbon", "Name: Bob | Office: 12"]
+
+
+def test_short_line_before_a_table_labels_it():
+    import docx
+
+    doc = docx.Document()
+    doc.add_paragraph("Our offices are listed below, with their managers.")
+    doc.add_paragraph("Regional offices")
+    table = doc.add_table(rows=3, cols=3)
+    for r, row in enumerate(ROWS):
+        for c, value in enumerate(row):
+            table.cell(r, c).text = value
+    out = io.BytesIO()
+    doc.save(out)
+    texts = chunks("offices.docx", out.getvalue())
+    [table_chunk] = [t for t in texts if NORTH in t]
+    assert table_chunk.splitlines()[0] == "Regional offices"
+    assert texts[0] == "Our offices are listed below, with their managers."
+    assert tables.is_label("Simple uniform table") and tables.is_label("Table 2: Units")
+    assert not tables.is_label("The table below shows units.") and not tables.is_label("Units by region:")
+
+
+def test_pptx_slide_title_drawn_after_its_table_heads_it():
+    import pptx
+    from pptx.util import Inches
+
+    deck = pptx.Presentation()
+    first = deck.slides.add_slide(deck.slide_layouts[5])
+    first.shapes.title.text = "Overview"
+    slide = deck.slides.add_slide(deck.slide_layouts[5])
+    slide.shapes.title.text = "This one is kinda backwards, huh?"  # a sentence, but the slide's title
+    table = slide.shapes.add_table(3, 3, Inches(1), Inches(2), Inches(6), Inches(2)).table
+    for r, row in enumerate(ROWS):
+        for c, value in enumerate(row):
+            table.cell(r, c).text = value
+    slide.shapes.title.top = Inches(5)  # below the table: unstructured reads shapes top to bottom
+    out = io.BytesIO()
+    deck.save(out)
+    texts = chunks("deck.pptx", out.getvalue())
+    [table_chunk] = [t for t in texts if NORTH in t]
+    assert table_chunk.splitlines()[0] == "This one is kinda backwards, huh?"
+    assert not any(t.startswith("Overview") and NORTH in t for t in texts)
