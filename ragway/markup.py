@@ -89,6 +89,8 @@ _OPEN_END = (",", ";", ":", "，", "；", "：", "、", "(", "[", "{", "（", "�
 _SENTENCE_END = (".", "!", "?", "。", "！", "？", "…")
 _HYPHENATED_END = re.compile(r"[^\W\d_]-$")  # a word broken at the end of a line
 _QUOTES = "\"'“”‘’«»「」『』"
+_FIGURE = r"[(\[]?[-+−]?[$€£¥]?\d[\d,.]*%?[)\]]?"
+_FIGURES_END = re.compile(rf"(^|\s){_FIGURE}\s+{_FIGURE}$")  # ends with two figures
 MAX_HEADING_CHARS = 150  # a longer "heading" is body text
 MAX_SENTENCE_HEADING_WORDS = 4  # "Other rights." is a heading; "He bowed to the prince." a sentence
 
@@ -139,6 +141,8 @@ def is_heading(text: str, marked: bool = False) -> bool:
         return False  # "suddenly cried a voice.", "b. produce, reproduce, and", "Important points:", "agree-"
     if t.rsplit(" ", 1)[-1] in _MINOR_WORDS:
         return False  # a line wrapped mid-sentence: "... prompted both controversy and"
+    if _FIGURES_END.search(t):
+        return False  # a row of a table in text: "1997–2004 Norwich City 278 (84)", "Q2 3.02 1.72"
     if marked:
         return True
     if t[0] in _QUOTES:

@@ -19,8 +19,9 @@ from ragway.settings import Settings
 # 7: stacked headings ("# A" / "## B" / body) no longer repeat the inner one in front of the first chunk; 8: table
 # rows with their column headers under a label line (caption, sheet name or column names: ragway/tables.py); 9: a
 # sheet's header rows cut off by unstructured head their rows again, title and group header rows, pandas' "\n" and
-# "243.0" in spreadsheet cells, a short line before a table labels it, a slide's title heads its slide
-CHUNKING_VERSION = 9
+# "243.0" in spreadsheet cells, a short line before a table labels it, a slide's title heads its slide; 10: a line
+# ending in two figures ("Norwich City 278 (84)") is a table row, not a heading (ragway/markup.py)
+CHUNKING_VERSION = 10
 
 SEPARATORS = ["\n\n", "\n", "。", "！", "？", ". ", "! ", "? ", "；", "; ", "，", "、", ", ", " ", ""]
 

@@ -226,3 +226,16 @@ def test_pptx_slide_title_drawn_after_its_table_heads_it():
     [table_chunk] = [t for t in texts if NORTH in t]
     assert table_chunk.splitlines()[0] == "This one is kinda backwards, huh?"
     assert not any(t.startswith("Overview") and NORTH in t for t in texts)
+
+
+def test_rows_of_figures_in_a_text_file_stay_under_their_header_line():
+    # An infobox copied into a text file: each row reads like a short title line, but a line that ends
+    # in two figures is a table row, so the rows stay in one section under their header line.
+    text = ("John Smith\n\nJohn Smith is a former footballer who played as a forward for many clubs.\n\n"
+            "Senior career\n\nYears Team Apps (Gls)\n\n1986–1990 Watford 63 (9)\n\n"
+            "1990–1993 Huddersfield Town 142 (50)\n\n1997–2004 Norwich City 278 (84)\n\n"
+            "Early life\n\nSmith was born in Bangor and grew up on the west coast of Wales as a Liverpool fan.\n")
+    sections = loader.load("player.txt", text.encode())
+    [rows] = [s for s in sections if "Norwich City 278 (84)" in s.text]
+    assert "Years Team Apps (Gls)" in rows.text and "Watford 63 (9)" in rows.text
+    assert not any(s.title.endswith("(84)") for s in sections)
