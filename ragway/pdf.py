@@ -8,9 +8,11 @@ without a text layer are handed to OCR when the caller gives one."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from statistics import median
 
+from ragway import tables
 from ragway.errors import DocumentError
 from ragway.lexical import CJK_TEXT_CHAR
 from ragway.records import Section
@@ -62,14 +64,19 @@ def _outline_titles(pdf, pages: int) -> list[str]:
     return titles
 
 
-def paragraphs(text: str) -> str:
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+
+
+def paragraphs(text: str, usual: float | None = None) -> str:
     """A page's lines joined into paragraphs: a line wraps into the next unless it is short (the
-    end of a paragraph) or blank; a hyphen at a wrap is dropped; CJK lines join without a space."""
-    lines = [line.strip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    end of a paragraph; shorter than the page's `usual` line) or blank; a hyphen at a wrap is dropped;
+    CJK lines join without a space."""
+    lines = _lines(text)
     lengths = [len(line) for line in lines if line]
     if not lengths:
         return ""
-    usual = median(lengths)
+    usual = usual or median(lengths)
     out: list[str] = []
     current = ""
     for line in lines:
@@ -95,8 +102,76 @@ def _join(current: str, line: str) -> str:
     return f"{current} {line}"
 
 
+# A table's cell in a text layer: a figure ("57.6", "(1,204)", "-3%", "$12") or an empty cell's dash.
+_FIGURE = re.compile(r"[(\[]?[-+−]?[$€£¥]?\d[\d,.]*%?[)\]]?\*?")
+_DASHES = {"-", "–", "—", "n/a", "N/A"}
+MIN_TABLE_ROWS = 2
+MAX_TABLE_HEADER_CHARS = 100
+
+
+def _figures(line: str) -> int:
+    """How many cells of a table row the line holds after its label (figures and dashes), or 0 when it
+    reads as anything but a row of figures: at least one figure, and cells at least half its words."""
+    words = line.split()
+    cells = [w for w in words[1:] if w in _DASHES or _FIGURE.fullmatch(w)]
+    figures = sum(1 for w in cells if w not in _DASHES)
+    return len(cells) if len(words) >= 3 and figures and len(cells) >= 2 and len(cells) * 2 >= len(words) else 0
+
+
+def _is_table_header(line: str) -> bool:
+    return (len(line.split()) >= 2 and len(line) <= MAX_TABLE_HEADER_CHARS and not _figures(line)
+            and not line.endswith((".", "!", "?", ":", ";", ",", "。")) and not tables.is_caption(line))
+
+
+def _caption(lines: list[str], usual: float) -> str:
+    """The caption paragraph that starts `lines` ("Table 5: ALL questions' cell selection accuracy ..."),
+    up to its first sentence's end, within a label's length; "" when the lines start no caption."""
+    if not lines or not tables.is_caption(lines[0]):
+        return ""
+    first = paragraphs("\n".join(lines[:8]), usual).split("\n\n", 1)[0]
+    sentence = re.match(r".+?[.。](?=\s|$)", first)
+    return (sentence.group(0) if sentence else first)[: tables.MAX_LABEL_CHARS]
+
+
+def page_sections(text: str, page: int, title: str) -> list[Section]:
+    """A page's text as sections: its paragraphs, and each table of figures in it (two or more lines of
+    a label and figures, under a header line or with a caption right above or below) as a table
+    section: a first line naming it (caption and header), then one row per line, so a row is found
+    with its table's caption and never joined into a paragraph."""
+    lines = _lines(text)
+    lengths = [len(line) for line in lines if line]
+    if not lengths:
+        return []
+    usual = median(lengths)
+    out: list[Section] = []
+    start = i = 0
+    while i < len(lines):
+        j = i
+        while j < len(lines) and _figures(lines[j]):
+            j += 1
+        if j - i < MIN_TABLE_ROWS or max(_figures(line) for line in lines[i:j]) < 2:
+            i = max(j, i + 1)
+            continue
+        head = i - 1 if i - 1 >= start and _is_table_header(lines[i - 1]) else i
+        above = head - 1 if head - 1 >= start and tables.is_caption(lines[head - 1]) else head
+        caption = _caption(lines[above:head], usual) or _caption(lines[j:], usual)
+        first = " — ".join(part for part in (caption, lines[head] if head < i else "") if part)
+        if first:
+            out += _text_section(lines[start:above], page, title, usual)
+            out.append(Section(text="\n".join([first, *lines[i:j]]), page=page, title=title, kind="table"))
+            start = j
+        i = j
+    return out + _text_section(lines[start:], page, title, usual)
+
+
+def _text_section(lines: list[str], page: int, title: str, usual: float) -> list[Section]:
+    body = paragraphs("\n".join(lines), usual)
+    return [Section(text=body, page=page, title=title)] if body else []
+
+
 def sections(filename: str, data: bytes, ocr: OcrPages | None = None) -> list[Section]:
-    """One section per page with text (from its text layer, or OCR for pages without one)."""
+    """The sections of each page with text (from its text layer, or OCR for pages without one): its
+    paragraphs, and its tables of figures (`page_sections`)."""
     pdf = _open(filename, data)
     try:
         count = len(pdf)
@@ -109,8 +184,7 @@ def sections(filename: str, data: bytes, ocr: OcrPages | None = None) -> list[Se
         for index, text in ocr(data, imaged).items():
             if len(text.strip()) > len(texts[index].strip()):  # a short text layer beats an empty OCR
                 texts[index] = text
-    out = [Section(text=body, page=i + 1, title=titles[i]) for i, text in enumerate(texts)
-           if (body := paragraphs(text))]
+    out = [section for i, text in enumerate(texts) for section in page_sections(text, i + 1, titles[i])]
     if not out:
         reason = "its pages hold no text, not even by OCR" if ocr else "its pages are scanned images and OCR is off"
         raise DocumentError(filename, f"PDF: no text could be extracted ({reason})")

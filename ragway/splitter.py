@@ -20,8 +20,9 @@ from ragway.settings import Settings
 # rows with their column headers under a label line (caption, sheet name or column names: ragway/tables.py); 9: a
 # sheet's header rows cut off by unstructured head their rows again, title and group header rows, pandas' "\n" and
 # "243.0" in spreadsheet cells, a short line before a table labels it, a slide's title heads its slide; 10: a line
-# ending in two figures ("Norwich City 278 (84)") is a table row, not a heading (ragway/markup.py)
-CHUNKING_VERSION = 10
+# ending in two figures ("Norwich City 278 (84)") is a table row, not a heading (ragway/markup.py); 11: a PDF page's
+# tables of figures are table sections under their caption and header line (ragway/pdf.py)
+CHUNKING_VERSION = 11
 
 SEPARATORS = ["\n\n", "\n", "。", "！", "？", ". ", "! ", "? ", "；", "; ", "，", "、", ", ", " ", ""]
 

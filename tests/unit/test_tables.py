@@ -239,3 +239,41 @@ def test_rows_of_figures_in_a_text_file_stay_under_their_header_line():
     [rows] = [s for s in sections if "Norwich City 278 (84)" in s.text]
     assert "Years Team Apps (Gls)" in rows.text and "Watford 63 (9)" in rows.text
     assert not any(s.title.endswith("(84)") for s in sections)
+
+
+def results_pdf(caption_below: bool) -> bytes:
+    from fpdf import FPDF
+
+    doc = FPDF()
+    doc.add_page()
+    doc.set_font("Helvetica", size=11)
+    doc.multi_cell(0, 6, "We compare the models on the benchmark's development set and report accuracy for "
+                         "each setting of the positional ids. " * 4)
+    lines = ["Model rc-gp c-gp gp", "BaseNet 57.6 47.4 46.4", "BaseNet-SAT 45.2 - -", "WideNet 62.2 61.5 61.7"]
+    caption = "Table 5: Cell selection accuracy of the variants on the development set. rc-gp: row and column ids."
+    for line in ([*lines, caption] if caption_below else [caption, *lines]):
+        doc.cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
+    doc.multi_cell(0, 6, "The wide network is better in every setting, which shows that the ids matter. " * 4)
+    return bytes(doc.output())
+
+
+@pytest.mark.parametrize("caption_below", [True, False])
+def test_pdf_table_of_figures_keeps_its_rows_with_caption_and_header(caption_below):
+    texts = chunks("results.pdf", results_pdf(caption_below))
+    [table] = [t for t in texts if "57.6" in t]
+    assert table.splitlines() == [
+        "Table 5: Cell selection accuracy of the variants on the development set. — Model rc-gp c-gp gp",
+        "BaseNet 57.6 47.4 46.4", "BaseNet-SAT 45.2 - -", "WideNet 62.2 61.5 61.7"]
+    assert any("We compare the models" in t for t in texts) and any("The wide network is better" in t for t in texts)
+
+
+def test_pdf_prose_with_numbers_stays_prose():
+    from ragway import pdf
+
+    text = ("Revenue grew 12 percent in 2023 to 4.5 billion.\nThe board met 6 times.\n"
+            "Sales rose in 2022 and 2023 by 3 and 4 percent.\n")
+    assert [s.kind for s in pdf.page_sections(text, 1, "")] == ["text"]
+    rows = "North 1,200 3.5\nSouth 950 4.1\n"
+    assert [s.kind for s in pdf.page_sections("Our units by region.\nRegion Units Price\n" + rows, 1, "")] == [
+        "text", "table"]  # rows of figures under a header line
+    assert [s.kind for s in pdf.page_sections("Our units by region:\n" + rows, 1, "")] == ["text"]  # no header
