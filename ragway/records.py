@@ -14,7 +14,7 @@ class Section:
     text: str
     page: int = 0
     title: str = ""  # the heading the section sits under ("" if none)
-    kind: str = "text"  # "table": one row per line, cells joined by " | ", the first line its header
+    kind: str = "text"  # "table": its label line first (repeated on every chunk), then one row per line (tables.py)
 
 
 CONTEXT_KEY = "context"  # metadata key: the document and section a chunk belongs to, embedded and indexed with it
