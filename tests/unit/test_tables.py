@@ -42,21 +42,30 @@ def test_xlsx_rows_carry_headers_sheet_name_and_title_row():
     assert second.splitlines() == ["Name | Office", "Name: Ana | Office: Lisbon"]
 
 
-def test_docx_table_keeps_its_heading_and_caption():
+def docx_with_table(before: list[str], after: list[str] = (), heading: str = "") -> bytes:
+    """A .docx: an optional heading, paragraphs, the ROWS table, paragraphs."""
     import docx
 
     doc = docx.Document()
-    doc.add_heading("Quarterly results", 1)
-    doc.add_paragraph("Sales grew in every region.")
-    doc.add_paragraph("Table 1: Units by region")
-    table = doc.add_table(rows=3, cols=3)
+    if heading:
+        doc.add_heading(heading, 1)
+    for text in before:
+        doc.add_paragraph(text)
+    table = doc.add_table(rows=len(ROWS), cols=len(ROWS[0]))
     for r, row in enumerate(ROWS):
         for c, value in enumerate(row):
             table.cell(r, c).text = value
-    doc.add_paragraph("After the table.")
+    for text in after:
+        doc.add_paragraph(text)
     out = io.BytesIO()
     doc.save(out)
-    texts = chunks("results.docx", out.getvalue())
+    return out.getvalue()
+
+
+def test_docx_table_keeps_its_heading_and_caption():
+    data = docx_with_table(["Sales grew in every region.", "Table 1: Units by region"], ["After the table."],
+                           heading="Quarterly results")
+    texts = chunks("results.docx", data)
     [table_chunk] = [t for t in texts if NORTH in t]
     assert table_chunk.splitlines()[:2] == ["Quarterly results", "Table 1: Units by region"]
     assert "Region: South | Quarter: Q3 | Units: 950" in table_chunk
@@ -187,18 +196,8 @@ def test_group_header_row_names_the_columns_below_it():
 
 
 def test_short_line_before_a_table_labels_it():
-    import docx
-
-    doc = docx.Document()
-    doc.add_paragraph("Our offices are listed below, with their managers.")
-    doc.add_paragraph("Regional offices")
-    table = doc.add_table(rows=3, cols=3)
-    for r, row in enumerate(ROWS):
-        for c, value in enumerate(row):
-            table.cell(r, c).text = value
-    out = io.BytesIO()
-    doc.save(out)
-    texts = chunks("offices.docx", out.getvalue())
+    data = docx_with_table(["Our offices are listed below, with their managers.", "Regional offices"])
+    texts = chunks("offices.docx", data)
     [table_chunk] = [t for t in texts if NORTH in t]
     assert table_chunk.splitlines()[0] == "Regional offices"
     assert texts[0] == "Our offices are listed below, with their managers."
