@@ -181,7 +181,7 @@ async def answer_one(generator: Generator, q: Question, hits, passages, gated: b
         checked, seconds, first = grounding.Checked(grounding.NOT_FOUND[language], declined=True), 0.0, None
     else:
         text, seconds, first = await timed_answer(generator, q.text, passages, language)
-        checked = grounding.check(text, [p.hit for p in passages], language, withdraw)
+        checked = grounding.check(text, [p.hit for p in passages], language, withdraw, question=q.text)
     golds = [g for g in q.answers if g.strip()]
     answer = checked.text
     contains = not checked.declined and any(normalise(g, chinese) in normalise(answer, chinese) for g in golds)

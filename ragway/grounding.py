@@ -56,6 +56,12 @@ _NUMBER_WORDS = {
 }
 for _n, _zh in enumerate("零一二三四五六七八九十"):
     _NUMBER_WORDS.setdefault(str(_n), []).append(_zh)
+# An answer may add a word of its own ("The limit is 180 euros, which is found in [1]"); from two on it
+# makes things up. On SQuAD 2.0's tune half no right answer had two, stopwords left out.
+NOVEL_WORDS_LIMIT = 2
+_ENGLISH_WORD = re.compile(r"(?<![^\W_])[A-Za-z]{3,}(?![^\W_])")  # not part of "CYP27B1" or "Besançon"
+_ABOUT_PASSAGES = {"passage", "passages", "document", "documents", "answer", "question", "mentioned", "stated",
+                   "according", "provided", "source", "sources", "text", "context", "found"}
 _QUOTED = re.compile(r"[\"“”「『]([^\"“”「」『』]{3,80})[\"“”」』]")
 # Capitalised words not at a sentence start; runs of them are one name ("New York City").
 _NAME = re.compile(r"(?<![.!?:]\s)(?<!^)\b([A-Z][a-zA-Z]+(?:[ \t]+[A-Z][a-zA-Z]+)*)")
@@ -177,14 +183,40 @@ class Checked:
     withdrawn: bool = False
 
 
-def check(answer: str, hits: list[Hit], language: str, withdraw_unsupported: bool = True) -> Checked:
+def novel_words(answer: str, passages: list[str], question: str) -> list[str]:
+    """The answer's English content words that neither the passages nor the question hold (compared as
+    Snowball stems; function words left out): what the model brought in from elsewhere."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS  # comes with sentence-transformers
+
+    from ragway.lexical import Tokenizer
+
+    tokenizer = Tokenizer(stem=True, stopwords=False)
+    known = set(tokenizer(question + "\n" + "\n".join(passages)))
+    words = [w for w in _ENGLISH_WORD.findall(CITATION_MARK.sub(" ", _PASSAGE_REFERENCE.sub(" ", answer)))
+             if w.lower() not in ENGLISH_STOP_WORDS and w.lower() not in _ABOUT_PASSAGES]
+    novel: list[str] = []
+    for word in words:
+        if not set(tokenizer(word)) & known and word not in novel:
+            novel.append(word)
+    return novel
+
+
+def check(answer: str, hits: list[Hit], language: str, withdraw_unsupported: bool = True,
+          question: str = "") -> Checked:
     """Citations, decline and groundedness of a generated answer over its numbered passages.
-    `withdraw_unsupported`: an answer stating what no passage holds becomes a decline."""
+    `withdraw_unsupported`: an answer stating what no passage holds becomes a decline. With the
+    `question`, an English answer that brings in `NOVEL_WORDS_LIMIT` or more content words found in
+    neither the passages nor the question is unsupported too (the prompt asks for the passages' own
+    words; "The dress code is formal and conservative" from a travel policy)."""
     text = drop_invalid_citations(answer.strip(), len(hits))
     if is_decline(text):
         return Checked(NOT_FOUND[language], declined=True, language=language)
     cited = cited_numbers(text, len(hits))
     support, missing = _support(cited, _holders(claims(text), [h.text for h in hits]), len(hits))
+    if question and language == "en":
+        novel = novel_words(text, [h.text for h in hits], question)
+        if len(novel) >= NOVEL_WORDS_LIMIT:
+            missing = [*missing, *novel]
     if missing and withdraw_unsupported:
         return Checked(NOT_FOUND[language], declined=True, grounded=False, unsupported=missing, language=language,
                        withdrawn=True)

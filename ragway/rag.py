@@ -52,7 +52,7 @@ class Answer:
 
     @classmethod
     def of(cls, reply: Reply, sources: list[Hit], question: str, language: str, withdraw: bool = True) -> Answer:
-        checked = grounding.check(reply.text, sources, language, withdraw)
+        checked = grounding.check(reply.text, sources, language, withdraw, question=question)
         return cls.checked(checked, sources, question, reply.prompt_tokens, reply.completion_tokens)
 
     @classmethod
@@ -162,7 +162,8 @@ class RagService:
             pieces.append(piece)
             yield piece
         sources = [p.hit for p in passages]
-        checked = grounding.check("".join(pieces), sources, language, self.settings.answer_withdraw_unsupported)
+        checked = grounding.check("".join(pieces), sources, language, self.settings.answer_withdraw_unsupported,
+                                  question=context.question)
         for note in (grounding.ungrounded_note(checked.unsupported, checked.language, checked.withdrawn),
                      grounding.sources_note("".join(pieces), checked)):
             if note:

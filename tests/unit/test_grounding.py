@@ -120,3 +120,23 @@ def test_a_streamed_answer_whose_citations_were_corrected_gets_a_sources_note():
 def test_the_models_words_about_passages_are_no_claims():
     assert grounding.claims("Within 30 days, as stated in passage 1 and found in 2 passages [1].") == ["30"]
     assert grounding.check("Within 30 days. This is found in 2 passages.", PASSAGES, "en").grounded
+
+
+def test_an_answer_bringing_in_words_of_its_own_is_unsupported():
+    travel = [hit("Northwind Travel Policy. Travel expenses must be submitted within 30 days of the end of the trip."),
+              hit("Employees book economy class for flights shorter than six hours.")]
+    question = "What is the dress code for the annual gala?"
+    made_up = "The dress code for the annual gala is formal and conservative, as per the Northwind Travel Policy. [1]"
+    checked = grounding.check(made_up, travel, "en", question=question)
+    assert checked.declined and checked.withdrawn and checked.unsupported == ["formal", "conservative"]
+    kept = grounding.check(made_up, travel, "en", withdraw_unsupported=False, question=question)
+    assert not kept.grounded and kept.text.startswith("The dress code")
+    assert grounding.check(made_up, travel, "en").grounded  # without the question there is nothing to compare
+    # One word of the model's own is allowed; the question's words and the passages' (any inflection) are not new.
+    own = grounding.check("Expenses are submitted within 30 days of the trip's end, as required [1].", travel, "en",
+                          question="When are travel expenses due?")
+    assert own.grounded and grounding.novel_words(own.text, [h.text for h in travel], "When due?") == ["required"]
+    assert grounding.novel_words("Gene CYP27B1, named by Besançon [1].", [], "") == ["Gene", "named"]
+    zh = grounding.check("着装要求是正式 [1]。", [hit("差旅费用须在出差结束后 30 天内提交。")], "zh",
+                         question="年会着装要求是什么？")
+    assert zh.grounded  # English answers only: Chinese answers paraphrase more (CMRC) and are not measured yet
