@@ -212,9 +212,10 @@ def check(answer: str, hits: list[Hit], language: str, withdraw_unsupported: boo
     if is_decline(text):
         return Checked(NOT_FOUND[language], declined=True, language=language)
     cited = cited_numbers(text, len(hits))
-    support, missing = _support(cited, _holders(claims(text), [h.text for h in hits]), len(hits))
+    passages = [h.text for h in hits]
+    support, missing = _support(cited, _holders(claims(text), passages), len(hits))
     if question and language == "en":
-        novel = novel_words(text, [h.text for h in hits], question)
+        novel = novel_words(text, passages, question)
         if len(novel) >= NOVEL_WORDS_LIMIT:
             missing = [*missing, *novel]
     if missing and withdraw_unsupported:

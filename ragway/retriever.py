@@ -160,11 +160,7 @@ class Retriever:
               extra_filter: str) -> list[Hit]:
         """BM25's ranking; each hit also gets its cosine from its stored embedding, so a score threshold
         or the answer threshold means the same as in the other modes."""
-        if self.lexical_backend == "milvus":
-            ranked = [(h.chunk_id, h.score) for h in self.store.search_text(tenant, kb, query, top_k,
-                                                                            extra_filter=extra_filter)]
-        else:
-            ranked = [(h.chunk_id, h.score) for h in self._memory_bm25(tenant, kb, query, top_k, extra_filter)]
+        ranked = self._lexical_list(tenant, kb, query, top_k, extra_filter)
         found = self.store.fetch_hits(tenant, kb, [cid for cid, _ in ranked], with_vectors=True,
                                       extra_filter=extra_filter)
         q = np.asarray(vector, dtype=np.float32)
