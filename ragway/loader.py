@@ -74,6 +74,9 @@ MARKED_HEADINGS = {"HTML", "MD", "RST", "ORG", "EPUB", "RTF"}
 
 
 def decode_text(filename: str, data: bytes) -> str:
+    text = _utf16_without_bom(data)
+    if text is not None:
+        return text
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -86,6 +89,20 @@ def decode_text(filename: str, data: bytes) -> str:
                                       f"({', '.join(FALLBACK_ENCODINGS)})")
     log.info("%s decoded as %s", filename, best.encoding)
     return str(best)
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """Latin text in UTF-16 without a byte order mark is valid UTF-8 too, with a NUL after (LE) or
+    before (BE) every letter: read as UTF-16 when NULs fill one of the byte positions."""
+    if len(data) < 4 or len(data) % 2 or data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return None
+    even, odd = data[0::2].count(0), data[1::2].count(0)
+    if max(even, odd) < len(data) // 4 or min(even, odd) > len(data) // 40:
+        return None
+    try:
+        return data.decode("utf-16-be" if even > odd else "utf-16-le")
+    except UnicodeDecodeError:
+        return None
 
 
 IMAGE_TYPES = {"JPG", "PNG", "TIFF", "BMP", "HEIC", "GIF", "WEBP"}

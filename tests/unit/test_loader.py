@@ -45,6 +45,13 @@ def test_chinese_text_in_any_common_encoding(encoding):
     assert section.text == text
 
 
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_latin_text_in_utf16_without_a_byte_order_mark_has_no_nuls(encoding):
+    text = "This is a test document to use for unit tests. It reads as one paragraph."
+    [section] = loader.load("plain.txt", text.encode(encoding))
+    assert section.text == text
+
+
 def test_western_code_page_text_is_decoded():
     text = "Café au lait, naïve façade, crème brûlée for everyone at the offsite."
     [section] = loader.load("menu.txt", text.encode("cp1252"))
