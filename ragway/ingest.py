@@ -18,7 +18,7 @@ from ragway import ids, loader
 from ragway.chunk_index import ChunkIndex
 from ragway.embedder import Embedder
 from ragway.errors import DocumentError
-from ragway.records import CONTEXT_KEY, Chunk, chunk_context, indexed_text
+from ragway.records import CONTEXT_KEY, Chunk, chunk_context, document_name, indexed_text
 from ragway.splitter import Splitter, TextPiece
 from ragway.store import StoredVersion
 from ragway.timing import phase
@@ -89,7 +89,8 @@ class Ingestor:
         if not pieces:
             raise DocumentError(source, "no text could be extracted")
         self._check_size(source, len(pieces))
-        return PreparedDocument(tenant, kb, source, doc_id, digest, pieces, job_id)
+        title = document_name(source, loader.document_title(source, data, sections))
+        return PreparedDocument(tenant, kb, source, doc_id, digest, pieces, job_id, title)
 
     def _check_size(self, source: str, chunks: int) -> None:
         """Before embedding: a document is embedded within one task, so its size is bounded to fit

@@ -5,6 +5,7 @@ caller records it and the rest of the job goes on."""
 
 from __future__ import annotations
 
+import html
 import io
 import logging
 import os
@@ -194,6 +195,31 @@ def load(filename: str, data: bytes) -> list[Section]:
     if not sections and file_type in PICTURE_FOLDERS:
         sections = _picture_sections(filename, file_type, data)
     return sections or _no_text(filename, file_type)
+
+
+_HTML_TITLE = re.compile(rb"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
+_FILE_NAME = re.compile(r"\.(?:html?|xhtml|aspx?|php|pdf|docx?|txt)$", re.IGNORECASE)
+TEXT_SUFFIXES = ("txt", "text", "md", "markdown")
+
+
+def document_title(filename: str, data: bytes, sections: list[Section]) -> str | None:
+    """The title a document gives itself, for its chunks' context: an HTML page's <title> (unless it
+    is a file name), or the first line of a text or Markdown file when it reads as a heading
+    ("Iwan Roberts" above a footballer's infobox). None for other formats: PDF and Office metadata
+    titles are mostly empty or a tool's default ("Word Document", "Binder1.pdf"), and a PDF's first
+    line is as often a running header as its title."""
+    suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    if suffix in ("html", "htm", "xhtml"):
+        found = _HTML_TITLE.search(data[:65536])
+        title = html.unescape(found.group(1).decode("utf-8", "replace")) if found else ""
+        title = " ".join(title.split())
+        return title if title and not _FILE_NAME.search(title) and len(title) <= 200 else None
+    if suffix in TEXT_SUFFIXES and sections:
+        first = next((line for line in sections[0].text.splitlines() if line.strip()), "")
+        first = " ".join(first.lstrip("#").split())
+        table_or_code = " | " in first or (" " not in first and len(first) > 40)
+        return first if markup.is_heading(first) and not table_or_code else None
+    return None
 
 
 def _archive_sections(filename: str, data: bytes) -> list[Section]:

@@ -39,6 +39,15 @@ def document_label(source: str, title: str | None = None) -> str:
     return " ".join(re.sub(r"[_\-]+", " ", stem).split())
 
 
+def document_name(source: str, title: str | None) -> str | None:
+    """A titled document's name in its chunks' context: its title, and its file name unless the title
+    holds it ("Iwan Roberts (norwich city)": the file name often says what the title does not)."""
+    if not title:
+        return None
+    label, title = document_label(source), " ".join(title.split())
+    return title if label.casefold() in title.casefold() else f"{title} ({label})"
+
+
 def chunk_context(source: str, title: str | None, section: str, text: str) -> str:
     """A chunk's context: its document's label and its section heading, each unless the chunk's text
     starts with it already (the splitter starts chunks with their heading), e.g.

@@ -21,8 +21,9 @@ from ragway.settings import Settings
 # sheet's header rows cut off by unstructured head their rows again, title and group header rows, pandas' "\n" and
 # "243.0" in spreadsheet cells, a short line before a table labels it, a slide's title heads its slide; 10: a line
 # ending in two figures ("Norwich City 278 (84)") is a table row, not a heading (ragway/markup.py); 11: a PDF page's
-# tables of figures are table sections under their caption and header line (ragway/pdf.py)
-CHUNKING_VERSION = 11
+# tables of figures are table sections under their caption and header line (ragway/pdf.py); 12: a text file's first
+# line or an HTML page's <title> names its document in the chunk context, beside the file name (loader.document_title)
+CHUNKING_VERSION = 12
 
 SEPARATORS = ["\n\n", "\n", "。", "！", "？", ". ", "! ", "? ", "；", "; ", "，", "、", ", ", " ", ""]
 

@@ -8,12 +8,14 @@ import numpy as np
 import pytest
 from pymilvus import MilvusClient
 
+from ragway import loader
 from ragway.ingest import Ingestor
-from ragway.records import chunk_context, document_label, indexed_text
+from ragway.records import chunk_context, document_label, document_name, indexed_text
 from ragway.retriever import Retriever
 from ragway.settings import Settings
 from ragway.splitter import Splitter
 from ragway.store import INDEXED_TEXT_FIELD, ChunkStore
+from tests import documents as docs
 
 DIM = 16
 REPORT = "reports/zephyr-orchard_quarterly.txt"
@@ -104,3 +106,36 @@ def test_the_context_is_embedded_and_indexed_but_not_shown(kb):
             store.collection, filter=f'source == "{REPORT}"', output_fields=[INDEXED_TEXT_FIELD], limit=1
         )[0]
         assert row[INDEXED_TEXT_FIELD].startswith("zephyr orchard quarterly\nWe shipped")
+
+
+@pytest.mark.parametrize(("name", "data", "title"), [
+    ("norwich-city.txt", b"Iwan Roberts\nPersonal information\n\nSenior career\nNorwich City 278 (84)\n",
+     "Iwan Roberts"),
+    ("notes.md", "# 大模型推理优化策略\n\n量化可以减少显存。\n".encode(), "大模型推理优化策略"),
+    ("page.html", b"<html><head><title>How to Get\n New Ideas</title></head><body><p>Notice.</p></body></html>",
+     "How to Get New Ideas"),
+    ("filing.html", b"<html><head><title>glxz-10k_20211231.htm</title></head><body><p>We sell.</p></body></html>",
+     None),
+    ("story.txt", b"We shipped 1,200 crates of pears in the second quarter, more than ever before.\n", None),
+    ("prices.md", b"| Item | Price |\n|---|---|\n| Tea | 2 EUR |\n", None),
+    ("report.pdf", docs.pdf_bytes("Quarterly report", docs.PDF_FACT), None),
+])
+def test_document_title_is_what_the_document_calls_itself(name, data, title):
+    assert loader.document_title(name, data, loader.load(name, data)) == title
+
+
+def test_a_titled_document_is_named_by_title_and_file_name(tmp_path):
+    assert document_name("people/norwich-city.txt", "Iwan Roberts") == "Iwan Roberts (norwich city)"
+    assert document_name("ideas-page.html", "How to Get New Ideas") == "How to Get New Ideas (ideas page)"
+    assert document_name("ideas.html", "How to Get New Ideas") == "How to Get New Ideas"
+    assert document_name("大模型推理优化策略.md", "大模型推理优化策略") == "大模型推理优化策略"
+    assert document_name("notes.txt", None) is None
+    settings = Settings(collection="unit_title")
+    store = ChunkStore(settings, dim=DIM, client=MilvusClient(str(tmp_path / "lite.db")))
+    store.ensure_collection()
+    data = (b"Iwan Roberts\n\nSenior career\n\nYears Team Apps (Gls)\n\n1997-2004 Norwich City 278 (84)\n\n"
+            b"2004-2005 Gillingham 20 (3)\n")
+    prepared = Ingestor(Splitter(settings), RecordingEmbedder(), store).prepare("t1", "kb", "norwich-city.txt", data)
+    assert prepared.title == "Iwan Roberts (norwich city)"
+    [row_context] = [c for c, p in zip(prepared.contexts, prepared.pieces, strict=True) if "278 (84)" in p.text]
+    assert row_context.startswith("Iwan Roberts (norwich city)")
