@@ -146,6 +146,12 @@ def page_sections(text: str, page: int, title: str) -> list[Section]:
     out: list[Section] = []
     start = i = 0
     while i < len(lines):
+        rows = _captioned_rows(lines, i)
+        if rows > i:
+            out += _text_section(lines[start:i], page, title, usual)
+            out.append(Section(text="\n".join(lines[i:rows]), page=page, title=title, kind="table"))
+            start = i = rows
+            continue
         j = i
         while j < len(lines) and _figures(lines[j]):
             j += 1
@@ -162,6 +168,32 @@ def page_sections(text: str, page: int, title: str) -> list[Section]:
             start = j
         i = j
     return out + _text_section(lines[start:], page, title, usual)
+
+
+# "Table 1: Current layout detection models" / "Table 2." : a caption, not prose about a table ("Table 1 shows")
+_CAPTION_LINE = re.compile(r"^(table|tab\.)\s*\d+[:.]\s+\S", re.IGNORECASE)
+MIN_TEXT_TABLE_ROWS = 3
+
+
+def _captioned_rows(lines: list[str], i: int) -> int:
+    """The end of a table of words under a caption at `i` (rows of names and notes, no figures, which
+    `_figures` does not see: "TableBank [18] F F Table region on modern scientific and business
+    document"): its header and rows are the lines that follow, each starting in upper case and ending on
+    no punctuation, up to the first that does not or that wraps into the next (which then
+    starts in lower case, as prose does). `i` when there are fewer than MIN_TEXT_TABLE_ROWS or any holds
+    figures (`page_sections` reads those)."""
+    if not _CAPTION_LINE.match(lines[i]) or len(lines[i]) > MAX_TABLE_HEADER_CHARS:
+        return i
+    j = i + 1
+    while j < len(lines) and _is_text_row(lines[j]) and not (j + 1 < len(lines) and lines[j + 1][:1].islower()):
+        j += 1
+    rows = lines[i + 1:j]
+    return j if len(rows) >= MIN_TEXT_TABLE_ROWS and not any(_figures(row) >= 2 for row in rows) else i
+
+
+def _is_text_row(line: str) -> bool:
+    return (len(line.split()) >= 2 and len(line) <= MAX_TABLE_HEADER_CHARS and line[:1].isupper()
+            and not line.endswith((".", "!", "?", ":", ";", ",", "。")))
 
 
 def _text_section(lines: list[str], page: int, title: str, usual: float) -> list[Section]:

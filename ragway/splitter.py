@@ -22,8 +22,9 @@ from ragway.settings import Settings
 # "243.0" in spreadsheet cells, a short line before a table labels it, a slide's title heads its slide; 10: a line
 # ending in two figures ("Norwich City 278 (84)") is a table row, not a heading (ragway/markup.py); 11: a PDF page's
 # tables of figures are table sections under their caption and header line (ragway/pdf.py); 12: a text file's first
-# line or an HTML page's <title> names its document in the chunk context, beside the file name (loader.document_title)
-CHUNKING_VERSION = 12
+# line or an HTML page's <title> names its document in the chunk context, beside the file name (loader.document_title);
+# 13: a PDF table of words under a "Table N:" caption is a table section (pdf._captioned_rows)
+CHUNKING_VERSION = 13
 
 SEPARATORS = ["\n\n", "\n", "。", "！", "？", ". ", "! ", "? ", "；", "; ", "，", "、", ", ", " ", ""]
 

@@ -276,3 +276,32 @@ def test_pdf_prose_with_numbers_stays_prose():
     assert [s.kind for s in pdf.page_sections("Our units by region.\nRegion Units Price\n" + rows, 1, "")] == [
         "text", "table"]  # rows of figures under a header line
     assert [s.kind for s in pdf.page_sections("Our units by region:\n" + rows, 1, "")] == ["text"]  # no header
+
+
+def test_pdf_table_of_words_under_its_caption_keeps_its_rows_with_the_caption():
+    from fpdf import FPDF
+
+    doc = FPDF()
+    doc.add_page()
+    doc.set_font("Helvetica", size=11)
+    doc.multi_cell(0, 6, "Each dataset comes with models trained for different needs and document types. " * 4)
+    lines = ["Table 1: Current layout detection models in the model zoo", "Dataset Base Model Large Model Notes",
+             "PubLayNet F / M M Layouts of modern scientific documents", "Newspaper F - Layouts of scanned newspapers",
+             "TableBank F F Table region on modern scientific and business document"]
+    for line in lines:
+        doc.cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
+    doc.multi_cell(0, 6, "For each dataset we train several models of different sizes. " * 4)
+    texts = chunks("zoo.pdf", bytes(doc.output()))
+    [table] = [t for t in texts if "TableBank" in t]
+    assert table.splitlines() == lines
+    assert any("For each dataset we train" in t and "TableBank" not in t for t in texts)
+
+
+def test_prose_about_a_table_is_no_caption():
+    from ragway import pdf
+
+    text = ("Table 1 shows the models of the zoo.\nPubLayNet and PRImA cover documents\nNewspaper covers newspapers\n"
+            "TableBank covers tables\n")
+    assert [s.kind for s in pdf.page_sections(text, 1, "")] == ["text"]
+    wrapped = "Table 2: The datasets\nPubLayNet covers many\nscientific documents and\nTableBank covers tables\n"
+    assert [s.kind for s in pdf.page_sections(wrapped, 1, "")] == ["text"]  # rows wrap into prose
