@@ -468,6 +468,7 @@ def eval_command(
         else:
             console.print("reusing the kept kb (same corpus, chunking and model)")
         ingest_s = time.perf_counter() - started
+        _settle(store)
         chunks = store.count(ev.EVAL_TENANT, kb)
         if ("bm25" in chosen or "hybrid" in chosen) and lexical_backend == "memory":
             t0 = time.perf_counter()
@@ -557,6 +558,7 @@ def _eval_qa(qa: Path, docs: Path | None, split: str, modes: list[str], collecti
             failed = ev.ingest_files(docs, files, settings, embedder, store, kb, _Bar(progress, "files"))
         for rel, reason in failed.items():
             console.print(f"[yellow]not ingested:[/yellow] {rel}: {reason}")
+        _settle(store)
         chunks = store.count(ev.EVAL_TENANT, kb)
         retriever.bm25_index(ev.EVAL_TENANT, kb)
         with Progress(*columns, console=console) as progress:
@@ -618,6 +620,13 @@ def main() -> None:
     except httpx.ConnectError as exc:
         console.print(f"[red]cannot reach the gateway:[/red] {exc} (is the stack up? `ragway stack status`)")
         sys.exit(2)
+
+
+def _settle(store) -> None:
+    """Measure the kb as users search it at rest: flushed, every row in the HNSW index."""
+    with console.status("waiting for Milvus to flush and index the kb"):
+        if not store.settle():
+            console.print("[yellow]the index still lags after 10 min: dense results may differ at rest[/yellow]")
 
 
 def _evaluation_index(collection: str, consistency: str):

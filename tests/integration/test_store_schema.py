@@ -37,3 +37,19 @@ def test_server_keeps_order_descriptions_and_version(store):
     ChunkStore(store.settings, dim=DIM).ensure_collection()
     with pytest.raises(ConfigurationError, match="embeddings"):
         ChunkStore(store.settings, dim=DIM + 1).ensure_collection()
+
+
+def test_settle_flushes_and_waits_until_the_index_covers_every_row(store):
+    import random
+
+    from ragway.records import Chunk
+    from ragway.store import INDEX_NAME
+
+    rnd = random.Random(5)
+    chunks = [Chunk(chunk_id=f"{i:032x}", tenant="t1", kb="kb", doc_id="d" * 32, source="s.txt", page=0,
+                    chunk_index=i, content_hash="h" * 16, text=f"row {i}", created_at=0,
+                    embedding=[rnd.random() for _ in range(DIM)]) for i in range(3000)]
+    store.upsert(chunks)
+    assert store.settle(wait_s=300)
+    info = store.client.describe_index(store.collection, INDEX_NAME)
+    assert int(info["pending_index_rows"]) == 0 and int(info["indexed_rows"]) == 3000
