@@ -208,7 +208,7 @@ def raw_baseline(settings, store: ChunkStore, embedder, queries: list[str], seco
         try:
             vector = embedder.embed_query(queries[i % len(queries)])
             result = store.client.search(settings.collection, data=[vector], limit=5, anns_field="embedding",
-                                         filter=f'tenant == "{TENANT}" and kb == "{KB}"', output_fields=OUTPUT_FIELDS,
+                                         filter=store.kb_filter(TENANT, KB), output_fields=OUTPUT_FIELDS,
                                          search_params={"metric_type": "COSINE", "params": {"ef": settings.search_ef}},
                                          **consistency)
             # pymilvus decodes a result lazily: read the hits, as any caller of a search does.

@@ -310,7 +310,7 @@ class ChunkStore:
 
     def _delete(self, tenant: str, kb: str, extra_filter: str = "", mark: bool = True) -> None:
         with _unavailable_on_error("delete"):
-            self.client.delete(self.collection, filter=self._kb_filter(tenant, kb, extra_filter))
+            self.client.delete(self.collection, filter=self.kb_filter(tenant, kb, extra_filter))
         if mark:
             self._mark_written({(tenant, kb)}, stamped=False)  # 2.3.5 answers deletes with stamp 0
 
@@ -345,7 +345,7 @@ class ChunkStore:
 
     def list_documents(self, tenant: str, kb: str, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
         """One row per document: its first chunk carries the document's fields and chunk count."""
-        expr = self._kb_filter(tenant, kb, "chunk_index == 0")
+        expr = self.kb_filter(tenant, kb, "chunk_index == 0")
         rows = self._read("query", lambda: self.client.query(
             self.collection, filter=expr, limit=limit, offset=offset,
             output_fields=["doc_id", "source", "content_hash", "created_at", "metadata"], consistency_level="Strong"))
@@ -375,7 +375,7 @@ class ChunkStore:
     def count(self, tenant: str, kb: str | None = None, doc_id: str | None = None) -> int:
         doc = filters.equals("doc_id", doc_id) if doc_id is not None else ""
         if kb is not None:
-            return self._count(self._kb_filter(tenant, kb, doc))
+            return self._count(self.kb_filter(tenant, kb, doc))
         return self._count(filters.all_of(filters.equals("tenant", tenant), doc))
 
     def _count(self, expr: str) -> int:
@@ -406,7 +406,7 @@ class ChunkStore:
         by_job = self._count(filters.all_of(doc, 'metadata["job_id"] == ' + filters.quote(job_id)))
         return StoredVersion(digest, expected, present, job_id if by_job == present else "")
 
-    def _kb_filter(self, tenant: str, kb: str, extra_filter: str = "") -> str:
+    def kb_filter(self, tenant: str, kb: str, extra_filter: str = "") -> str:
         """One kb of one tenant, narrowed by `extra_filter` (every read and delete goes through it); the
         partition key's equality comes first, so Milvus reads the kb's partition only."""
         key = filters.equals(SCOPE_FIELD, scope(tenant, kb)) if self.has_scope() else ""
@@ -432,7 +432,7 @@ class ChunkStore:
     def _dense_search(self, tenant: str, kb: str, vector: Sequence[float], top_k: int, extra_filter: str,
                       output_fields: Sequence[str]) -> list[dict[str, Any]]:
         result = self._read("search", lambda: self.client.search(
-            self.collection, data=[list(vector)], limit=top_k, filter=self._kb_filter(tenant, kb, extra_filter),
+            self.collection, data=[list(vector)], limit=top_k, filter=self.kb_filter(tenant, kb, extra_filter),
             output_fields=list(output_fields), anns_field="embedding",
             search_params={"metric_type": "COSINE", "params": {"ef": max(self.settings.search_ef, top_k)}},
             **self.consistency_for(tenant, kb),
@@ -462,7 +462,7 @@ class ChunkStore:
         ids_expr = "chunk_id in [" + ", ".join(filters.quote(c) for c in chunk_ids) + "]"
         fields = [*OUTPUT_FIELDS, "embedding"] if with_vectors else OUTPUT_FIELDS
         rows = self._read("query", lambda: self.client.query(
-            self.collection, filter=self._kb_filter(tenant, kb, filters.all_of(ids_expr, extra_filter)),
+            self.collection, filter=self.kb_filter(tenant, kb, filters.all_of(ids_expr, extra_filter)),
             output_fields=fields, **self.consistency_for(tenant, kb)))
         return {r["chunk_id"]: (self._hit({**r, "distance": 0.0}),
                                 [float(x) for x in r["embedding"]] if with_vectors else None) for r in rows}
@@ -482,7 +482,7 @@ class ChunkStore:
     def iter_rows(self, tenant: str, kb: str, fields: Sequence[str], extra_filter: str = "",
                   batch_size: int = 2000) -> Iterator[dict[str, Any]]:
         """Every row of one kb of one tenant (query_iterator; Strong consistency), `fields` only."""
-        expr = self._kb_filter(tenant, kb, extra_filter)
+        expr = self.kb_filter(tenant, kb, extra_filter)
         with _unavailable_on_error("query"):
             it = self.client.query_iterator(self.collection, batch_size=batch_size, filter=expr,
                                             output_fields=list(fields), consistency_level="Strong")
@@ -495,7 +495,7 @@ class ChunkStore:
     def search_text(self, tenant: str, kb: str, query: str, top_k: int, extra_filter: str = "") -> list[Hit]:
         """Native BM25 (full-text collections on Milvus >= 2.5): score is the BM25 score."""
         result = self._read("search", lambda: self.client.search(
-            self.collection, data=[query], limit=top_k, filter=self._kb_filter(tenant, kb, extra_filter),
+            self.collection, data=[query], limit=top_k, filter=self.kb_filter(tenant, kb, extra_filter),
             output_fields=OUTPUT_FIELDS, anns_field=SPARSE_FIELD, search_params={"metric_type": "BM25"},
             **self.consistency_for(tenant, kb),
         ))
@@ -506,7 +506,7 @@ class ChunkStore:
                              fetch_k: int, fusion: str = "rrf", rrf_k: int = 60, dense_weight: float = 0.5,
                              extra_filter: str = "") -> list[Hit]:
         """Dense + BM25 fused by the server (`hybrid_search`, RRFRanker or WeightedRanker)."""
-        expr = self._kb_filter(tenant, kb, extra_filter)
+        expr = self.kb_filter(tenant, kb, extra_filter)
         ef = max(self.settings.search_ef, fetch_k)
         dense = AnnSearchRequest(data=[list(vector)], anns_field="embedding", limit=fetch_k, expr=expr,
                                  param={"metric_type": "COSINE", "params": {"ef": ef}})

@@ -41,7 +41,7 @@ def test_a_kb_is_its_own_partition_key_and_every_kb_read_names_it(store):
     store.upsert(make_chunks("t1", "kb2", "a.txt", ["gamma"]))
     rows = store.client.query(store.collection, filter='scope == "t1/kb"', output_fields=["tenant", "kb"])
     assert sorted((r["tenant"], r["kb"]) for r in rows) == [("t1", "kb"), ("t1", "kb")]
-    assert store._kb_filter("t1", "kb").startswith('(scope == "t1/kb") and (tenant == "t1") and (kb == "kb")')
+    assert store.kb_filter("t1", "kb").startswith('(scope == "t1/kb") and (tenant == "t1") and (kb == "kb")')
     assert store.count("t1", "kb2") == 1 and store.count("t1") == 3
 
 
