@@ -14,6 +14,7 @@ import * as upload from "./pages/upload.js";
 
 const PAGES = [kbs, upload, documents, chat, search, keys, audit];
 const KB_KEY = "ragway.kb";
+let kbListings = 0; // GET /v1/kbs requests sent (refreshKbs)
 
 const ctx = {
   me: null,
@@ -31,7 +32,12 @@ const ctx = {
     return Boolean(ctx.me) && allows(ctx.me.role, role);
   },
   async refreshKbs() {
-    ctx.kbs = await get("/v1/kbs");
+    // Only the latest listing applies: an older one answering late (a page opened just before a kb was
+    // created) would drop the new kb and reset the selection to the first.
+    const asked = ++kbListings;
+    const kbs = await get("/v1/kbs");
+    if (asked !== kbListings) return ctx.kbs;
+    ctx.kbs = kbs;
     if (!ctx.kbs.some((kb) => kb.name === ctx.kb)) ctx.selectKb(ctx.kbs[0]?.name || "");
     else renderKbSelect();
     return ctx.kbs;
