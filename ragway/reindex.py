@@ -205,7 +205,10 @@ def rebuild(settings: Settings, client: MilvusClient, p: Plan, batch: int = 1000
             raise ReindexError(f"the copy in {target!r} does not match {p.source!r} ({written.rows} of "
                                f"{before.rows} rows): not switched")
         result.copied = written.rows
-        result.index_ready = _wait_for_index(client, target, written.rows, index_wait_s)
+        result.index_ready = writer.settle(index_wait_s)
+        if not result.index_ready:
+            log.warning("index of %s still lags after %.0f s: switching anyway (searches stay exact)",
+                        target, index_wait_s)
         result.previous = _flip(client, p, target, stamp)
     except BaseException:
         if not result.previous:  # not flipped: the half-made collection goes
@@ -276,24 +279,6 @@ def _flip(client: MilvusClient, p: Plan, target: str, stamp: str) -> str:
         raise ReindexError(f"could not create the alias {p.name!r} (did a service create the collection "
                            f"meanwhile?); the old rows are in {kept!r} or {p.name!r}: {exc}") from exc
     return kept
-
-
-def _wait_for_index(client: MilvusClient, target: str, rows: int, wait_s: float) -> bool:
-    """Until the HNSW index covers every row (milvus-lite answers with every index of a full-text
-    collection, ignoring the name asked for: not known there, not waited for)."""
-    deadline = time.monotonic() + wait_s
-    while True:
-        try:
-            info = client.describe_index(target, "embedding_hnsw")
-        except MilvusException:
-            return True
-        if "indexed_rows" not in info or int(info["indexed_rows"]) >= rows:
-            return True
-        if time.monotonic() > deadline:
-            log.warning("index of %s covers %s of %d rows after %.0f s: switching anyway (searches stay exact)",
-                        target, info.get("indexed_rows"), rows, wait_s)
-            return False
-        time.sleep(1.0)
 
 
 def _batches(client: MilvusClient, collection: str, fields: list[str], batch: int) -> Iterator[list[dict]]:
