@@ -183,9 +183,10 @@ class Retriever:
         s = self.settings
         fetch_k = max(s.hybrid_fetch_k, top_k)
         w = self.dense_weight(query)
-        if self.lexical_backend == "milvus" and (s.hybrid_fusion == "weighted" or w == 0.5):
-            # The server fuses (its RRFRanker has no weights: a weighted RRF is fused below instead).
-            return self._hybrid_native(tenant, kb, query, vector, top_k, fetch_k, w, extra_filter)
+        if self.lexical_backend == "milvus" and s.hybrid_fusion == "rrf" and w == 0.5:
+            # Plain RRF is what the server's RRFRanker computes. Its WeightedRanker normalises scores
+            # otherwise (arctan) than the min-max fusion tuned here, so weighted lists are fused below.
+            return self._hybrid_native(tenant, kb, query, vector, top_k, fetch_k, extra_filter)
         dense = self.store.search(tenant, kb, vector, fetch_k, extra_filter=extra_filter)
         lexical = self._lexical_list(tenant, kb, query, fetch_k, extra_filter)
         dense_by_id = {h.chunk_id: h for h in dense}
@@ -214,10 +215,9 @@ class Retriever:
         return hits
 
     def _hybrid_native(self, tenant: str, kb: str, query: str, vector: list[float], top_k: int, fetch_k: int,
-                       dense_weight: float, extra_filter: str) -> list[Hit]:
-        s = self.settings
-        fused_hits = self.store.hybrid_search_native(tenant, kb, query, vector, top_k, fetch_k, s.hybrid_fusion,
-                                                     s.rrf_k, dense_weight, extra_filter)
+                       extra_filter: str) -> list[Hit]:
+        fused_hits = self.store.hybrid_search_native(tenant, kb, query, vector, top_k, fetch_k, self.settings.rrf_k,
+                                                     extra_filter)
         vectors = self.store.fetch_hits(tenant, kb, [h.chunk_id for h in fused_hits], with_vectors=True)
         q = np.asarray(vector, dtype=np.float32)
         return [_with_scores(h, h.score, "hybrid",

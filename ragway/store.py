@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, NamedTuple
 
-from pymilvus import AnnSearchRequest, DataType, Function, FunctionType, MilvusClient, RRFRanker, WeightedRanker
+from pymilvus import AnnSearchRequest, DataType, Function, FunctionType, MilvusClient, RRFRanker
 from pymilvus.client import ts_utils
 from pymilvus.exceptions import MilvusException
 
@@ -503,18 +503,16 @@ class ChunkStore:
         return [self._hit({**h, "distance": abs(float(h["distance"]))}) for h in result[0]]
 
     def hybrid_search_native(self, tenant: str, kb: str, query: str, vector: Sequence[float], top_k: int,
-                             fetch_k: int, fusion: str = "rrf", rrf_k: int = 60, dense_weight: float = 0.5,
-                             extra_filter: str = "") -> list[Hit]:
-        """Dense + BM25 fused by the server (`hybrid_search`, RRFRanker or WeightedRanker)."""
+                             fetch_k: int, rrf_k: int = 60, extra_filter: str = "") -> list[Hit]:
+        """Dense + BM25 fused by the server (`hybrid_search` with plain RRF)."""
         expr = self.kb_filter(tenant, kb, extra_filter)
         ef = max(self.settings.search_ef, fetch_k)
         dense = AnnSearchRequest(data=[list(vector)], anns_field="embedding", limit=fetch_k, expr=expr,
                                  param={"metric_type": "COSINE", "params": {"ef": ef}})
         sparse = AnnSearchRequest(data=[query], anns_field=SPARSE_FIELD, limit=fetch_k, expr=expr,
                                   param={"metric_type": "BM25"})
-        ranker = RRFRanker(rrf_k) if fusion == "rrf" else WeightedRanker(dense_weight, 1.0 - dense_weight)
         result = self._read("hybrid search", lambda: self.client.hybrid_search(
-            self.collection, [dense, sparse], ranker, limit=top_k, output_fields=OUTPUT_FIELDS,
+            self.collection, [dense, sparse], RRFRanker(rrf_k), limit=top_k, output_fields=OUTPUT_FIELDS,
             **self.consistency_for(tenant, kb)))
         return [self._hit(h) for h in result[0]]
 

@@ -117,7 +117,8 @@ def e5_retriever(settings):
 
 
 def test_multilingual_embedder_reads_chinese_queries(e5_retriever):
-    assert e5_retriever.dense_weight("新员工可以休几天假？") == 0.5  # the dense list counts for CJK queries too
+    # The dense list counts for CJK queries too.
+    assert e5_retriever.dense_weight("新员工可以休几天假？") == e5_retriever.settings.hybrid_dense_weight > 0
     # A paraphrase sharing almost no words with the passage: the embedder has to read Chinese.
     assert sources(e5_retriever.retrieve("t1", "modes", "新员工可以休几天假？", 1, mode="dense")) == ["leave.txt"]
     assert sources(e5_retriever.retrieve("t1", "modes", "出差的钱什么时候要报？", 1, mode="dense")) == ["travel.txt"]

@@ -19,7 +19,7 @@ DIM = 4
 def test_the_defaults_are_pinned():
     s = Settings()
     assert s.retrieval_mode == "hybrid" and s.top_k == 5
-    assert s.hybrid_fusion == "rrf" and s.rrf_k == 60 and s.hybrid_fetch_k == 50 and s.hybrid_dense_weight == 0.5
+    assert s.hybrid_fusion == "weighted" and s.hybrid_fetch_k == 50 and s.hybrid_dense_weight == 0.45
     assert s.search_ef == 1024 and not s.embed_chunk_context
 
 
