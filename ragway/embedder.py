@@ -173,14 +173,18 @@ class SentenceTransformerEmbedder:
         self.dim = int(self.model.get_embedding_dimension())
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        if not texts:
-            return []
-        vectors = self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-                                    convert_to_numpy=True, show_progress_bar=False)
-        return vectors.tolist()
+        return self._encode(self.model.encode_document, texts)
 
     def embed_queries(self, texts: Sequence[str]) -> list[list[float]]:
-        return self.embed(texts)  # symmetric models: queries and passages are encoded alike
+        # The model's own "query" / "document" prompts (e5: "query: " / "passage: "); none on symmetric models.
+        return self._encode(self.model.encode_query, texts)
+
+    def _encode(self, encode, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        vectors = encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                         show_progress_bar=False)
+        return vectors.tolist()
 
     def embed_query(self, text: str) -> list[float]:
         return self.embed_queries([text])[0]

@@ -70,6 +70,18 @@ def test_weighted_by_hand():
     assert fused == pytest.approx({"a": 0.3, "b": 0.15, "c": 0.7, "d": 0.0})
 
 
+def test_weighted_fusion_keeps_one_lists_clear_first_where_rrf_drops_it():
+    """Why hybrid fuses scores by default: BM25 finds the one chunk with the question's rare name by
+    a wide margin, the dense list does not hold it, and both lists hold a run of middling chunks."""
+    shared = [f"m{i}" for i in range(10)]
+    dense = [(cid, 0.62 - 0.002 * i) for i, cid in enumerate(shared)] + [(f"d{i}", 0.55) for i in range(40)]
+    bm25 = [("codex", 21.0)] + [(cid, 3.0 - 0.1 * i) for i, cid in enumerate(shared)] + [("x", 1.0)]
+    rrf_top5 = [cid for cid, _ in rrf_fuse([[c for c, _ in dense], [c for c, _ in bm25]], k=60)[:5]]
+    assert "codex" not in rrf_top5  # 1/61 < 2/(60 + r) for every chunk both lists hold
+    defaults = Settings()
+    weights = [defaults.hybrid_dense_weight, 1 - defaults.hybrid_dense_weight]
+    assert weighted_fuse([dense, bm25], weights)[0][0] == "codex"
+
 def test_mmr_by_hand():
     vecs = np.array([[1, 0], [0.999, 0.0447], [0, 1]], dtype=np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
