@@ -196,8 +196,10 @@ class Retriever:
                              weights=[2 * w, 2 * (1 - w)])  # 0.5: plain RRF
         else:
             fused = weighted_fuse([[(h.chunk_id, h.score) for h in dense], lexical], [w, 1.0 - w])
-        # BM25-only chunks: read them (the filter applies here too) with embeddings for their cosine.
-        missing = [cid for cid, _ in fused[: top_k * 2] if cid not in dense_by_id]
+        # BM25-only chunks: read them (the filter applies here too) with embeddings for their cosine;
+        # a filtered search reads a margin, for chunks the filter drops.
+        head = fused[: top_k * 2] if extra_filter else fused[:top_k]
+        missing = [cid for cid, _ in head if cid not in dense_by_id]
         fetched = self.store.fetch_hits(tenant, kb, missing, with_vectors=True, extra_filter=extra_filter)
         q = np.asarray(vector, dtype=np.float32)
         hits: list[Hit] = []
