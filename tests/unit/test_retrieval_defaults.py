@@ -23,6 +23,13 @@ def test_the_defaults_are_pinned():
     assert s.search_ef == 1024 and not s.embed_chunk_context
 
 
+def test_the_answer_threshold_follows_the_embedders_cosines():
+    assert Settings().answer_threshold == 0.2  # all-MiniLM-L6-v2
+    assert Settings(embedding_model="multilingual-e5-small").answer_threshold == 0.8
+    assert Settings(embedding_model="multilingual-e5-small", answer_min_score=0.5).answer_threshold == 0.5
+    assert Settings(embedding_model="/models/bge-small-zh").answer_threshold == 0.2
+
+
 def test_requests_leave_mode_and_top_k_to_the_server(monkeypatch):
     for field in ("mode", "top_k"):
         assert RetrievalParams.model_fields[field].default is None
