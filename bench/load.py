@@ -5,9 +5,12 @@
 Against a knowledge base of 10k chunks (Wikipedia paragraphs from RAGWAY_DATA_DIR, embedded and
 stored once, then reused by later runs):
 
-  raw          query embedding + pymilvus search (same filter, consistency and output fields as the
-               gateway's hits carry; the hits are read), one process, serial;
-               the gateway reads the kb's write stamp per request (ragway/freshness.py), raw once
+  raw          query embedding + through plain pymilvus the Milvus reads the default mode makes for
+               that query (hybrid: a dense search of hybrid_fetch_k, and a read by id of BM25-only
+               chunks where the fused top_k has them; found by running the service's Retriever here
+               untimed), same filter, consistency and output fields; the hits are read; one process,
+               serial. The gateway reads the kb's write stamp per request (ragway/freshness.py), raw
+               once. A second raw row: one dense top_k search, what a bare vector search costs
   /v1/search   1, 8 and 32 concurrent clients through the gateway, each for a fixed time; the
                1-client run alternates with raw in --rounds slices (same queries), and the ratio
                is reported per round; GET /healthz at 1 client shows the bare HTTP cost
@@ -58,6 +61,7 @@ from ragway.records import (
     Section,  # noqa: E402
 )
 from ragway.redis_client import connect  # noqa: E402
+from ragway.retriever import Retriever  # noqa: E402
 from ragway.settings import get_settings  # noqa: E402
 from ragway.splitter import Splitter  # noqa: E402
 from ragway.store import OUTPUT_FIELDS, ChunkStore  # noqa: E402
@@ -198,8 +202,62 @@ def ensure_scale_kb(settings, store: ChunkStore, embedder, target: int = SCALE_C
     return kb, docs
 
 
+class RecordingStore:
+    """The service's store, recording the Milvus reads a retrieval makes (search limits, fetched ids)."""
+
+    def __init__(self, store: ChunkStore):
+        self._store = store
+        self.calls: list[tuple] = []
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+    def search(self, tenant, kb, vector, top_k, extra_filter=""):
+        self.calls.append(("search", top_k))
+        return self._store.search(tenant, kb, vector, top_k, extra_filter=extra_filter)
+
+    def fetch_hits(self, tenant, kb, chunk_ids, with_vectors=False, extra_filter=""):
+        if chunk_ids:
+            self.calls.append(("fetch", list(chunk_ids), with_vectors))
+        return self._store.fetch_hits(tenant, kb, chunk_ids, with_vectors=with_vectors, extra_filter=extra_filter)
+
+
+def default_mode_reads(settings, store: ChunkStore, embedder, queries: list[str]) -> list[list[tuple]]:
+    """Per query, the Milvus reads the gateway's default mode makes for it (found by running the
+    service's Retriever here, untimed), so the raw baseline replays the same Milvus searches."""
+    recorder = RecordingStore(store)
+    retriever = Retriever(settings, embedder, recorder)
+    plans = []
+    for q in queries:
+        recorder.calls = []
+        retriever.retrieve(TENANT, KB, q, settings.top_k, settings.retrieval_mode)
+        plans.append(recorder.calls)
+    return plans
+
+
+def raw_reads(settings, store: ChunkStore, vector: list[float], calls: list[tuple], consistency: dict) -> None:
+    """One query's Milvus reads through plain pymilvus, the hits decoded as any caller does."""
+    kb_filter = store.kb_filter(TENANT, KB)
+    for call in calls:
+        if call[0] == "search":
+            result = store.client.search(settings.collection, data=[vector], limit=call[1], anns_field="embedding",
+                                         filter=kb_filter, output_fields=OUTPUT_FIELDS,
+                                         search_params={"metric_type": "COSINE",
+                                                        "params": {"ef": max(settings.search_ef, call[1])}},
+                                         **consistency)
+            [(hit["distance"], dict(hit["entity"])) for hit in result[0]]
+        else:
+            ids = ", ".join(f'"{c}"' for c in call[1])
+            fields = [*OUTPUT_FIELDS, "embedding"] if call[2] else OUTPUT_FIELDS
+            rows = store.client.query(settings.collection, filter=f"{kb_filter} && chunk_id in [{ids}]",
+                                      output_fields=fields, **consistency)
+            [dict(r) for r in rows]
+
+
 def raw_baseline(settings, store: ChunkStore, embedder, queries: list[str], seconds: float,
-                 first: int = 0) -> tuple[list[float], int]:
+                 first: int = 0, plans: list[list[tuple]] | None = None) -> tuple[list[float], int]:
+    """Query embedding + pymilvus reads, serial: the default mode's own reads (`plans`), or one
+    dense top_k search (`plans` None)."""
     consistency = store.consistency_for(TENANT, KB)  # the gateway's, read once
     latencies, errors, deadline = [], 0, time.monotonic() + seconds
     i = first
@@ -207,12 +265,8 @@ def raw_baseline(settings, store: ChunkStore, embedder, queries: list[str], seco
         start = time.perf_counter()
         try:
             vector = embedder.embed_query(queries[i % len(queries)])
-            result = store.client.search(settings.collection, data=[vector], limit=5, anns_field="embedding",
-                                         filter=store.kb_filter(TENANT, KB), output_fields=OUTPUT_FIELDS,
-                                         search_params={"metric_type": "COSINE", "params": {"ef": settings.search_ef}},
-                                         **consistency)
-            # pymilvus decodes a result lazily: read the hits, as any caller of a search does.
-            [(hit["distance"], dict(hit["entity"])) for hit in result[0]]
+            calls = plans[i % len(queries)] if plans is not None else [("search", settings.top_k)]
+            raw_reads(settings, store, vector, calls, consistency)
             latencies.append(time.perf_counter() - start)
         except Exception:  # counted, not fatal: the table reports errors
             errors += 1
@@ -261,32 +315,42 @@ def search_body(queries: list[str]):
 def one_client_rounds(s, store: ChunkStore, embedder, token: str, queries: list[str], seconds: float,
                       rounds: int) -> list[dict]:
     """Raw and gateway at one client, alternating in `rounds` slices of the run time with the same
-    queries, so a drift of the machine (Milvus compaction, another process) hits both alike.
-    Also the HTTP floor: GET /healthz, no auth, no I/O."""
-    raw, gateway, floor, raw_err, gw_err, floor_err = [], [], [], 0, 0, 0
+    queries, so a drift of the machine (Milvus compaction, another process) hits both alike. Two raw
+    baselines: the default mode's own Milvus reads (the ratio's baseline) and one dense top_k search
+    (what a bare vector search costs). Also the HTTP floor: GET /healthz, no auth, no I/O."""
+    plans = default_mode_reads(s, store, embedder, queries)
+    fetches = sum(any(c[0] == "fetch" for c in p) for p in plans)
+    print(f"default mode {s.retrieval_mode}: per query {plans[0][0][0]} limit {plans[0][0][1]}; "
+          f"{fetches}/{len(plans)} queries also fetch chunks by id", flush=True)
+    raw, dense, gateway, floor = [], [], [], []
+    errs = [0, 0, 0, 0]
     timings: list[str] = []
     ratios = []
     slice_s = seconds / rounds
     for r in range(rounds):
         first = r * 1000
-        lat, err = raw_baseline(s, store, embedder, queries, slice_s, first)
+        lat, err = raw_baseline(s, store, embedder, queries, slice_s, first, plans)
         raw += lat
-        raw_err += err
-        glat, gerr = asyncio.run(drive(f"{s.gateway_url}/v1/search", token, 1, slice_s,
-                                       lambda n, first=first: search_body(queries)(n + first), timings))
+        errs[0] += err
+        dlat, err = raw_baseline(s, store, embedder, queries, slice_s / 2, first)
+        dense += dlat
+        errs[1] += err
+        glat, err = asyncio.run(drive(f"{s.gateway_url}/v1/search", token, 1, slice_s,
+                                      lambda n, first=first: search_body(queries)(n + first), timings))
         gateway += glat
-        gw_err += gerr
+        errs[2] += err
         ratios.append(statistics.median(glat) / statistics.median(lat) if lat and glat else float("nan"))
-        flat, ferr = asyncio.run(drive(f"{s.gateway_url}/healthz", token, 1, min(slice_s, 3.0), None))
+        flat, err = asyncio.run(drive(f"{s.gateway_url}/healthz", token, 1, min(slice_s, 3.0), None))
         floor += flat
-        floor_err += ferr
+        errs[3] += err
         print(f"  round {r + 1}/{rounds}: raw p50 {statistics.median(lat) * 1000:.1f} ms, gateway p50 "
               f"{statistics.median(glat) * 1000:.1f} ms ({ratios[-1]:.2f}x)", flush=True)
-    rows = [summarize("raw: embed + pymilvus search", 1, raw, raw_err, seconds),
-            summarize("gateway /v1/search", 1, gateway, gw_err, seconds),
-            summarize("gateway GET /healthz (HTTP floor)", 1, floor, floor_err, min(slice_s, 3.0) * rounds)]
-    rows[1]["round_ratios"] = [round(x, 2) for x in ratios]
-    rows[1]["server_phases_p50_ms"] = phase_medians(timings)
+    rows = [summarize(f"raw: embed + the {s.retrieval_mode} mode's Milvus reads", 1, raw, errs[0], seconds),
+            summarize(f"raw: embed + one dense top-{s.top_k} search", 1, dense, errs[1], seconds / 2),
+            summarize(f"gateway /v1/search ({s.retrieval_mode})", 1, gateway, errs[2], seconds),
+            summarize("gateway GET /healthz (HTTP floor)", 1, floor, errs[3], min(slice_s, 3.0) * rounds)]
+    rows[2]["round_ratios"] = [round(x, 2) for x in ratios]
+    rows[2]["server_phases_p50_ms"] = phase_medians(timings)
     return rows
 
 
@@ -403,7 +467,6 @@ def in_process_index(s, store: ChunkStore, embedder, kb: str) -> dict:
     import gc
 
     from ragway.lexical import Bm25Index
-    from ragway.retriever import Retriever
 
     retriever = Retriever(s, embedder, store)
     Bm25Index(["x"], ["tokenizer warm-up 年假"], retriever.tokenizer)  # bm25s, the stemmer and jieba loaded
@@ -522,9 +585,9 @@ def main() -> None:
             print(f"  {rows[-1]}", flush=True)
 
     raw_p50 = rows[0]["p50_ms"]
-    print(f"\n1 client, gateway p50 / raw p50 per round: {rows[1]['round_ratios']} "
-          f"(median {statistics.median(rows[1]['round_ratios']):.2f}x)")
-    print(f"1 client, gateway's own phases (Server-Timing, p50 ms): {rows[1]['server_phases_p50_ms']}")
+    print(f"\n1 client, gateway p50 / raw p50 per round: {rows[2]['round_ratios']} "
+          f"(median {statistics.median(rows[2]['round_ratios']):.2f}x)")
+    print(f"1 client, gateway's own phases (Server-Timing, p50 ms): {rows[2]['server_phases_p50_ms']}")
     print("\n| run | clients | requests | errors | req/s | p50 ms | p95 ms | p99 ms | p50 vs raw |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
