@@ -51,6 +51,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import aiohttp  # noqa: E402
 
 from bench.common import paragraphs  # noqa: E402
+from ragway import filters  # noqa: E402
 from ragway.auth import KeyStore, Role  # noqa: E402
 from ragway.embedder import get_embedder  # noqa: E402
 from ragway.freshness import WriteMarks  # noqa: E402
@@ -247,9 +248,9 @@ def raw_reads(settings, store: ChunkStore, vector: list[float], calls: list[tupl
                                          **consistency)
             [(hit["distance"], dict(hit["entity"])) for hit in result[0]]
         else:
-            ids = ", ".join(f'"{c}"' for c in call[1])
+            ids_expr = "chunk_id in [" + ", ".join(filters.quote(c) for c in call[1]) + "]"
             fields = [*OUTPUT_FIELDS, "embedding"] if call[2] else OUTPUT_FIELDS
-            rows = store.client.query(settings.collection, filter=f"{kb_filter} && chunk_id in [{ids}]",
+            rows = store.client.query(settings.collection, filter=store.kb_filter(TENANT, KB, ids_expr),
                                       output_fields=fields, **consistency)
             [dict(r) for r in rows]
 
