@@ -4,7 +4,8 @@ Chinese name and content), watch the job finish, ask and open a citation, search
 switch the language, create and revoke a key and see the page refuse it.
 
 The gateway is a replica of this checkout on its own port (same Redis, Milvus and LLM), so the
-console tested is the one in the working tree. Each page is saved as docs/console-<page>.png."""
+console tested is the one in the working tree. Each page is screenshot; with
+RAGWAY_UPDATE_SCREENSHOTS=1 the shots replace docs/console-<page>.png (otherwise a run leaves the tree clean)."""
 
 from __future__ import annotations
 
@@ -49,6 +50,7 @@ from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
+SHOTS = DOCS if os.environ.get("RAGWAY_UPDATE_SCREENSHOTS") == "1" else Path(tempfile.mkdtemp(prefix="console-shots-"))
 ENGLISH = ("expense-policy.md", "# Expense policy\n\n"
            "Expense reports must be submitted within 45 days of the end of a business trip.\n"
            "Receipts are required for every expense above 25 euros. Reports are approved by the "
@@ -152,13 +154,13 @@ def row_text(driver, css: str, holding: str) -> str:
 
 
 def shot(driver, page: str) -> None:
-    """docs/console-<page>.png, reduced to a 256-colour palette (small files for the repository)."""
+    """console-<page>.png, reduced to a 128-colour palette (small files for the repository)."""
     from PIL import Image
 
     driver.execute_script("window.scrollTo(0, 0)")
     image = Image.open(io.BytesIO(driver.get_screenshot_as_png())).convert("RGB")
-    DOCS.mkdir(exist_ok=True)
-    image.quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(DOCS / f"console-{page}.png", optimize=True)
+    SHOTS.mkdir(exist_ok=True)
+    image.quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(SHOTS / f"console-{page}.png", optimize=True)
 
 
 def go(driver, tab: str) -> None:
