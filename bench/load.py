@@ -203,6 +203,15 @@ def ensure_scale_kb(settings, store: ChunkStore, embedder, target: int = SCALE_C
     return kb, docs
 
 
+class NotReplayable(SystemExit):
+    """A read the raw baseline cannot replay through plain pymilvus searches and queries."""
+
+    def __init__(self, call: str):
+        super().__init__(f"the default mode reads Milvus through ChunkStore.{call} (the server's own BM25, "
+                         "Milvus >= 2.5): the raw baseline replays dense searches and reads by id only; run the "
+                         "latency comparison with RAGWAY_LEXICAL_BACKEND=memory or on the local Milvus 2.3.5")
+
+
 class RecordingStore:
     """The service's store, recording the Milvus reads a retrieval makes (search limits, fetched ids)."""
 
@@ -216,6 +225,12 @@ class RecordingStore:
     def search(self, tenant, kb, vector, top_k, extra_filter=""):
         self.calls.append(("search", top_k))
         return self._store.search(tenant, kb, vector, top_k, extra_filter=extra_filter)
+
+    def search_text(self, *args, **kwargs):
+        raise NotReplayable("search_text")
+
+    def hybrid_search_native(self, *args, **kwargs):
+        raise NotReplayable("hybrid_search_native")
 
     def fetch_hits(self, tenant, kb, chunk_ids, with_vectors=False, extra_filter=""):
         if chunk_ids:
@@ -321,8 +336,10 @@ def one_client_rounds(s, store: ChunkStore, embedder, token: str, queries: list[
     (what a bare vector search costs). Also the HTTP floor: GET /healthz, no auth, no I/O."""
     plans = default_mode_reads(s, store, embedder, queries)
     fetches = sum(any(c[0] == "fetch" for c in p) for p in plans)
-    print(f"default mode {s.retrieval_mode}: per query {plans[0][0][0]} limit {plans[0][0][1]}; "
-          f"{fetches}/{len(plans)} queries also fetch chunks by id", flush=True)
+    limits = sorted({c[1] for p in plans for c in p if c[0] == "search"})
+    searches = sum(c[0] == "search" for p in plans for c in p)
+    print(f"default mode {s.retrieval_mode}: {searches} dense searches for {len(plans)} queries (limit "
+          f"{', '.join(map(str, limits)) or '-'}); {fetches} queries also fetch chunks by id", flush=True)
     raw, dense, gateway, floor = [], [], [], []
     errs = [0, 0, 0, 0]
     timings: list[str] = []
