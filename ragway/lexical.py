@@ -2,7 +2,9 @@
 full-text search (servers before 2.5, e.g. the local 2.3.5).
 
 Tokenizer: text is cut into runs of CJK ideographs and runs of other letters/digits. CJK runs are
-segmented with jieba (its dictionary ships in the package: no download); other runs are lowercased,
+segmented with jieba (its dictionary ships in the package: no download) and, with `cjk_chars`, also
+cut into single characters kept as terms of their own ("#闲"), so a question and a passage that jieba
+segments differently (闲着 / 空闲) still share terms; other runs are lowercased,
 English stopwords dropped and words stemmed with the Snowball English stemmer (PyStemmer).
 Measured with BM25 alone on SciFact's train queries (stemming + stopwords beat plain tokens) and on
 XQuAD-zh / CMRC (jieba precise mode vs search mode): see `ragway eval` numbers in the README.
@@ -37,11 +39,13 @@ _TOKEN_RUNS = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+", re.UNICODE)
 CJK_CHAR = re.compile(rf"[{_CJK}]")  # one CJK ideograph or kana
 CJK_TEXT_CHAR = re.compile(rf"[{_CJK}\u3000-\u303f\uff00-\uffef]")  # ... or CJK/full-width punctuation
 _NON_CJK_WORD = re.compile(rf"[^\W_{_CJK}]+", re.UNICODE)
+CJK_CHAR_TERM = "#"  # marks a single-character term: apart from jieba's one-character words
 # Chinese function words that carry no topic (IDF would discount them too, but they crowd queries).
 ZH_STOPWORDS = frozenset(
     ["的", "了", "是", "在", "和", "与", "及", "或", "也", "都", "而", "就", "被", "把", "对", "为", "以", "于",
      "之", "其", "这", "那", "有", "个", "中", "上", "下", "吗", "呢", "吧", "啊", "什么", "哪", "哪个", "哪些",
      "多少", "几", "谁", "怎么", "如何", "为什么", "何时", "何", "时候"])
+_ZH_STOP_CHARS = frozenset(c for word in ZH_STOPWORDS for c in word)  # "为什么" is no character term either
 
 
 @lru_cache(maxsize=1)
@@ -79,27 +83,29 @@ def _jieba():
 class Tokenizer:
     """Text -> BM25 terms, for documents and queries alike (same function on both sides)."""
 
-    def __init__(self, stem: bool = True, stopwords: bool = True, cjk_mode: str = "search"):
+    def __init__(self, stem: bool = True, stopwords: bool = True, cjk_mode: str = "search", cjk_chars: bool = False):
         if cjk_mode not in ("search", "precise"):
             raise ValueError("cjk_mode is 'search' (jieba.cut_for_search) or 'precise' (jieba.cut)")
-        self.stem, self.stopwords, self.cjk_mode = stem, stopwords, cjk_mode
+        self.stem, self.stopwords, self.cjk_mode, self.cjk_chars = stem, stopwords, cjk_mode, cjk_chars
 
     def __call__(self, text: str) -> list[str]:
         terms: list[str] = []
-        latin: list[str] = []
+        latin: list[int] = []  # positions in terms of the words to stem
         for run in _TOKEN_RUNS.findall(text):
             if CJK_CHAR.match(run):
                 jieba = _jieba()
                 words = jieba.cut_for_search(run) if self.cjk_mode == "search" else jieba.cut(run)
                 terms.extend(w for w in words if w.strip() and not (self.stopwords and w in ZH_STOPWORDS))
+                if self.cjk_chars:
+                    terms.extend(CJK_CHAR_TERM + c for c in run if not (self.stopwords and c in _ZH_STOP_CHARS))
             else:
                 word = run.lower()
                 if not (self.stopwords and word in _english_stopwords()):
-                    latin.append(word)
+                    latin.append(len(terms))
                     terms.append(word)
         if self.stem and latin:
-            stems = iter(_stemmer().stemWords(latin))
-            terms = [next(stems) if not CJK_CHAR.match(t) else t for t in terms]
+            for i, stem in zip(latin, _stemmer().stemWords([terms[i] for i in latin]), strict=True):
+                terms[i] = stem
         return terms
 
     def many(self, texts: Iterable[str]) -> list[list[str]]:

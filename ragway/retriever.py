@@ -107,7 +107,8 @@ class Retriever:
         self.embedder = embedder
         self.store = store
         self.cache = cache or Bm25Cache(settings.bm25_max_kbs)
-        self.tokenizer = Tokenizer(stem=settings.bm25_stem, cjk_mode=settings.bm25_cjk_mode)
+        self.tokenizer = Tokenizer(stem=settings.bm25_stem, cjk_mode=settings.bm25_cjk_mode,
+                                   cjk_chars=settings.bm25_cjk_chars)
         self._checked: dict[tuple[str, str, str], tuple[float, str]] = {}
         self._lock = threading.Lock()
 

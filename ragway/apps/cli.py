@@ -499,6 +499,7 @@ def eval_command(
                   "chunk_size": s.chunk_size,
                   "chunk_overlap": s.chunk_overlap, "depth": depth, "lexical_backend": lexical_backend,
                   "bm25_k1": s.bm25_k1, "bm25_b": s.bm25_b, "bm25_stem": s.bm25_stem, "bm25_cjk_mode": s.bm25_cjk_mode,
+                  "bm25_cjk_chars": s.bm25_cjk_chars,
                   "hybrid_fusion": s.hybrid_fusion, "rrf_k": s.rrf_k, "hybrid_dense_weight": s.hybrid_dense_weight,
                   "hybrid_dense_weight_cjk": s.cjk_dense_weight,
                   "hybrid_fetch_k": s.hybrid_fetch_k, "mmr_fetch_k": s.mmr_fetch_k, "mmr_lambda": s.mmr_lambda,

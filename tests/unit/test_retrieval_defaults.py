@@ -21,6 +21,7 @@ def test_the_defaults_are_pinned():
     assert s.retrieval_mode == "hybrid" and s.top_k == 5
     assert s.hybrid_fusion == "weighted" and s.hybrid_fetch_k == 50 and s.hybrid_dense_weight == 0.45
     assert s.search_ef == 1024 and not s.embed_chunk_context
+    assert s.bm25_cjk_mode == "search" and not s.bm25_cjk_chars
 
 
 def test_the_answer_threshold_follows_the_embedders_cosines():

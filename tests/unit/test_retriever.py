@@ -100,6 +100,20 @@ def test_tokenizer_english_and_chinese():
     assert tok("NFL联赛ZX-417") == ["nfl", "联赛", "zx", "417"]
 
 
+def test_cjk_characters_are_terms_too_so_differently_cut_words_still_match():
+    chars = Tokenizer(cjk_chars=True)
+    terms = chars("为什么 GPU 会闲着？")
+    assert "闲着" in terms and "#闲" in terms and "gpu" in terms
+    assert "#什" not in terms and "#为" not in terms  # no character terms from function words
+    assert "#闲" not in Tokenizer()("为什么 GPU 会闲着？")
+    # jieba cuts 闲着 and 空闲 into different words: only the shared character links them.
+    texts = ["解码期间处于空闲状态", "设备一直处于忙碌状态", "年假十五天"]
+    assert Bm25Index(["a", "b", "c"], texts, Tokenizer()).search("它为什么闲着？", 3) == []
+    assert [h.chunk_id for h in Bm25Index(["a", "b", "c"], texts, chars).search("它为什么闲着？", 3)] == ["a"]
+    # English is untouched, stems included.
+    assert chars("The kinases are regulating fins") == ["kinas", "regul", "fin"]
+
+
 def test_cjk_share():
     assert cjk_share("黑豹队的防守只丢了308分") == pytest.approx(10 / 11)  # 10 ideographs, one number
     assert cjk_share("What is ZX-417?") == 0.0
