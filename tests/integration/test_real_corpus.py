@@ -31,6 +31,7 @@ def expected_names(docs) -> list[str]:
     return sorted(names)
 
 
+@pytest.mark.timeout(3900)  # above the ingest command's own 3600 s: the suite's 1500 s would cut it short
 def test_whole_shared_corpus_in_one_job(settings, client, tmp_path):
     docs = require("docs")
     kb = new_kb(client, "corpus")
