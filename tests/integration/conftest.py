@@ -78,6 +78,22 @@ def milvus(settings) -> MilvusClient:
     return MilvusClient(uri=settings.milvus_uri)
 
 
+@pytest.fixture(autouse=True)
+def no_job_outlives_its_test(request):
+    """Jobs a test started and left unfinished (it failed or timed out mid-wait) are cancelled after it, so
+    they do not hold the shared worker while the next tests' jobs wait in the queue."""
+    if "client" not in request.fixturenames:
+        yield
+        return
+    client = request.getfixturevalue("client")
+    before = {job["job_id"] for job in client.jobs(limit=100)}
+    yield
+    for job in client.jobs(limit=100):
+        if job["job_id"] not in before and job["status"] in ("queued", "running"):
+            with contextlib.suppress(httpx.HTTPError):
+                client.cancel(job["job_id"])
+
+
 def new_kb(client: GatewayClient, prefix: str = "it") -> str:
     """A new, empty knowledge base (the client must be an admin)."""
     name = f"{prefix}-{uuid.uuid4().hex[:8]}"
