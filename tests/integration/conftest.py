@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -142,3 +145,28 @@ def extra_gateway(settings, port: int, **overrides: str):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def extra_worker(queue: str, **overrides: str) -> Iterator[None]:
+    """An ingest worker of its own on `queue`, with setting overrides; the shared one is left alone."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "RAGWAY_INGEST_QUEUE": queue,
+           **{f"RAGWAY_{k.upper()}": v for k, v in overrides.items()}}
+    proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "ingest_worker.app", "worker", "--loglevel",
+                             "WARNING", "-Q", queue, "--concurrency", "1", "-n", f"{queue}@%h"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        yield
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)

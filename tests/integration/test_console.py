@@ -5,7 +5,8 @@ switch the language, create and revoke a key and see the page refuse it.
 
 The gateway is a replica of this checkout on its own port (same Redis, Milvus and LLM), so the
 console tested is the one in the working tree. Each page is screenshot; with
-RAGWAY_UPDATE_SCREENSHOTS=1 the shots replace docs/console-<page>.png (otherwise a run leaves the tree clean)."""
+RAGWAY_UPDATE_SCREENSHOTS=1 the shots replace docs/console-<page>.png (otherwise they go to
+<tmp>/ragway-console-shots, and a run leaves the tree clean)."""
 
 from __future__ import annotations
 
@@ -50,7 +51,8 @@ from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-SHOTS = DOCS if os.environ.get("RAGWAY_UPDATE_SCREENSHOTS") == "1" else Path(tempfile.mkdtemp(prefix="console-shots-"))
+UPDATE_SHOTS = os.environ.get("RAGWAY_UPDATE_SCREENSHOTS") == "1"
+SHOTS = DOCS if UPDATE_SHOTS else Path(tempfile.gettempdir()) / "ragway-console-shots"
 ENGLISH = ("expense-policy.md", "# Expense policy\n\n"
            "Expense reports must be submitted within 45 days of the end of a business trip.\n"
            "Receipts are required for every expense above 25 euros. Reports are approved by the "
@@ -159,7 +161,7 @@ def shot(driver, page: str) -> None:
 
     driver.execute_script("window.scrollTo(0, 0)")
     image = Image.open(io.BytesIO(driver.get_screenshot_as_png())).convert("RGB")
-    SHOTS.mkdir(exist_ok=True)
+    SHOTS.mkdir(exist_ok=True)  # the temporary folder only once a page is shot
     image.quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(SHOTS / f"console-{page}.png", optimize=True)
 
 

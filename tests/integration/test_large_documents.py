@@ -3,22 +3,15 @@ whole and found unchanged; one over RAGWAY_MAX_DOCUMENT_CHUNKS fails before it i
 
 from __future__ import annotations
 
-import contextlib
-import os
 import random
-import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
 from ragway import ids
 from ragway.apps.client import GatewayClient
-from tests.integration.conftest import count_chunks, extra_gateway, new_kb, wait_for_job
+from tests.integration.conftest import count_chunks, extra_gateway, extra_worker, free_port, new_kb, wait_for_job
 
 SUBJECTS = ["The warehouse", "Our auditor", "The night shift", "A field engineer", "The finance team",
             "The depot in Leeds", "Each supplier", "The review board", "The harbour office", "A new hire"]
@@ -66,31 +59,6 @@ def test_a_document_of_more_than_16384_chunks_is_stored_whole_and_then_skipped(s
     assert count_chunks(milvus, settings, kb, doc_id) == chunks
     client.delete_document(kb, doc_id)  # a delete by expression of more rows than a query returns
     assert count_chunks(milvus, settings, kb, doc_id) == 0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def extra_worker(queue: str, **overrides: str) -> Iterator[None]:
-    """An ingest worker of its own on `queue`, with setting overrides; the shared one is left alone."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "RAGWAY_INGEST_QUEUE": queue,
-           **{f"RAGWAY_{k.upper()}": v for k, v in overrides.items()}}
-    proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "ingest_worker.app", "worker", "--loglevel",
-                             "WARNING", "-Q", queue, "--concurrency", "1", "-n", f"{queue}@%h"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        yield
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
 
 
 def test_a_document_over_the_chunk_limit_fails_with_the_count_and_the_limit(settings, client, milvus, tmp_path):
