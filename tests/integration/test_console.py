@@ -14,7 +14,6 @@ import contextlib
 import io
 import os
 import shutil
-import socket
 import tempfile
 import uuid
 import zipfile
@@ -26,7 +25,7 @@ import pytest
 from ragway.apps.client import GatewayClient, GatewayError
 from ragway.auth import Role
 from ragway.settings import get_settings
-from tests.integration.conftest import extra_gateway, wait_for_job
+from tests.integration.conftest import extra_gateway, free_port, wait_for_job
 
 pytestmark = pytest.mark.stack
 
@@ -63,15 +62,9 @@ CHINESE = ("员工手册.txt", "员工手册\n\n"
 LLM_TIMEOUT_S = 600  # two cores, shared: an answer can take minutes
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def console(stack, settings):
-    with extra_gateway(settings, _free_port()) as url:
+    with extra_gateway(settings, free_port()) as url:
         yield f"{url}/ui/"
 
 
