@@ -258,7 +258,7 @@ def raw_reads(settings, store: ChunkStore, vector: list[float], calls: list[tupl
         if call[0] == "search":
             result = store.client.search(settings.collection, data=[vector], limit=call[1], anns_field="embedding",
                                          filter=kb_filter, output_fields=OUTPUT_FIELDS,
-                                         search_params={"metric_type": "COSINE",
+                                         search_params={"metric_type": store.metric,
                                                         "params": {"ef": max(settings.search_ef, call[1])}},
                                          **consistency)
             [(hit["distance"], dict(hit["entity"])) for hit in result[0]]

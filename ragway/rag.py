@@ -116,7 +116,8 @@ class RagService:
         return bool(hits) and self._embedder_reads(question) and max(cosine_of(h) for h in hits) < threshold
 
     def _embedder_reads(self, question: str) -> bool:
-        english_only = self.settings.embedding_model_id == BUNDLED_EMBEDDING_MODEL
+        # The paired CJK model's cosines are not used here: a chunk without CJK text has none (0).
+        english_only = self.settings.main_embedding_model_id == BUNDLED_EMBEDDING_MODEL
         return not (english_only and grounding.language_of(question) == "zh")
 
     def ask(self, tenant: str, kb: str, question: str, options: RetrievalOptions) -> Answer:

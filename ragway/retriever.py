@@ -145,6 +145,11 @@ class Retriever:
         return self._hybrid(tenant, kb, query, vector, top_k, extra_filter)
 
     # --- modes -----------------------------------------------------------------------------------
+    def _dense(self, tenant: str, kb: str, vector: list[float], top_k: int, extra_filter: str) -> list[Hit]:
+        """Nearest chunks with a positive score, for fusion: a CJK query scores 0 on a chunk without a CJK
+        half (embedder.PairedEmbedder), and such a chunk must not enter the fused list as a dense hit."""
+        return [h for h in self.store.search(tenant, kb, vector, top_k, extra_filter=extra_filter) if h.score > 0]
+
     def _mmr(self, tenant: str, kb: str, vector: list[float], top_k: int, extra_filter: str) -> list[Hit]:
         candidates = self.store.search_with_vectors(tenant, kb, vector, max(self.settings.mmr_fetch_k, top_k),
                                                     extra_filter=extra_filter)
@@ -188,7 +193,7 @@ class Retriever:
             # Plain RRF is what the server's RRFRanker computes. Its WeightedRanker normalises scores
             # otherwise (arctan) than the min-max fusion tuned here, so weighted lists are fused below.
             return self._hybrid_native(tenant, kb, query, vector, top_k, fetch_k, extra_filter)
-        dense = self.store.search(tenant, kb, vector, fetch_k, extra_filter=extra_filter)
+        dense = self._dense(tenant, kb, vector, fetch_k, extra_filter)
         lexical = self._lexical_list(tenant, kb, query, fetch_k, extra_filter)
         dense_by_id = {h.chunk_id: h for h in dense}
         bm25_by_id = dict(lexical)

