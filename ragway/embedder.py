@@ -290,11 +290,11 @@ class PairedEmbedder:
         self.main, self.cjk = main, cjk
         self.dim = main.dim + cjk.dim
         self.model_name = f"{main.model_name} + {cjk.model_name} (CJK)"
-        self.min_chunk_share, self.query_share = CJK_CHUNK_SHARE, settings.cjk_query_share
+        self.settings = settings
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         main = self.main.embed(texts)
-        cjk_rows = [i for i, text in enumerate(texts) if cjk_share(text) >= self.min_chunk_share]
+        cjk_rows = [i for i, text in enumerate(texts) if cjk_share(text) >= CJK_CHUNK_SHARE]
         cjk = dict(zip(cjk_rows, self.cjk.embed([texts[i] for i in cjk_rows]), strict=True))
         zeros = [0.0] * self.cjk.dim
         return [vector + cjk.get(i, zeros) for i, vector in enumerate(main)]
@@ -303,12 +303,9 @@ class PairedEmbedder:
         return [self.embed_query(text) for text in texts]
 
     def embed_query(self, text: str) -> list[float]:
-        if self.is_cjk_query(text):
+        if self.settings.is_cjk_query(text):
             return [0.0] * self.main.dim + self.cjk.embed_query(text)
         return self.main.embed_query(text) + [0.0] * self.cjk.dim
-
-    def is_cjk_query(self, text: str) -> bool:
-        return cjk_share(text) >= self.query_share
 
 
 _loaded: dict[tuple[str, str], Embedder] = {}

@@ -44,7 +44,7 @@ from ragway import timing
 from ragway.chunk_index import ChunkIndex
 from ragway.embedder import Embedder
 from ragway.errors import InvalidRequest
-from ragway.lexical import Bm25Cache, Bm25Index, LexicalHit, Tokenizer, cjk_share
+from ragway.lexical import Bm25Cache, Bm25Index, LexicalHit, Tokenizer
 from ragway.records import Hit, indexed_text
 from ragway.settings import RetrievalMode, Settings
 
@@ -182,7 +182,7 @@ class Retriever:
         """The dense list's hybrid weight for this query: lower for CJK queries when the embedder
         does not read them (`hybrid_dense_weight_cjk`)."""
         s = self.settings
-        return s.cjk_dense_weight if cjk_share(query) >= s.cjk_query_share else s.hybrid_dense_weight
+        return s.cjk_dense_weight if s.is_cjk_query(query) else s.hybrid_dense_weight
 
     def _hybrid(self, tenant: str, kb: str, query: str, vector: list[float], top_k: int,
                 extra_filter: str) -> list[Hit]:

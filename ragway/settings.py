@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ragway.lexical import cjk_share
 from ragway.redis_auth import client_url
 
 ConsistencyLevel = Literal["LastWrite", "Strong", "Bounded", "Session", "Eventually"]
@@ -320,6 +321,11 @@ class Settings(BaseSettings):
         if not self.pairs_cjk_embedder:
             return self.main_embedding_model_id
         return f"{self.main_embedding_model_id}+cjk:{Path(self.cjk_embedding_model).name}"
+
+    def is_cjk_query(self, text: str) -> bool:
+        """Whether a query counts as written in CJK script (`cjk_query_share`): it is then embedded by the
+        CJK model where one is paired, and its dense list weighs `cjk_dense_weight` in hybrid."""
+        return cjk_share(text) >= self.cjk_query_share
 
     @property
     def reads_cjk_queries(self) -> bool:
