@@ -25,7 +25,8 @@ import pytest
 from ragway.apps.client import GatewayClient, GatewayError
 from ragway.auth import Role
 from ragway.settings import get_settings
-from tests.integration.conftest import extra_gateway, free_port, wait_for_job
+from tests.integration.conftest import extra_gateway, wait_for_job
+from tests.ports import free_port
 
 pytestmark = pytest.mark.stack
 

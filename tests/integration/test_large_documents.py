@@ -11,7 +11,8 @@ import pytest
 
 from ragway import ids
 from ragway.apps.client import GatewayClient
-from tests.integration.conftest import count_chunks, extra_gateway, extra_worker, free_port, new_kb, wait_for_job
+from tests.integration.conftest import count_chunks, extra_gateway, extra_worker, new_kb, wait_for_job
+from tests.ports import free_port
 
 SUBJECTS = ["The warehouse", "Our auditor", "The night shift", "A field engineer", "The finance team",
             "The depot in Leeds", "Each supplier", "The review board", "The harbour office", "A new hire"]

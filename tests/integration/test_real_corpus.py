@@ -13,7 +13,8 @@ import pytest
 
 from ragway.sources import expand_archive, is_archive, walk
 from tests.data import require
-from tests.integration.conftest import extra_gateway, extra_worker, free_port, new_kb
+from tests.integration.conftest import extra_gateway, extra_worker, new_kb
+from tests.ports import free_port
 
 pytestmark = pytest.mark.bigcorpus
 

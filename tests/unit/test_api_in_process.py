@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator
@@ -25,6 +24,7 @@ from ragway.auth import Role
 from ragway.generator import Reply
 from ragway.records import Chunk
 from ragway.settings import get_settings
+from tests.ports import free_port
 
 DIM = 32
 
@@ -83,11 +83,6 @@ class InProcessServices(Services):
     def generator(self):
         return QuotingGenerator()
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

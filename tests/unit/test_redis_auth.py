@@ -5,7 +5,6 @@ whose Redis runs without a password. Real redis-server processes on free loopbac
 from __future__ import annotations
 
 import os
-import socket
 import stat
 import subprocess
 import threading
@@ -21,6 +20,7 @@ from ragway.apps import stack as stack_module
 from ragway.apps.stack import Stack, _start_time, redis_server_binary, service_argv
 from ragway.redis_auth import ensure_secret, password_file, read_secret, url_password, with_password, without_password
 from ragway.settings import Settings
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,11 +34,6 @@ def no_ragway_env(monkeypatch):
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def local_settings(state: Path, port: int = 6379, **values) -> Settings:
