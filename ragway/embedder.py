@@ -213,11 +213,15 @@ class SentenceTransformerEmbedder:
         folder = ensure_embedding_model(settings)
         self.model_name = str(folder)
         self.batch_size = settings.embedding_batch_size
+        # transformers 4.57.3+ mistakes any local folder saved by 4.57.x for a Mistral tokenizer and warns
+        # "incorrect regex pattern" (our ONNX exports are such folders); these models are not Mistral's.
+        processor_kwargs = {"fix_mistral_regex": False}
         if settings.embedding_backend == "onnx-int8":
             self.model = SentenceTransformer(self.model_name, device="cpu", backend="onnx",
-                                             model_kwargs=_onnx_model_kwargs(settings.encoding_threads))
+                                             model_kwargs=_onnx_model_kwargs(settings.encoding_threads),
+                                             processor_kwargs=processor_kwargs)
         else:
-            self.model = SentenceTransformer(self.model_name, device="cpu")
+            self.model = SentenceTransformer(self.model_name, device="cpu", processor_kwargs=processor_kwargs)
         self.dim = int(self.model.get_embedding_dimension())
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
