@@ -16,6 +16,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from ragway.lexical import CJK_TEXT_CHAR
 from ragway.records import Hit
 
 NOT_FOUND = {
@@ -42,6 +43,7 @@ _DECLINE = re.compile(
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _WORD = re.compile(r"[^\W\d_]+")
 CITATION_MARK = re.compile(r"\[(\d{1,3})\]")
+_LONE_MARKS = re.compile(r"[ \t]*\n\s*((?:\[\d{1,3}\])+)[ \t]*(?=\n|$)")
 # The model's words about the passages themselves ("as stated in passage 2", "found in 2 passages").
 _PASSAGE_REFERENCE = re.compile(
     r"\b(passages?|paragraphs?)\s+\d+|\b\d+\s+(passages|paragraphs)\b|第\s*\d+\s*段|段落\s*\d+", re.IGNORECASE)
@@ -100,6 +102,17 @@ def cited_numbers(answer: str, passages: int) -> list[int]:
 
 def drop_invalid_citations(answer: str, passages: int) -> str:
     return CITATION_MARK.sub(lambda m: m.group(0) if 1 <= int(m.group(1)) <= passages else "", answer)
+
+
+def attach_lone_marks(answer: str) -> str:
+    """Citation marks the model wrote on a line of their own ("...二十五天。\n\n[1]") join the text
+    before them, as readers expect: after a space in English, directly after CJK text."""
+    def join(m: re.Match) -> str:
+        before = answer[:m.start()]
+        gap = "" if before and CJK_TEXT_CHAR.match(before[-1]) else " "
+        return gap + m.group(1)
+
+    return _LONE_MARKS.sub(join, answer)
 
 
 def _normal(text: str) -> str:
@@ -208,7 +221,7 @@ def check(answer: str, hits: list[Hit], language: str, withdraw_unsupported: boo
     `question`, an English answer that brings in `NOVEL_WORDS_LIMIT` or more content words found in
     neither the passages nor the question is unsupported too (the prompt asks for the passages' own
     words; "The dress code is formal and conservative" from a travel policy)."""
-    text = drop_invalid_citations(answer.strip(), len(hits))
+    text = attach_lone_marks(drop_invalid_citations(answer.strip(), len(hits)))
     if is_decline(text):
         return Checked(NOT_FOUND[language], declined=True, language=language)
     cited = cited_numbers(text, len(hits))

@@ -140,3 +140,13 @@ def test_an_answer_bringing_in_words_of_its_own_is_unsupported():
     zh = grounding.check("着装要求是正式 [1]。", [hit("差旅费用须在出差结束后 30 天内提交。")], "zh",
                          question="年会着装要求是什么？")
     assert zh.grounded  # English answers only: Chinese answers paraphrase more (CMRC) and are not measured yet
+
+
+def test_a_mark_on_a_line_of_its_own_joins_the_sentence_it_cites():
+    zh = grounding.check("出差结束后30天内提交报销。\n\n[3]", PASSAGES, "zh")
+    assert zh.text == "出差结束后30天内提交报销。[3]" and zh.citations == [3]
+    en = grounding.check("Expenses are due within 30 days.\n[1]", PASSAGES, "en")
+    assert en.text == "Expenses are due within 30 days. [1]"
+    listed = "Two rules:\n- within 30 days [1]\n- with receipts\n[1]"
+    assert grounding.check(listed, PASSAGES, "en").text == "Two rules:\n- within 30 days [1]\n- with receipts [1]"
+    assert grounding.attach_lone_marks("Due in 30 days [1].\nReceipts too.") == "Due in 30 days [1].\nReceipts too."
