@@ -108,9 +108,8 @@ def attach_lone_marks(answer: str) -> str:
     """Citation marks the model wrote on a line of their own ("...二十五天。\n\n[1]") join the text
     before them, as readers expect: after a space in English, directly after CJK text."""
     def join(m: re.Match) -> str:
-        before = answer[:m.start()]
-        gap = "" if before and CJK_TEXT_CHAR.match(before[-1]) else " "
-        return gap + m.group(1)
+        after_cjk = m.start() > 0 and CJK_TEXT_CHAR.match(answer[m.start() - 1])
+        return ("" if after_cjk else " ") + m.group(1)
 
     return _LONE_MARKS.sub(join, answer)
 
