@@ -43,7 +43,7 @@ _DECLINE = re.compile(
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _WORD = re.compile(r"[^\W\d_]+")
 CITATION_MARK = re.compile(r"\[(\d{1,3})\]")
-_LONE_MARKS = re.compile(r"[ \t]*\n\s*((?:\[\d{1,3}\])+)[ \t]*(?=\n|$)")
+_LONE_MARKS = re.compile(rf"[ \t]*\n\s*((?:{CITATION_MARK.pattern})+)[ \t]*(?=\n|$)")  # marks alone on a line
 # The model's words about the passages themselves ("as stated in passage 2", "found in 2 passages").
 _PASSAGE_REFERENCE = re.compile(
     r"\b(passages?|paragraphs?)\s+\d+|\b\d+\s+(passages|paragraphs)\b|第\s*\d+\s*段|段落\s*\d+", re.IGNORECASE)
