@@ -25,6 +25,16 @@ from ragway.apps.stack import Stack, enabled
 from ragway.auth import KeyStore, Role
 from ragway.redis_client import connect
 from ragway.settings import get_settings
+from tests.data import data_dir
+
+CORPUS_TEST = "tests/integration/test_real_corpus.py::test_whole_shared_corpus_in_one_job"
+BACKGROUND_JOBS: set[str] = set()  # jobs no test's clean-up may cancel: tests/integration/background.py
+
+
+def pytest_collection_modifyitems(items):
+    """Tests marked `disruptive` (they restart the shared Milvus or Redis) run last and the shared-corpus test
+    just before them: its job runs from the session's start (`corpus_ingest`) and must see no restart."""
+    items.sort(key=lambda item: 2 if item.get_closest_marker("disruptive") else int(item.nodeid == CORPUS_TEST))
 
 
 def _group_alive(pgid: int) -> bool:
@@ -80,6 +90,24 @@ def milvus(settings) -> MilvusClient:
     return MilvusClient(uri=settings.milvus_uri)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def corpus_ingest(request, tmp_path_factory):
+    """The shared corpus's ingest job (test_real_corpus.py), started with the session at low priority when that
+    test is selected and the data is there, stopped at the end: tests/integration/background.py."""
+    docs = data_dir() / "docs"
+    if not docs.is_dir() or CORPUS_TEST not in {item.nodeid for item in request.session.items}:
+        yield None
+        return
+    from tests.integration import background  # it imports this module's helpers
+
+    settings, client = request.getfixturevalue("settings"), request.getfixturevalue("client")
+    # chunk_size 12000: why, in test_real_corpus.py
+    job = background.start_ingest(settings, client, docs, tmp_path_factory.mktemp("corpus") / "ingest.log",
+                                  excluded=["MANIFEST.tsv", "README.md"], chunk_size="12000", chunk_overlap="0")
+    yield job
+    job.stop()
+
+
 @pytest.fixture(autouse=True)
 def no_job_outlives_its_test(request):
     """Jobs a test started and left unfinished (it failed or timed out mid-wait) are cancelled after it, so
@@ -91,7 +119,7 @@ def no_job_outlives_its_test(request):
     before = {job["job_id"] for job in client.jobs(limit=100)}
     yield
     for job in client.jobs(limit=100):
-        if job["job_id"] not in before and job["status"] in ("queued", "running"):
+        if job["job_id"] not in before | BACKGROUND_JOBS and job["status"] in ("queued", "running"):
             with contextlib.suppress(httpx.HTTPError):
                 client.cancel(job["job_id"])
 
@@ -121,14 +149,19 @@ def count_chunks(milvus: MilvusClient, settings, kb: str, doc_id: str | None = N
     return int(rows[0]["count(*)"])
 
 
+def lowered(niceness: int):
+    """A Popen preexec_fn that lowers the child's CPU priority (0: unchanged)."""
+    return (lambda: os.nice(niceness)) if niceness else None
+
+
 @contextlib.contextmanager
-def extra_gateway(settings, port: int, **overrides: str):
+def extra_gateway(settings, port: int, niceness: int = 0, **overrides: str):
     """A second gateway replica on its own port (same Redis, Milvus and LLM), with setting overrides."""
     env = {**os.environ, "RAGWAY_GATEWAY_PORT": str(port), "HF_HUB_OFFLINE": "1",
            **{f"RAGWAY_{k.upper()}": v for k, v in overrides.items()}}
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.app:app", "--host", settings.bind_host,
                              "--port", str(port), "--no-access-log"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.DEVNULL, preexec_fn=lowered(niceness))
     url = f"http://{settings.bind_host}:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -148,13 +181,14 @@ def extra_gateway(settings, port: int, **overrides: str):
 
 
 @contextlib.contextmanager
-def extra_worker(queue: str, **overrides: str) -> Iterator[None]:
+def extra_worker(queue: str, niceness: int = 0, **overrides: str) -> Iterator[None]:
     """An ingest worker of its own on `queue`, with setting overrides; the shared one is left alone."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "RAGWAY_INGEST_QUEUE": queue,
            **{f"RAGWAY_{k.upper()}": v for k, v in overrides.items()}}
     proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "ingest_worker.app", "worker", "--loglevel",
                              "WARNING", "-Q", queue, "--concurrency", "1", "-n", f"{queue}@%h"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                            preexec_fn=lowered(niceness))
     try:
         yield
     finally:

@@ -11,6 +11,7 @@ import pytest
 
 from tests.integration.conftest import new_kb, wait_for_job
 
+pytestmark = pytest.mark.disruptive
 FILES = 40
 
 

@@ -4,17 +4,11 @@ Every file ends ingested or failed with a reason naming it; none is stuck or los
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import uuid
 
 import pytest
 
 from ragway.sources import expand_archive, is_archive, walk
 from tests.data import require
-from tests.integration.conftest import extra_gateway, extra_worker, new_kb
-from tests.ports import free_port
 
 pytestmark = pytest.mark.bigcorpus
 
@@ -33,27 +27,21 @@ def expected_names(docs) -> list[str]:
     return sorted(names)
 
 
-@pytest.mark.timeout(3900)  # above the ingest command's own 3600 s: the suite's 1500 s would cut it short
-def test_whole_shared_corpus_in_one_job(settings, client, tmp_path):
-    """Through a worker and gateway of their own at chunk_size 12000: what is tested is that every file ends
-    done or failed with its reason, and embedding is most of the job's time. At the default 500 the job made
-    33,287 chunks and took 41 min on a slow 2-core machine, half of it embedding the two copies of War and
-    Peace. The embedder reads a chunk's first 256 tokens (512 for the CJK model), so a chunk costs about the
-    same at 4000 and 12000 characters (measured 0.17 and 0.18 s under load) and there are 3x fewer; 12000
-    characters stay under the text field's 65,535 bytes even in 4-byte script."""
+@pytest.mark.timeout(3900)  # above the wait below: the suite's 1500 s would cut it short
+def test_whole_shared_corpus_in_one_job(corpus_ingest, client, settings):
+    """`ragway ingest` of the whole folder through a worker and gateway of their own at chunk_size 12000, started
+    with the session and run beside the other tests (tests/integration/background.py); this test waits for it.
+    What is tested is that every file ends done or failed with its reason, and embedding is most of the job's
+    time. At the default 500 the job made 33,287 chunks and took 41 min on a slow 2-core machine, half of it
+    embedding the two copies of War and Peace. The embedder reads a chunk's first 256 tokens (512 for the CJK
+    model), so a chunk costs about the same at 4000 and 12000 characters (measured 0.17 and 0.18 s under load)
+    and there are 3x fewer; 12000 characters stay under the text field's 65,535 bytes even in 4-byte script."""
     docs = require("docs")
-    kb = new_kb(client, "corpus")
-    queue = f"ragway.ingest.test-{uuid.uuid4().hex[:8]}"
-    with extra_worker(queue, chunk_size="12000", chunk_overlap="0"), \
-            extra_gateway(settings, free_port(), ingest_queue=queue) as url:
-        run = subprocess.run([sys.executable, "-m", "ragway.apps.cli", "ingest", str(docs), "--kb", kb,
-                              "--exclude", "MANIFEST.tsv", "--exclude", "README.md"],
-                             capture_output=True, text=True, timeout=3600,
-                             env={**os.environ, "RAGWAY_GATEWAY_URL": url, "RAGWAY_API_KEY": client.api_key})
-    assert run.returncode == 0, run.stderr[-3000:]
-    job = client.jobs(limit=1)[0]
-    assert job["kb"] == kb
-    job = client.job(job["job_id"])
+    assert corpus_ingest is not None, "the background ingest was not started"
+    returncode = corpus_ingest.wait(timeout_s=3600)
+    assert returncode == 0, corpus_ingest.output()[-3000:]
+    job = client.job(corpus_ingest.job_id)
+    assert job["kb"] == corpus_ingest.kb
     files = job["files"]
     assert job["status"] == "done"
     assert sorted(f["name"] for f in files) == expected_names(docs)
@@ -64,7 +52,7 @@ def test_whole_shared_corpus_in_one_job(settings, client, tmp_path):
         else:
             assert f["chunks"] > 0, f
     assert all(f["attempts"] == 1 for f in files), "a live batch was delivered twice"
-    stored = {d["source"]: d["chunks"] for d in client.documents(kb, limit=1000)}
+    stored = {d["source"]: d["chunks"] for d in client.documents(corpus_ingest.kb, limit=1000)}
     assert stored == {f["name"]: f["chunks"] for f in files if f["status"] == "done"}
     tally = {"files": len(files), "chunks": job["chunks"], **{k: v for k, v in job["counts"].items() if v},
              "failed": {f["name"]: f["error"] for f in files if f["status"] == "failed"}}

@@ -164,6 +164,7 @@ def test_second_stack_up_starts_no_duplicates(stack, settings):
     assert {name: stack.pid(name) for name in enabled(settings)} == before
 
 
+@pytest.mark.disruptive
 def test_restarting_redis_and_milvus_loses_nothing(stack, client, corpus, milvus, settings):
     kb, _, job = corpus
     chunks_before = count_chunks(milvus, settings, kb)
