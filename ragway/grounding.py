@@ -16,7 +16,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from ragway.lexical import CJK_TEXT_CHAR
+from ragway.lexical import CJK_TEXT_CHAR, HAN_CHAR
 from ragway.records import Hit
 
 NOT_FOUND = {
@@ -40,7 +40,6 @@ _DECLINE = re.compile(
     r"unable to (answer|determine|find)|there is no information|没有(这个问题的)?(答案|相关|提及|提到|说明|信息)|"
     r"未(提及|提到|说明|包含)|无法(回答|确定|找到)|不包含|找不到)",
     re.IGNORECASE)
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _WORD = re.compile(r"[^\W\d_]+")
 CITATION_MARK = re.compile(r"\[(\d{1,3})\]")
 _LONE_MARKS = re.compile(rf"[ \t]*\n\s*((?:{CITATION_MARK.pattern})+)[ \t]*(?=\n|$)")  # marks alone on a line
@@ -74,8 +73,8 @@ _COMMON = {"I", "The", "A", "An", "In", "On", "It", "This", "That", "These", "Th
 def language_of(text: str) -> str:
     """"zh" for a question written mostly in Chinese: its Chinese characters outnumber its other words
     by half again (a Chinese question naming "API key" is Chinese; "What is 年假?" is English)."""
-    chinese = len(_HAN.findall(text))
-    words = len(_WORD.findall(_HAN.sub(" ", text)))
+    chinese = len(HAN_CHAR.findall(text))
+    words = len(_WORD.findall(HAN_CHAR.sub(" ", text)))
     return "zh" if chinese and chinese >= 1.5 * words else "en"
 
 

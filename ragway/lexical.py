@@ -34,7 +34,9 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff"
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # CJK ideographs (extension A, unified, compatibility)
+_CJK = _HAN + "\u3040-\u30ff"  # ... and kana
+HAN_CHAR = re.compile(rf"[{_HAN}]")  # one Chinese character
 _TOKEN_RUNS = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+", re.UNICODE)
 CJK_CHAR = re.compile(rf"[{_CJK}]")  # one CJK ideograph or kana
 CJK_TEXT_CHAR = re.compile(rf"[{_CJK}\u3000-\u303f\uff00-\uffef]")  # ... or CJK/full-width punctuation
