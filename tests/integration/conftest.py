@@ -14,6 +14,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -150,8 +151,14 @@ def count_chunks(milvus: MilvusClient, settings, kb: str, doc_id: str | None = N
 
 
 def lowered(niceness: int):
-    """A Popen preexec_fn that lowers the child's CPU priority (0: unchanged)."""
-    return (lambda: os.nice(niceness)) if niceness else None
+    """A Popen preexec_fn that lowers the child's CPU priority (0: unchanged), its autogroup's too: a child in a
+    session of its own is in an autogroup of its own, and the kernel shares the CPU between autogroups whatever
+    their processes' nice values (sched(7))."""
+    def lower() -> None:
+        os.nice(niceness)
+        with contextlib.suppress(OSError):  # no autogroups on this kernel
+            Path("/proc/self/autogroup").write_text(str(niceness))
+    return lower if niceness else None
 
 
 @contextlib.contextmanager
