@@ -7,12 +7,16 @@ half empty) and stores each document on a writer thread while the next chunks ar
 from __future__ import annotations
 
 import contextvars
+import hashlib
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+
+import numpy as np
 
 from ragway import ids, loader
 from ragway.chunk_index import ChunkIndex
@@ -53,6 +57,37 @@ class PreparedDocument:
         return [chunk_context(self.source, self.title, p.title, p.text) for p in self.pieces]
 
 
+class VectorCache:
+    """Recently embedded passages' vectors by their text's digest, least recently used out first; safe across
+    threads. Vectors are kept as float32 (what the models give), so a cached one equals a fresh one."""
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self._vectors: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(text: str) -> bytes:
+        return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+    def get(self, key: bytes) -> list[float] | None:
+        with self._lock:
+            vector = self._vectors.get(key)
+            if vector is None:
+                return None
+            self._vectors.move_to_end(key)
+        return vector.tolist()
+
+    def put(self, key: bytes, vector: list[float]) -> None:
+        if self.capacity <= 0:
+            return
+        with self._lock:
+            self._vectors[key] = np.asarray(vector, dtype=np.float32)
+            self._vectors.move_to_end(key)
+            while len(self._vectors) > self.capacity:
+                self._vectors.popitem(last=False)
+
+
 class Ingestor:
     def __init__(self, splitter: Splitter, embedder: Embedder, store: ChunkIndex):
         self.splitter = splitter
@@ -60,6 +95,7 @@ class Ingestor:
         self.store = store
         self.max_chunks = store.settings.max_document_chunks
         self.embed_context = store.settings.embed_chunk_context
+        self.vectors = VectorCache(store.settings.embedding_cache_chunks)
         self._pool: ThreadPoolExecutor | None = None
 
     def look_up(self, tenant: str, kb: str, sources: list[str]) -> dict[str, Future[StoredVersion | None]]:
@@ -110,8 +146,7 @@ class Ingestor:
         with _Writer(self._store) as writer:
             for start in range(0, len(texts), self.embed_slice):
                 writer.check()
-                with phase("embed"):
-                    vectors += self.embedder.embed(texts[start:start + self.embed_slice])
+                vectors += self._embed(texts[start:start + self.embed_slice])
                 while pending and len(vectors) >= len(pending[0].pieces):
                     doc = pending.pop(0)
                     chunks = self._chunks(doc, vectors[:len(doc.pieces)])
@@ -119,6 +154,20 @@ class Ingestor:
                     writer.put(doc, chunks)
                     results.append(IngestResult(doc_id=doc.doc_id, chunks=len(chunks), skipped=False))
         return results
+
+    def _embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Each distinct text encoded once: a repeat, or a text this process embedded lately, comes from the
+        cache (a corpus holds the same table as CSV and XLSX, or one file under two names)."""
+        keys = [VectorCache.key(t) for t in texts]
+        known = {k: v for k in set(keys) if (v := self.vectors.get(k)) is not None}
+        todo = {k: t for k, t in zip(keys, texts, strict=True) if k not in known}
+        if todo:
+            with phase("embed"):
+                fresh = self.embedder.embed(list(todo.values()))
+            for k, v in zip(todo, fresh, strict=True):
+                known[k] = v
+                self.vectors.put(k, v)
+        return [known[k] for k in keys]
 
     @property
     def embed_slice(self) -> int:

