@@ -22,12 +22,12 @@ OBJECTS = ["pallets of copper wire", "invoices from March", "spare pump seals", 
 WHEN = ["before noon", "in week {n}", "near gate {n}", "after the audit", "on line {n}", "at dock {n}"]
 
 
-def ledger(paragraphs: int, seed: int = 12, sentences: int = 5) -> str:
+def ledger(paragraphs: int, seed: int) -> str:
     """Varied prose, one chunk per paragraph at chunk_size 500: five sentences of ~75 characters (300-450 in all)."""
     rnd = random.Random(seed)
     return "\n\n".join(
         " ".join(f"{rnd.choice(SUBJECTS)} {rnd.choice(VERBS)} {rnd.randint(2, 9999)} {rnd.choice(OBJECTS)} "
-                 f"{rnd.choice(WHEN).format(n=rnd.randint(1, 99))} (entry {p}.{s})." for s in range(sentences))
+                 f"{rnd.choice(WHEN).format(n=rnd.randint(1, 99))} (entry {p}.{s})." for s in range(5))
         for p in range(paragraphs)) + "\n"
 
 
