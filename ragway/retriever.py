@@ -35,18 +35,19 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import get_args
 
 import numpy as np
 
 from ragway import timing
 from ragway.chunk_index import ChunkIndex
-from ragway.embedder import Embedder
+from ragway.embedder import Embedder, has_cjk_half
 from ragway.errors import InvalidRequest
 from ragway.lexical import Bm25Cache, Bm25Index, LexicalHit, Tokenizer
 from ragway.records import Hit, indexed_text
-from ragway.settings import RetrievalMode, Settings
+from ragway.settings import RetrievalMode, Settings, relevance_floor
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,34 @@ def mmr_order(query_sims: np.ndarray, vectors: np.ndarray, top_k: int, lam: floa
     return chosen
 
 
+@dataclass(frozen=True)
+class QueryVectors:
+    """A query's vector (`main`) and, for a query not in CJK script over a kb holding CJK chunks under the
+    paired embedder, the multilingual model's vector of it too (`across`): English questions then find
+    Chinese passages by meaning. With `across`, a chunk with CJK text is read by the multilingual model
+    only (the English-only one's cosine over Chinese text is noise) and its cosine put on the main
+    model's scale (`on_main_scale`), so both kinds of chunk rank in one dense list."""
+
+    main: np.ndarray
+    across: np.ndarray | None = None
+    main_floor: float = 0.0
+    across_floor: float = 0.0
+
+    def on_main_scale(self, cosine: float) -> float:
+        """The multilingual model's cosine mapped linearly so that each model's relevance floor (its
+        answer threshold: 0.8 for multilingual-e5-small, 0.2 for all-MiniLM-L6-v2) and 1.0 coincide."""
+        return self.main_floor + (cosine - self.across_floor) * (1 - self.main_floor) / (1 - self.across_floor)
+
+    def cosine(self, vector: Sequence[float]) -> float:
+        """The query-chunk cosine for a chunk's stored vector."""
+        v = np.asarray(vector, dtype=np.float32)
+        if self.across is not None:
+            across = float(np.dot(self.across, v))
+            if across != 0:  # the chunk has a CJK half
+                return self.on_main_scale(across)
+        return float(np.dot(self.main, v))
+
+
 def _with_scores(hit: Hit, score: float, mode: str, dense: float | None, bm25: float | None) -> Hit:
     meta = {**hit.metadata, "retrieval": {"mode": mode, "dense": dense, "bm25": bm25}}
     return replace(hit, score=float(score), metadata=meta)
@@ -110,6 +139,8 @@ class Retriever:
         self.tokenizer = Tokenizer(stem=settings.bm25_stem, cjk_mode=settings.bm25_cjk_mode,
                                    cjk_chars=settings.bm25_cjk_chars)
         self._checked: dict[tuple[str, str, str], tuple[float, str]] = {}
+        self._has_cjk: dict[tuple[str, str, str], tuple[float, bool]] = {}
+        self._cjk_probe: list[float] | None = None
         self._lock = threading.Lock()
 
     # --- public ----------------------------------------------------------------------------------
@@ -133,22 +164,62 @@ class Retriever:
             raise InvalidRequest(f"retrieval mode {mode!r} is unknown; use one of {', '.join(MODES)}")
         if top_k <= 0 or not query.strip():
             return []
-        with timing.phase("embed"):
-            vector = self.embedder.embed_query(query)
+        vector = self.query_vectors(tenant, kb, query)
         if mode == "bm25":
             return self._bm25(tenant, kb, query, vector, top_k, extra_filter)
         if mode == "dense":
-            hits = self.store.search(tenant, kb, vector, top_k, extra_filter=extra_filter)
+            hits = self._dense(tenant, kb, vector, top_k, extra_filter, positive=False)
             return [_with_scores(h, h.score, "dense", h.score, None) for h in hits]
         if mode == "mmr":
-            return self._mmr(tenant, kb, vector, top_k, extra_filter)
+            return self._mmr(tenant, kb, vector.main.tolist(), top_k, extra_filter)
         return self._hybrid(tenant, kb, query, vector, top_k, extra_filter)
 
+    def query_vectors(self, tenant: str, kb: str, query: str) -> QueryVectors:
+        with timing.phase("embed"):
+            main = np.asarray(self.embedder.embed_query(query), dtype=np.float32)
+            if not self._reads_across(tenant, kb, query):
+                return QueryVectors(main)
+            across = np.asarray(self.embedder.embed_query_across(query), dtype=np.float32)
+        s = self.settings
+        return QueryVectors(main, across, main_floor=relevance_floor(s.main_embedding_model_id),
+                            across_floor=relevance_floor(Path(s.cjk_embedding_model).name))
+
+    def _reads_across(self, tenant: str, kb: str, query: str) -> bool:
+        """Whether a query also gets the paired multilingual model's vector: `cross_lingual_dense`, a query
+        not in CJK script (a CJK one gets only that vector) and a kb with CJK chunks (checked as often as
+        the BM25 fingerprint, so a kb without them costs no second embedding and search)."""
+        if not (self.settings.cross_lingual_dense and hasattr(self.embedder, "embed_query_across")):
+            return False
+        if self.settings.is_cjk_query(query):
+            return False
+        key = (self.store.collection, tenant, kb)
+        now = time.monotonic()
+        with self._lock:
+            known = self._has_cjk.get(key)
+        if known is not None and now - known[0] < self.settings.bm25_check_interval_s:
+            return known[1]
+        if self._cjk_probe is None:  # e5 vectors are all within ~40 degrees: any one scores every CJK chunk > 0
+            self._cjk_probe = self.embedder.embed_query_across("文档")
+        has_cjk = any(h.score > 0 for h in self.store.search(tenant, kb, self._cjk_probe, 1))
+        with self._lock:
+            self._has_cjk[key] = (now, has_cjk)
+        return has_cjk
+
     # --- modes -----------------------------------------------------------------------------------
-    def _dense(self, tenant: str, kb: str, vector: list[float], top_k: int, extra_filter: str) -> list[Hit]:
-        """Nearest chunks with a positive score, for fusion: a CJK query scores 0 on a chunk without a CJK
-        half (embedder.PairedEmbedder), and such a chunk must not enter the fused list as a dense hit."""
-        return [h for h in self.store.search(tenant, kb, vector, top_k, extra_filter=extra_filter) if h.score > 0]
+    def _dense(self, tenant: str, kb: str, vector: QueryVectors, top_k: int, extra_filter: str,
+               positive: bool = True) -> list[Hit]:
+        """Nearest chunks; `positive`: only those with a positive score, for fusion (a CJK query scores 0 on a
+        chunk without a CJK half, embedder.PairedEmbedder, and such a chunk is no dense hit). With an
+        `across` vector, chunks with CJK text come from its search instead, on the main model's scale."""
+        hits = self.store.search(tenant, kb, vector.main.tolist(), top_k, extra_filter=extra_filter)
+        if positive:
+            hits = [h for h in hits if h.score > 0]
+        if vector.across is None:
+            return hits
+        across = self.store.search(tenant, kb, vector.across.tolist(), top_k, extra_filter=extra_filter)
+        merged = [h for h in hits if not has_cjk_half(h.text)]
+        merged += [replace(h, score=vector.on_main_scale(h.score)) for h in across if h.score > 0]
+        return sorted(merged, key=lambda h: -h.score)[:top_k]
 
     def _mmr(self, tenant: str, kb: str, vector: list[float], top_k: int, extra_filter: str) -> list[Hit]:
         candidates = self.store.search_with_vectors(tenant, kb, vector, max(self.settings.mmr_fetch_k, top_k),
@@ -162,20 +233,18 @@ class Retriever:
         return [_with_scores(candidates[i][0], candidates[i][0].score, "mmr", candidates[i][0].score, None)
                 for i in order]
 
-    def _bm25(self, tenant: str, kb: str, query: str, vector: list[float], top_k: int,
+    def _bm25(self, tenant: str, kb: str, query: str, vector: QueryVectors, top_k: int,
               extra_filter: str) -> list[Hit]:
         """BM25's ranking; each hit also gets its cosine from its stored embedding, so a score threshold
         or the answer threshold means the same as in the other modes."""
         ranked = self._lexical_list(tenant, kb, query, top_k, extra_filter)
         found = self.store.fetch_hits(tenant, kb, [cid for cid, _ in ranked], with_vectors=True,
                                       extra_filter=extra_filter)
-        q = np.asarray(vector, dtype=np.float32)
         hits = []
         for cid, score in ranked:
             if cid in found:
                 base, vec = found[cid]
-                hits.append(_with_scores(base, score, "bm25", float(np.dot(q, np.asarray(vec, dtype=np.float32))),
-                                         score))
+                hits.append(_with_scores(base, score, "bm25", vector.cosine(vec), score))
         return hits[:top_k]
 
     def dense_weight(self, query: str) -> float:
@@ -184,12 +253,12 @@ class Retriever:
         s = self.settings
         return s.cjk_dense_weight if s.is_cjk_query(query) else s.hybrid_dense_weight
 
-    def _hybrid(self, tenant: str, kb: str, query: str, vector: list[float], top_k: int,
+    def _hybrid(self, tenant: str, kb: str, query: str, vector: QueryVectors, top_k: int,
                 extra_filter: str) -> list[Hit]:
         s = self.settings
         fetch_k = max(s.hybrid_fetch_k, top_k)
         w = self.dense_weight(query)
-        if self.lexical_backend == "milvus" and s.hybrid_fusion == "rrf" and w == 0.5:
+        if self.lexical_backend == "milvus" and s.hybrid_fusion == "rrf" and w == 0.5 and vector.across is None:
             # Plain RRF is what the server's RRFRanker computes. Its WeightedRanker normalises scores
             # otherwise (arctan) than the min-max fusion tuned here, so weighted lists are fused below.
             return self._hybrid_native(tenant, kb, query, vector, top_k, fetch_k, extra_filter)
@@ -207,14 +276,13 @@ class Retriever:
         head = fused[: top_k * 2] if extra_filter else fused[:top_k]
         missing = [cid for cid, _ in head if cid not in dense_by_id]
         fetched = self.store.fetch_hits(tenant, kb, missing, with_vectors=True, extra_filter=extra_filter)
-        q = np.asarray(vector, dtype=np.float32)
         hits: list[Hit] = []
         for cid, score in fused:
             if cid in dense_by_id:
                 base, cosine = dense_by_id[cid], dense_by_id[cid].score
             elif cid in fetched:
                 base, vec = fetched[cid]
-                cosine = float(np.dot(q, np.asarray(vec, dtype=np.float32)))
+                cosine = vector.cosine(vec)
             else:
                 continue  # beyond the fetched head, or excluded by the filter
             hits.append(_with_scores(base, score, "hybrid", cosine, bm25_by_id.get(cid)))
@@ -222,14 +290,13 @@ class Retriever:
                 break
         return hits
 
-    def _hybrid_native(self, tenant: str, kb: str, query: str, vector: list[float], top_k: int, fetch_k: int,
+    def _hybrid_native(self, tenant: str, kb: str, query: str, vector: QueryVectors, top_k: int, fetch_k: int,
                        extra_filter: str) -> list[Hit]:
-        fused_hits = self.store.hybrid_search_native(tenant, kb, query, vector, top_k, fetch_k, self.settings.rrf_k,
-                                                     extra_filter)
+        fused_hits = self.store.hybrid_search_native(tenant, kb, query, vector.main.tolist(), top_k, fetch_k,
+                                                     self.settings.rrf_k, extra_filter)
         vectors = self.store.fetch_hits(tenant, kb, [h.chunk_id for h in fused_hits], with_vectors=True)
-        q = np.asarray(vector, dtype=np.float32)
         return [_with_scores(h, h.score, "hybrid",
-                             float(np.dot(q, vectors[h.chunk_id][1])) if h.chunk_id in vectors else None, None)
+                             vector.cosine(vectors[h.chunk_id][1]) if h.chunk_id in vectors else None, None)
                 for h in fused_hits]
 
     def _lexical_list(self, tenant: str, kb: str, query: str, top_k: int, extra_filter: str) -> list[tuple[str, float]]:

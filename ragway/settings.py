@@ -44,6 +44,11 @@ def usable_cpus() -> int:
     return max(1, min(cores, math.ceil(quota))) if quota else cores
 
 
+def relevance_floor(model_id: str) -> float:
+    """The cosine from which a model's passage counts as relevant (`answer_min_score` explains the values)."""
+    return 0.8 if model_id == E5_MODEL else 0.2
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RAGWAY_", env_file=".env", extra="ignore")
 
@@ -262,6 +267,10 @@ class Settings(BaseSettings):
     cjk_query_share: float = Field(
         0.5, description="Share of CJK characters among a query's CJK characters and other words from which it "
                          "counts as CJK")
+    cross_lingual_dense: bool = Field(
+        True, description="With the paired CJK model: a question not in CJK script over a kb that holds CJK chunks is "
+                          "also embedded by the multilingual model, whose cosines (put on the main model's scale) "
+                          "find the Chinese passages (dense and hybrid modes)")
     hybrid_fetch_k: int = Field(50, description="Hybrid: candidates taken from each list (at least top_k)")
     lexical_backend: Literal["auto", "milvus", "memory"] = Field(
         "auto", description="BM25 in Milvus (>= 2.5, collection made with full-text fields) or in process; "
@@ -341,7 +350,7 @@ class Settings(BaseSettings):
         """`answer_min_score`, or the embedder's own (see there)."""
         if self.answer_min_score is not None:
             return self.answer_min_score
-        return 0.8 if self.main_embedding_model_id == E5_MODEL else 0.2
+        return relevance_floor(self.main_embedding_model_id)
 
     @property
     def cjk_dense_weight(self) -> float:

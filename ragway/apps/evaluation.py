@@ -339,8 +339,13 @@ class PrecomputedQueries:
         unique = list(dict.fromkeys(texts))
         if progress:
             progress.start(len(unique))
+        self.across: dict[str, list[float]] = {}
+        if hasattr(embedder, "embed_query_across"):  # the paired embedder's second reading (retriever.QueryVectors)
+            self.embed_query_across = self._embed_query_across
         for text in unique:
             self.vectors[text] = embedder.embed_query(text)
+            if hasattr(self, "embed_query_across"):
+                self.across[text] = embedder.embed_query_across(text)
             if progress:
                 progress.advance(1)
 
@@ -350,6 +355,10 @@ class PrecomputedQueries:
     def embed_query(self, text: str) -> list[float]:
         vector = self.vectors.get(text)
         return vector if vector is not None else self.embedder.embed_query(text)
+
+    def _embed_query_across(self, text: str) -> list[float]:
+        vector = self.across.get(text)
+        return vector if vector is not None else self.embedder.embed_query_across(text)
 
 
 def single_query_embed_ms(embedder, texts: Sequence[str], n: int = 30) -> float:

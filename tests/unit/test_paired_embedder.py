@@ -9,7 +9,7 @@ import pytest
 from pymilvus import MilvusClient
 
 from ragway import ids
-from ragway.embedder import PairedEmbedder, get_embedder
+from ragway.embedder import PairedEmbedder, cjk_model_settings, get_embedder
 from ragway.records import Chunk
 from ragway.retriever import Retriever
 from ragway.settings import DEFAULT_EMBEDDING_ID, Settings
@@ -103,12 +103,44 @@ def test_a_chinese_question_finds_a_passage_in_english_terms(paired_store):
     assert texts[2] not in [h.text for h in hybrid[:2]]
 
 
-def test_english_questions_score_by_the_main_model_as_before(paired_store):
+def test_english_questions_score_english_chunks_by_the_main_model_as_before(paired_store):
     retriever, texts = paired_store
     minilm = get_embedder(Settings(cjk_embedding_model=""))
-    hits = retriever.retrieve("t1", "kb", "When are travel expenses due?", 5, mode="dense")
+    e5 = get_embedder(cjk_model_settings(Settings()))
+    question = "When are travel expenses due?"
+    hits = retriever.retrieve("t1", "kb", question, 5, mode="dense")
     assert hits[0].text == texts[4]
-    query = np.array(minilm.embed_query("When are travel expenses due?"))
+    query, across = np.array(minilm.embed_query(question)), np.array(e5.embed_query(question))
     stored = dict(zip(texts, np.array(minilm.embed(texts)), strict=True))  # batched as ingested (int8 activations)
+    stored_cjk = dict(zip(texts[:3], np.array(e5.embed(texts[:3])), strict=True))
     for h in hits:
-        assert h.score == pytest.approx(float(query @ stored[h.text]), abs=1e-4)
+        if h.text in stored_cjk:  # read by e5 alone, its cosine put on MiniLM's scale
+            assert h.score == pytest.approx(0.2 + (float(across @ stored_cjk[h.text]) - 0.8) * 0.8 / 0.2, abs=1e-3)
+        else:
+            assert h.score == pytest.approx(float(query @ stored[h.text]), abs=1e-4)
+
+
+def test_an_english_question_finds_a_chinese_passage(paired_store):
+    retriever, texts = paired_store
+    question = "Why are model weights compressed to lower precision?"  # texts[2]: 模型量化 ... FP16 ... INT8
+    for mode in ("dense", "hybrid"):
+        assert retriever.retrieve("t1", "kb", question, 3, mode=mode)[0].text == texts[2], mode
+    assert retriever.query_vectors("t1", "kb", question).across is not None
+    assert retriever.query_vectors("t1", "kb", "为什么要量化模型？").across is None  # a CJK query: e5 only
+    off = Retriever(retriever.settings.model_copy(update={"cross_lingual_dense": False}), retriever.embedder,
+                    retriever.store)
+    assert off.query_vectors("t1", "kb", question).across is None
+    assert off.retrieve("t1", "kb", question, 3, mode="dense")[0].text != texts[2]
+
+
+def test_a_kb_without_cjk_chunks_costs_no_second_embedding(paired_store):
+    retriever, texts = paired_store
+    english_only = "kb-en"
+    doc = ids.document_id("t1", english_only, "notes.md")
+    vectors = retriever.embedder.embed(texts[3:])
+    retriever.store.upsert([Chunk(chunk_id=ids.chunk_id("t1", english_only, doc, i), tenant="t1", kb=english_only,
+                                  doc_id=doc, source="notes.md", page=0, chunk_index=i, content_hash="h", text=t,
+                                  created_at=0, metadata={"chunk_count": 2}, embedding=v)
+                            for i, (t, v) in enumerate(zip(texts[3:], vectors, strict=True))])
+    assert retriever.query_vectors("t1", english_only, "When are travel expenses due?").across is None
+    assert retriever.query_vectors("t1", "kb", "When are travel expenses due?").across is not None
