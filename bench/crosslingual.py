@@ -54,6 +54,12 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="first N questions only (0: all 1,190)")
     parser.add_argument("--same-language", action="store_true", help="also en -> en and zh -> zh, as baselines")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--mixed", action="store_true",
+                        help="instead: one kb holding each paragraph once, in English or Chinese by turns; every "
+                             "question in each language, scored per half (tune / report) and per crossing")
+    parser.add_argument("--floors", default="",
+                        help="--mixed: RAGWAY_CROSS_LINGUAL_FLOOR values to compare (comma-separated; default: "
+                             "the configured one)")
     args = parser.parse_args()
     folder = data_root() / "xquad"
     if not folder.is_dir():
@@ -67,6 +73,8 @@ def main() -> None:
     embedder = get_embedder(settings)
     store = ChunkStore(settings, dim=embedder.dim)
     store.ensure_collection()
+    if args.mixed:
+        return mixed(en, zh, settings, embedder, store, args)
     kbs = {"en": kept_kb(en, settings, embedder, store), "zh": kept_kb(zh, settings, embedder, store)}
     corpora = {"en": en, "zh": zh}
     retriever = Retriever(settings, embedder, store)
@@ -92,6 +100,65 @@ def main() -> None:
               + " | ".join(f"{row[m]['hit@5']:.3f} ({row[m]['mrr@10']:.3f})" for m in modes) + " |")
     if args.json:
         args.json.write_text(json.dumps({"model": embedder.model_name, "rows": rows}, indent=1))
+
+
+def paragraph_index(corpus_id: str) -> int:
+    return int(corpus_id.rsplit("-p", 1)[1])
+
+
+def mixed_corpus(en: ev.BeirDataset, zh: ev.BeirDataset) -> ev.BeirDataset:
+    """Paragraph N in English where N is even, in Chinese where it is odd: a bilingual company's kb, where
+    a question's neighbours in its own language are paragraphs of the same article."""
+    corpus = {**{k: v for k, v in en.corpus.items() if paragraph_index(k) % 2 == 0},
+              **{k: v for k, v in zh.corpus.items() if paragraph_index(k) % 2 == 1}}
+    by_index = {paragraph_index(k): k for k in corpus}
+    qrels = {q: {by_index[paragraph_index(d)]: g for d, g in docs.items()} for q, docs in en.qrels.items()}
+    return ev.BeirDataset(name="xquad-mixed", corpus=corpus, queries={}, qrels=qrels, split=en.split)
+
+
+def half_of(data: ev.BeirDataset, qid: str) -> str:
+    """Tune on paragraphs 0, 1 (mod 4), report on 2, 3: each half asks about both languages' paragraphs."""
+    return "tune" if paragraph_index(next(iter(data.qrels[qid]))) % 4 < 2 else "report"
+
+
+def mixed(en: ev.BeirDataset, zh: ev.BeirDataset, settings, embedder, store: ChunkStore, args) -> None:
+    data = mixed_corpus(en, zh)
+    kb = kept_kb(data, settings, embedder, store)
+    base = ev.PrecomputedQueries(embedder, [*en.queries.values(), *zh.queries.values()])
+    floors = [float(f) for f in args.floors.split(",") if f.strip()] or [settings.cross_lingual_floor]
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    rows = []
+    for floor in floors:
+        retriever = Retriever(settings.model_copy(update={"cross_lingual_floor": floor}), base, store)
+        for q_lang, questions in (("en", en), ("zh", zh)):
+            asked = ev.BeirDataset(name=data.name, corpus=data.corpus, queries=questions.queries, qrels=data.qrels,
+                                   split=data.split)
+            for mode in modes:
+                result = ev.run_queries(retriever, kb, asked, mode, 10, args.limit or None)
+                row = {"floor": floor, "questions": q_lang, "mode": mode}
+                for half in ("tune", "report"):
+                    for crossing in (False, True):
+                        ids = [q for q in result.run
+                               if half_of(data, q) == half and crosses(data, q, q_lang) == crossing]
+                        hits = [ev.recall_at_k(result.run[q], data.qrels[q], 5) for q in ids]
+                        row[f"{half} {'across' if crossing else 'same'}"] = round(sum(hits) / max(len(hits), 1), 4)
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    keys = [f"{h} {c}" for h in ("tune", "report") for c in ("same", "across")]
+    print(f"\n{embedder.model_name}, XQuAD mixed kb ({len(data.corpus)} paragraphs, half in each language), hit@5\n")
+    print("| floor | questions | mode | " + " | ".join(keys) + " |")
+    print("|---|---|---|" + "---:|" * len(keys))
+    for row in rows:
+        cells = " | ".join(f"{row[k]:.3f}" for k in keys)
+        print(f"| {row['floor']} | {row['questions']} | {row['mode']} | {cells} |")
+    if args.json:
+        args.json.write_text(json.dumps({"model": embedder.model_name, "mixed": rows}, indent=1))
+
+
+def crosses(data: ev.BeirDataset, qid: str, q_lang: str) -> bool:
+    """Whether the question's paragraph is in the other language (odd paragraphs are Chinese)."""
+    chinese = paragraph_index(next(iter(data.qrels[qid]))) % 2 == 1
+    return chinese != (q_lang == "zh")
 
 
 if __name__ == "__main__":

@@ -55,8 +55,18 @@ _NUMBER_WORDS = {
     "30": ["thirty"], "40": ["forty"], "50": ["fifty"], "60": ["sixty"], "70": ["seventy"], "80": ["eighty"],
     "90": ["ninety"], "100": ["hundred"], "1000": ["thousand"],
 }
-for _n, _zh in enumerate("零一二三四五六七八九十"):
+_ZH_DIGITS = "零一二三四五六七八九"
+_NUMBER_WORDS["2"].append("两")  # 两周, 两天: two as a count
+for _n in range(100):  # Chinese numerals: 十五 = 15, 二十五 = 25
+    _tens, _units = divmod(_n, 10)
+    _zh = _ZH_DIGITS[_n] if _n < 10 else (_ZH_DIGITS[_tens] if _tens > 1 else "") + "十" + (
+        _ZH_DIGITS[_units] if _units else "")
     _NUMBER_WORDS.setdefault(str(_n), []).append(_zh)
+# A number the model spells out is checked as that number ("ten days" against "10 days" or "十天"), where a
+# passage holds it: it then moves a citation to the passage that does, and never withdraws an answer by
+# itself (a count the model makes, "Two rules:", is its own framing). Not "one", more often a pronoun.
+_SPELLED = {w: n for n, words in _NUMBER_WORDS.items() for w in words if w.isascii() and w not in ("one", "zero")}
+_SPELLED_NUMBER = re.compile(r"\b(" + "|".join(sorted(_SPELLED, key=len, reverse=True)) + r")\b", re.IGNORECASE)
 # An answer may add a word of its own ("The limit is 180 euros, which is found in [1]"); from two on it
 # makes things up. On SQuAD 2.0's tune half no right answer had two, stopwords left out.
 NOVEL_WORDS_LIMIT = 2
@@ -123,6 +133,7 @@ def claims(answer: str) -> list[str]:
     """The checkable parts of an answer: numbers, quoted phrases and proper names."""
     text = _PASSAGE_REFERENCE.sub(" ", CITATION_MARK.sub(" ", answer))
     found = [m.group(0) for m in _NUMBER.finditer(text)]
+    found += [m.group(1).lower() for m in _SPELLED_NUMBER.finditer(text)]
     found += [m.group(1).strip() for m in _QUOTED.finditer(text)]
     found += [m.group(1) for m in _NAME.finditer(text) if m.group(1) not in _COMMON]
     unique: list[str] = []
@@ -134,8 +145,8 @@ def claims(answer: str) -> list[str]:
 
 def _number_pattern(number: str) -> str:
     """A whole number in digits, or spelled out (English words; Chinese numerals up to ten)."""
-    numeral = "[零一二三四五六七八九十百千万]"
-    spelled = [rf"\b{w}\b" if w.isascii() else rf"(?<!{numeral}){w}(?!{numeral})"
+    numeral = "[零一两二三四五六七八九十百千万]"
+    spelled = [rf"(?<![\w-]){w}(?![\w-])" if w.isascii() else rf"(?<!{numeral}){w}(?!{numeral})"
                for w in _NUMBER_WORDS.get(number, [])]
     return "|".join([rf"(?<![\d.,]){re.escape(number)}(?![\d]|[.,]\d)", *spelled])
 
@@ -146,7 +157,7 @@ def _holders(items: list[str], passages: list[str]) -> dict[str, set[int]]:
     normal = [_normal(p) for p in passages]
     found: dict[str, set[int]] = {}
     for claim in items:
-        needle = _normal(claim).rstrip(".,")
+        needle = _SPELLED.get(_normal(claim), _normal(claim).rstrip(".,"))
         if needle:
             pattern = re.compile(_number_pattern(needle) if needle[0].isdigit() else re.escape(needle))
             found[claim] = {i for i, text in enumerate(normal, 1) if pattern.search(text)}
@@ -224,7 +235,9 @@ def check(answer: str, hits: list[Hit], language: str, withdraw_unsupported: boo
         return Checked(NOT_FOUND[language], declined=True, language=language)
     cited = cited_numbers(text, len(hits))
     passages = [h.text for h in hits]
-    support, missing = _support(cited, _holders(claims(text), passages), len(hits))
+    holders = {claim: held for claim, held in _holders(claims(text), passages).items()
+               if held or claim not in _SPELLED}
+    support, missing = _support(cited, holders, len(hits))
     if question and language == "en":
         novel = novel_words(text, passages, question)
         if len(novel) >= NOVEL_WORDS_LIMIT:

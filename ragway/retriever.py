@@ -36,7 +36,6 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import get_args
 
 import numpy as np
@@ -65,17 +64,31 @@ def rrf_fuse(rankings: Sequence[Sequence[str]], k: int = 60,
     return sorted(scores.items(), key=lambda kv: -kv[1])
 
 
+def min_max(items: Sequence[tuple[str, float]]) -> dict[str, float]:
+    if not items:
+        return {}
+    lo, hi = min(s for _, s in items), max(s for _, s in items)
+    return {item: (s - lo) / (hi - lo) if hi > lo else 1.0 for item, s in items}
+
+
 def weighted_fuse(scored: Sequence[Sequence[tuple[str, float]]], weights: Sequence[float]) -> list[tuple[str, float]]:
     """Weighted sum of each list's min-max normalised scores (an id missing from a list gets 0 there)."""
     fused: dict[str, float] = {}
     for items, weight in zip(scored, weights, strict=True):
-        if not items:
-            continue
-        values = [s for _, s in items]
-        lo, hi = min(values), max(values)
-        for item, s in items:
-            norm = (s - lo) / (hi - lo) if hi > lo else 1.0
+        for item, norm in min_max(items).items():
             fused[item] = fused.get(item, 0.0) + weight * norm
+    return sorted(fused.items(), key=lambda kv: -kv[1])
+
+
+def fuse_across(dense: Sequence[tuple[str, float]], lexical: Sequence[tuple[str, float]], w: float,
+                unread: set[str]) -> list[tuple[str, float]]:
+    """`weighted_fuse` of a dense and a BM25 list where BM25 cannot read the `unread` chunks (Chinese text, a
+    question in English: only names and numbers can match): their BM25 share takes their dense score
+    where that is higher, so a passage in the other language is not held back for lacking shared words."""
+    d, b = min_max(dense), min_max(lexical)
+    fused = {item: w * d.get(item, 0.0) + (1 - w) * (max(b.get(item, 0.0), d.get(item, 0.0)) if item in unread
+                                                     else b.get(item, 0.0))
+             for item in [*d, *(k for k in b if k not in d)]}  # dense order first: stable ties
     return sorted(fused.items(), key=lambda kv: -kv[1])
 
 
@@ -111,8 +124,8 @@ class QueryVectors:
     across_floor: float = 0.0
 
     def on_main_scale(self, cosine: float) -> float:
-        """The multilingual model's cosine mapped linearly so that each model's relevance floor (its
-        answer threshold: 0.8 for multilingual-e5-small, 0.2 for all-MiniLM-L6-v2) and 1.0 coincide."""
+        """The multilingual model's cosine mapped linearly so that the floors (the main model's answer
+        threshold, 0.2 for all-MiniLM-L6-v2; `cross_lingual_floor` for the other) and 1.0 coincide."""
         return self.main_floor + (cosine - self.across_floor) * (1 - self.main_floor) / (1 - self.across_floor)
 
     def cosine(self, vector: Sequence[float]) -> float:
@@ -182,7 +195,7 @@ class Retriever:
             across = np.asarray(self.embedder.embed_query_across(query), dtype=np.float32)
         s = self.settings
         return QueryVectors(main, across, main_floor=relevance_floor(s.main_embedding_model_id),
-                            across_floor=relevance_floor(Path(s.cjk_embedding_model).name))
+                            across_floor=s.cross_lingual_floor)
 
     def _reads_across(self, tenant: str, kb: str, query: str) -> bool:
         """Whether a query also gets the paired multilingual model's vector: `cross_lingual_dense`, a query
@@ -269,6 +282,9 @@ class Retriever:
         if s.hybrid_fusion == "rrf":
             fused = rrf_fuse([[h.chunk_id for h in dense], [cid for cid, _ in lexical]], k=s.rrf_k,
                              weights=[2 * w, 2 * (1 - w)])  # 0.5: plain RRF
+        elif vector.across is not None:
+            unread = {h.chunk_id for h in dense if has_cjk_half(h.text)}
+            fused = fuse_across([(h.chunk_id, h.score) for h in dense], lexical, w, unread)
         else:
             fused = weighted_fuse([[(h.chunk_id, h.score) for h in dense], lexical], [w, 1.0 - w])
         # BM25-only chunks: read them (the filter applies here too) with embeddings for their cosine;

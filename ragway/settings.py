@@ -271,6 +271,15 @@ class Settings(BaseSettings):
         True, description="With the paired CJK model: a question not in CJK script over a kb that holds CJK chunks is "
                           "also embedded by the multilingual model, whose cosines (put on the main model's scale) "
                           "find the Chinese passages (dense and hybrid modes)")
+    cross_lingual_floor: float = Field(
+        0.72, lt=1.0, description="Cross-lingual dense: the paired model's cosine (question and chunk in different "
+                                  "languages) that counts as the main model's relevance floor; above it the two "
+                                  "scales are mapped linearly (1.0 = 1.0). Chosen on the tune halves for "
+                                  "multilingual-e5-small (bench/crosslingual.py --mixed, English questions over a kb "
+                                  "of English and Chinese paragraphs, hybrid hit@5 same language / across: 0.8 "
+                                  "1.000/0.407, 0.74 0.997/0.793, 0.72 0.994/0.890, 0.7 0.977/0.917; dev set hybrid "
+                                  "hit@5 0.950 at each, MRR@10 0.830 at 0.8 down to 0.813 at 0.72, and 0.66 lost "
+                                  "two answers)")
     hybrid_fetch_k: int = Field(50, description="Hybrid: candidates taken from each list (at least top_k)")
     lexical_backend: Literal["auto", "milvus", "memory"] = Field(
         "auto", description="BM25 in Milvus (>= 2.5, collection made with full-text fields) or in process; "

@@ -179,6 +179,7 @@ class ModeResult:
     metrics: dict[str, float]
     latencies_ms: list[float] = field(default_factory=list)
     queries: int = 0
+    run: Run = field(default_factory=dict)  # query id -> ranked corpus ids
 
     def as_dict(self) -> dict:
         lat = sorted(self.latencies_ms)
@@ -320,7 +321,7 @@ def run_queries(retriever, kb: str, dataset: BeirDataset, mode: str, depth: int,
         if progress:
             progress.advance(1)
     qrels = {q: dataset.qrels[q] for q in query_ids}
-    return ModeResult(mode=mode, metrics=evaluate(run, qrels), latencies_ms=latencies, queries=len(query_ids))
+    return ModeResult(mode=mode, metrics=evaluate(run, qrels), latencies_ms=latencies, queries=len(query_ids), run=run)
 
 
 class PrecomputedQueries:

@@ -150,3 +150,18 @@ def test_a_mark_on_a_line_of_its_own_joins_the_sentence_it_cites():
     listed = "Two rules:\n- within 30 days [1]\n- with receipts\n[1]"
     assert grounding.check(listed, PASSAGES, "en").text == "Two rules:\n- within 30 days [1]\n- with receipts [1]"
     assert grounding.attach_lone_marks("Due in 30 days [1].\nReceipts too.") == "Due in 30 days [1].\nReceipts too."
+
+
+def test_a_spelled_out_number_moves_a_citation_to_the_passage_that_holds_it_in_any_script():
+    passages = [hit("Passwords must be changed every 90 days.", "security-faq.html"),
+                hit("病假：员工每年享有十天带薪病假。年假：新员工入职第一年享有十五天带薪年假，最多二十五天。"
+                    "年假须至少提前两周申请。", "leave-zh.txt")]
+    sick = grounding.check("Employees get ten days of sick leave per year. [1]", passages, "en")
+    assert sick.citations == [2] and sick.grounded and sick.text.endswith("[2]")
+    annual = grounding.check("A new employee gets fifteen days of annual leave. [1]", passages, "en")
+    assert annual.citations == [2] and annual.grounded
+    assert grounding.check("At least two weeks ahead [1].", passages, "en").citations == [2]  # 两周
+    assert grounding.check("At most twenty-five days [2].", passages, "en").citations == [2]
+    # A spelled number no passage holds is the model's own framing, not a reason to withdraw.
+    framed = grounding.check("Two rules apply: change passwords every 90 days [1].", passages, "en")
+    assert framed.citations == [1] and not framed.declined

@@ -12,7 +12,7 @@ from pymilvus import MilvusClient
 from ragway import ids
 from ragway.lexical import Bm25Index, Tokenizer, cjk_share
 from ragway.records import Chunk
-from ragway.retriever import Retriever, mmr_order, rrf_fuse, weighted_fuse
+from ragway.retriever import Retriever, fuse_across, mmr_order, rrf_fuse, weighted_fuse
 from ragway.settings import Settings
 from ragway.store import ChunkStore, _supports_full_text
 
@@ -236,3 +236,15 @@ def test_unknown_mode_and_empty_query(retriever):
     with pytest.raises(InvalidRequest):
         retriever.retrieve("t1", "kb", "x", 3, mode="sparse")
     assert retriever.retrieve("t1", "kb", "   ", 3, mode="bm25") == []
+
+
+def test_fuse_across_lets_dense_stand_in_for_bm25_on_chunks_it_cannot_read():
+    dense = [("zh", 0.6), ("en-a", 0.5), ("en-b", 0.2)]
+    lexical = [("en-a", 9.0), ("en-b", 8.0), ("other", 1.0)]
+    plain = dict(weighted_fuse([dense, lexical], [0.45, 0.55]))
+    across = dict(fuse_across(dense, lexical, 0.45, unread={"zh"}))
+    assert plain["zh"] == pytest.approx(0.45) and across["zh"] == pytest.approx(1.0)  # BM25's share from dense
+    assert max(plain, key=plain.get) == "en-a" and max(across, key=across.get) == "zh"
+    others = {k: v for k, v in plain.items() if k != "zh"}
+    assert {k: v for k, v in across.items() if k != "zh"} == pytest.approx(others)
+    assert dict(fuse_across(dense, lexical, 0.45, unread=set())) == pytest.approx(plain)
