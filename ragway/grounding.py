@@ -235,9 +235,12 @@ def check(answer: str, hits: list[Hit], language: str, withdraw_unsupported: boo
         return Checked(NOT_FOUND[language], declined=True, language=language)
     cited = cited_numbers(text, len(hits))
     passages = [h.text for h in hits]
-    holders = {claim: held for claim, held in _holders(claims(text), passages).items()
-               if held or claim not in _SPELLED}
-    support, missing = _support(cited, holders, len(hits))
+    holders = _holders(claims(text), passages)
+    support, missing = _support(cited, {c: held for c, held in holders.items() if held or c not in _SPELLED},
+                                len(hits))
+    if any(c in _SPELLED for c in missing):  # a spelled-out number repairs citations, never withdraws
+        support, missing = _support(cited, {c: held for c, held in holders.items() if c not in _SPELLED},
+                                    len(hits))
     if question and language == "en":
         novel = novel_words(text, passages, question)
         if len(novel) >= NOVEL_WORDS_LIMIT:
