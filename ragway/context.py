@@ -5,7 +5,9 @@ cores), so the retrieved chunks are not pasted whole: their sentences are ranked
 question's terms they hold (idf-weighted over the passages, BM25's tokenizer: stems, jieba for
 Chinese) and the best are kept, in their original order, until the budget is spent. A chunk's short
 first line (its heading) stays with it. Chunks left without a sentence are dropped, so the numbers the
-model cites are those of the passages it saw."""
+model cites are those of the passages it saw. A chunk in CJK script retrieved for a question that is not
+(found by meaning across languages) shares no terms with it: its sentences rank by the chunk's place
+instead, the top chunk's level with the best-matching sentence."""
 
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ import math
 import re
 from dataclasses import dataclass
 
-from ragway.lexical import CJK_CHAR, Tokenizer
+from ragway.embedder import has_cjk_half
+from ragway.lexical import CJK_CHAR, Tokenizer, cjk_share
 from ragway.records import Hit
 
 # Sentence ends: English and Chinese punctuation (the latter needs no space after it), or a line break.
@@ -61,9 +64,13 @@ def fit(question: str, hits: list[Hit], budget_tokens: int, tokenizer: Tokenizer
     idf = {t: math.log(1 + len(documents) / (1 + sum(t in d for d in documents))) for t in query}
     ranked: list[_Sentence] = []
     terms = iter(documents)
+    unread = {p for p, h in enumerate(hits) if has_cjk_half(h.text)} if cjk_share(question) < 0.5 else set()
+    best = max((sum(idf[t] for t in query & d) for d in documents), default=0.0) or 1.0
     for p, parts in enumerate(split):
         for i, text in enumerate(parts):
             score = sum(idf[t] for t in query & next(terms))
+            if p in unread:  # by the chunk's rank: in order, level with the best sentence for the top chunk
+                score = best * (1 - p / len(hits))
             # A chunk's heading (its first line) comes along with any sentence of it, for free.
             ranked.append(_Sentence(p, i, text, score - p * 1e-6))  # ties: the better-ranked chunk
     ranked.sort(key=lambda s: -s.score)

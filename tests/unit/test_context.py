@@ -43,3 +43,21 @@ def test_chinese_sentences_and_budget():
 def test_the_best_sentence_is_kept_even_over_budget():
     [passage] = fit("expenses submitted days", [hit(TRAVEL)], 1, TOKENIZER)
     assert "30 days" in passage.text
+
+
+LEAVE_ZH = ("Northwind 休假制度\n年假：新员工入职第一年享有十五天带薪年假，之后每工作满一年增加一天，最多二十五天。\n"
+            "年假须至少提前两周通过人事系统申请，并由直属经理批准。\n病假：员工每年享有十天带薪病假。\n"
+            "未使用的年假可以结转到下一年，但结转天数不得超过五天，并须在次年三月底前休完。")
+
+
+def test_a_chinese_chunk_found_for_an_english_question_keeps_its_sentences_by_rank():
+    question = "How many unused leave days can be carried over?"
+    passages = fit(question, [hit(LEAVE_ZH, 0), hit(TRAVEL, 1), hit(OTHER, 2)], 120, TOKENIZER)
+    assert passages[0].hit.chunk_id == "c0" and "结转天数不得超过五天" in passages[0].text
+    # Ranked last, it yields to the sentences that match the question and fills what budget they leave.
+    last = fit("Within how many days must travel expenses be submitted?", [hit(TRAVEL, 1), hit(LEAVE_ZH, 0)], 20,
+               TOKENIZER)
+    assert [p.hit.chunk_id for p in last] == ["c1"] and "within 30 days" in last[0].text
+    # A Chinese question reads the Chinese chunk by its terms, as before.
+    zh = fit("未使用的年假可以结转几天？", [hit(LEAVE_ZH, 0), hit(TRAVEL, 1)], 60, TOKENIZER)
+    assert "结转" in zh[0].text and "病假" not in zh[0].text
