@@ -16,6 +16,10 @@ best first. What `Hit.score` means depends on the mode:
 | hybrid | dense and BM25 lists (`hybrid_fetch_k` each) fused: weighted RRF or min-max scores | fused |
 | mmr | maximal marginal relevance over `mmr_fetch_k` dense candidates (`mmr_lambda`) | cosine |
 
+Under the paired embedder (embedder.PairedEmbedder) a query not in CJK script over a kb with CJK chunks
+also gets the multilingual model's vector, which reads those chunks across languages (`QueryVectors`;
+dense, hybrid and the cosines of BM25 hits; MMR keeps the main vector).
+
 Every hit also carries `metadata["retrieval"] = {"mode", "dense", "bm25"}` with the dense cosine
 (filled in for BM25 hits too, from their stored embeddings) and the BM25 score
 where known, so a caller can apply one cosine threshold ("not found") whatever the mode.
