@@ -213,18 +213,27 @@ class NotReplayable(SystemExit):
 
 
 class RecordingStore:
-    """The service's store, recording the Milvus reads a retrieval makes (search limits, fetched ids)."""
+    """The service's store, recording the Milvus reads a retrieval makes: search limits and which query
+    vectors (`main`, or `across`: the paired multilingual model's, retriever.QueryVectors), fetched ids."""
 
-    def __init__(self, store: ChunkStore):
+    def __init__(self, store: ChunkStore, main_dim: int):
         self._store = store
+        self.main_dim = main_dim
         self.calls: list[tuple] = []
+
+    def _kind(self, vector) -> str:
+        return "main" if any(vector[: self.main_dim]) else "across"
 
     def __getattr__(self, name):
         return getattr(self._store, name)
 
     def search(self, tenant, kb, vector, top_k, extra_filter=""):
-        self.calls.append(("search", top_k))
+        self.calls.append(("search", top_k, [self._kind(vector)]))
         return self._store.search(tenant, kb, vector, top_k, extra_filter=extra_filter)
+
+    def search_many(self, tenant, kb, vectors, top_k, extra_filter=""):
+        self.calls.append(("search", top_k, [self._kind(v) for v in vectors]))
+        return self._store.search_many(tenant, kb, vectors, top_k, extra_filter=extra_filter)
 
     def search_text(self, *args, **kwargs):
         raise NotReplayable("search_text")
@@ -241,7 +250,7 @@ class RecordingStore:
 def default_mode_reads(settings, store: ChunkStore, embedder, queries: list[str]) -> list[list[tuple]]:
     """Per query, the Milvus reads the gateway's default mode makes for it (found by running the
     service's Retriever here, untimed), so the raw baseline replays the same Milvus searches."""
-    recorder = RecordingStore(store)
+    recorder = RecordingStore(store, getattr(embedder, "main", embedder).dim)
     retriever = Retriever(settings, embedder, recorder)
     plans = []
     for q in queries:
@@ -251,17 +260,19 @@ def default_mode_reads(settings, store: ChunkStore, embedder, queries: list[str]
     return plans
 
 
-def raw_reads(settings, store: ChunkStore, vector: list[float], calls: list[tuple], consistency: dict) -> None:
+def raw_reads(settings, store: ChunkStore, vectors: dict[str, list[float]], calls: list[tuple],
+              consistency: dict) -> None:
     """One query's Milvus reads through plain pymilvus, the hits decoded as any caller does."""
     kb_filter = store.kb_filter(TENANT, KB)
     for call in calls:
         if call[0] == "search":
-            result = store.client.search(settings.collection, data=[vector], limit=call[1], anns_field="embedding",
+            data = [vectors[kind] for kind in call[2]]
+            result = store.client.search(settings.collection, data=data, limit=call[1], anns_field="embedding",
                                          filter=kb_filter, output_fields=OUTPUT_FIELDS,
                                          search_params={"metric_type": store.metric,
                                                         "params": {"ef": max(settings.search_ef, call[1])}},
                                          **consistency)
-            [(hit["distance"], dict(hit["entity"])) for hit in result[0]]
+            [(hit["distance"], dict(hit["entity"])) for hits in result for hit in hits]
         else:
             ids_expr = "chunk_id in [" + ", ".join(filters.quote(c) for c in call[1]) + "]"
             fields = [*OUTPUT_FIELDS, "embedding"] if call[2] else OUTPUT_FIELDS
@@ -280,9 +291,12 @@ def raw_baseline(settings, store: ChunkStore, embedder, queries: list[str], seco
     while time.monotonic() < deadline:
         start = time.perf_counter()
         try:
-            vector = embedder.embed_query(queries[i % len(queries)])
-            calls = plans[i % len(queries)] if plans is not None else [("search", settings.top_k)]
-            raw_reads(settings, store, vector, calls, consistency)
+            query = queries[i % len(queries)]
+            calls = plans[i % len(queries)] if plans is not None else [("search", settings.top_k, ["main"])]
+            vectors = {"main": embedder.embed_query(query)}
+            if any("across" in call[2] for call in calls if call[0] == "search"):  # the service embeds it too
+                vectors["across"] = embedder.embed_query_across(query)
+            raw_reads(settings, store, vectors, calls, consistency)
             latencies.append(time.perf_counter() - start)
         except Exception:  # counted, not fatal: the table reports errors
             errors += 1
@@ -338,8 +352,10 @@ def one_client_rounds(s, store: ChunkStore, embedder, token: str, queries: list[
     fetches = sum(any(c[0] == "fetch" for c in p) for p in plans)
     limits = sorted({c[1] for p in plans for c in p if c[0] == "search"})
     searches = sum(c[0] == "search" for p in plans for c in p)
-    print(f"default mode {s.retrieval_mode}: {searches} dense searches for {len(plans)} queries (limit "
-          f"{', '.join(map(str, limits)) or '-'}); {fetches} queries also fetch chunks by id", flush=True)
+    across = sum(any(c[0] == "search" and "across" in c[2] for c in p) for p in plans)
+    print(f"default mode {s.retrieval_mode}: {searches} dense search requests for {len(plans)} queries (limit "
+          f"{', '.join(map(str, limits)) or '-'}; {across} queries also embedded by the paired multilingual model, "
+          f"the kb holds CJK chunks); {fetches} queries also fetch chunks by id", flush=True)
     raw, dense, gateway, floor = [], [], [], []
     errs = [0, 0, 0, 0]
     timings: list[str] = []

@@ -35,6 +35,9 @@ class ChunkIndex(Protocol):
     def search(self, tenant: str, kb: str, vector: Sequence[float], top_k: int,
                extra_filter: str = "") -> list[Hit]: ...
 
+    def search_many(self, tenant: str, kb: str, vectors: Sequence[Sequence[float]], top_k: int,
+                    extra_filter: str = "") -> list[list[Hit]]: ...
+
     def search_with_vectors(self, tenant: str, kb: str, vector: Sequence[float], top_k: int,
                             extra_filter: str = "") -> list[tuple[Hit, list[float]]]: ...
 

@@ -228,12 +228,13 @@ class Retriever:
         """Nearest chunks; `positive`: only those with a positive score, for fusion (a CJK query scores 0 on a
         chunk without a CJK half, embedder.PairedEmbedder, and such a chunk is no dense hit). With an
         `across` vector, chunks with CJK text come from its search instead, on the main model's scale."""
-        hits = self.store.search(tenant, kb, vector.main.tolist(), top_k, extra_filter=extra_filter)
+        if vector.across is None:
+            hits = self.store.search(tenant, kb, vector.main.tolist(), top_k, extra_filter=extra_filter)
+            return [h for h in hits if h.score > 0] if positive else hits
+        hits, across = self.store.search_many(tenant, kb, [vector.main.tolist(), vector.across.tolist()], top_k,
+                                              extra_filter=extra_filter)
         if positive:
             hits = [h for h in hits if h.score > 0]
-        if vector.across is None:
-            return hits
-        across = self.store.search(tenant, kb, vector.across.tolist(), top_k, extra_filter=extra_filter)
         merged = [h for h in hits if not has_cjk_half(h.text)]
         merged += [replace(h, score=vector.on_main_scale(h.score)) for h in across if h.score > 0]
         return sorted(merged, key=lambda h: -h.score)[:top_k]

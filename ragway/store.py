@@ -445,17 +445,22 @@ class ChunkStore:
 
     def search(self, tenant: str, kb: str, vector: Sequence[float], top_k: int, extra_filter: str = "") -> list[Hit]:
         """Nearest chunks of one kb of one tenant; `extra_filter` (from filters.user_filter) can only narrow."""
-        return [self._hit(h) for h in self._dense_search(tenant, kb, vector, top_k, extra_filter, OUTPUT_FIELDS)]
+        return [self._hit(h) for h in self._dense_search(tenant, kb, [vector], top_k, extra_filter, OUTPUT_FIELDS)[0]]
 
-    def _dense_search(self, tenant: str, kb: str, vector: Sequence[float], top_k: int, extra_filter: str,
-                      output_fields: Sequence[str]) -> list[dict[str, Any]]:
-        result = self._read("search", lambda: self.client.search(
-            self.collection, data=[list(vector)], limit=top_k, filter=self.kb_filter(tenant, kb, extra_filter),
-            output_fields=list(output_fields), anns_field="embedding",
+    def search_many(self, tenant: str, kb: str, vectors: Sequence[Sequence[float]], top_k: int,
+                    extra_filter: str = "") -> list[list[Hit]]:
+        """`search` for several query vectors in one request (one round trip, one consistency wait)."""
+        found = self._dense_search(tenant, kb, vectors, top_k, extra_filter, OUTPUT_FIELDS)
+        return [[self._hit(h) for h in hits] for hits in found]
+
+    def _dense_search(self, tenant: str, kb: str, vectors: Sequence[Sequence[float]], top_k: int, extra_filter: str,
+                      output_fields: Sequence[str]) -> list[list[dict[str, Any]]]:
+        return self._read("search", lambda: self.client.search(
+            self.collection, data=[list(v) for v in vectors], limit=top_k,
+            filter=self.kb_filter(tenant, kb, extra_filter), output_fields=list(output_fields), anns_field="embedding",
             search_params={"metric_type": self.metric, "params": {"ef": max(self.settings.search_ef, top_k)}},
             **self.consistency_for(tenant, kb),
         ))
-        return result[0]
 
     @staticmethod
     def _hit(h: dict[str, Any]) -> Hit:
@@ -469,7 +474,7 @@ class ChunkStore:
     def search_with_vectors(self, tenant: str, kb: str, vector: Sequence[float], top_k: int,
                             extra_filter: str = "") -> list[tuple[Hit, list[float]]]:
         """`search`, with each hit's stored embedding (what MMR needs to measure redundancy)."""
-        hits = self._dense_search(tenant, kb, vector, top_k, extra_filter, [*OUTPUT_FIELDS, "embedding"])
+        hits = self._dense_search(tenant, kb, [vector], top_k, extra_filter, [*OUTPUT_FIELDS, "embedding"])[0]
         return [(self._hit(h), [float(x) for x in h.get("entity", h)["embedding"]]) for h in hits]
 
     def fetch_hits(self, tenant: str, kb: str, chunk_ids: Sequence[str], with_vectors: bool = False,
