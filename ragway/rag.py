@@ -136,7 +136,8 @@ class RagService:
 
     def passages(self, question: str, hits: list[Hit]) -> list[Passage]:
         """The hits' most relevant sentences within the prompt budget ([n] is the n-th passage)."""
-        return fit(question, hits, self.settings.context_tokens, self.retriever.tokenizer)
+        return fit(question, hits, self.settings.context_tokens, self.retriever.tokenizer,
+                   question_in_cjk=self.settings.is_cjk_query(question))
 
     def chat(self, context: Context) -> Answer:
         language = context.answer_language

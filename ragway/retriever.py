@@ -209,18 +209,22 @@ class Retriever:
             return False
         if self.settings.is_cjk_query(query):
             return False
-        key = (self.store.collection, tenant, kb)
-        now = time.monotonic()
-        with self._lock:
-            known = self._has_cjk.get(key)
-        if known is not None and now - known[0] < self.settings.bm25_check_interval_s:
-            return known[1]
         if self._cjk_probe is None:  # e5 vectors are all within ~40 degrees: any one scores every CJK chunk > 0
             self._cjk_probe = self.embedder.embed_query_across("文档")
-        has_cjk = any(h.score > 0 for h in self.store.search(tenant, kb, self._cjk_probe, 1))
+        return self._recent(self._has_cjk, (self.store.collection, tenant, kb),
+                            lambda: any(h.score > 0 for h in self.store.search(tenant, kb, self._cjk_probe, 1)))
+
+    def _recent(self, cache: dict, key: tuple[str, str, str], read):
+        """`read()`'s value for a kb, read again at most every `bm25_check_interval_s`."""
+        now = time.monotonic()
         with self._lock:
-            self._has_cjk[key] = (now, has_cjk)
-        return has_cjk
+            known = cache.get(key)
+        if known is not None and now - known[0] < self.settings.bm25_check_interval_s:
+            return known[1]
+        value = read()
+        with self._lock:
+            cache[key] = (now, value)
+        return value
 
     # --- modes -----------------------------------------------------------------------------------
     def _dense(self, tenant: str, kb: str, vector: QueryVectors, top_k: int, extra_filter: str,
@@ -337,15 +341,7 @@ class Retriever:
 
     def bm25_index(self, tenant: str, kb: str) -> Bm25Index:
         key = (self.store.collection, tenant, kb)
-        now = time.monotonic()
-        with self._lock:
-            checked = self._checked.get(key)
-        if checked is not None and now - checked[0] < self.settings.bm25_check_interval_s:
-            fingerprint = checked[1]
-        else:
-            fingerprint = self.store.kb_fingerprint(tenant, kb)
-            with self._lock:
-                self._checked[key] = (now, fingerprint)
+        fingerprint = self._recent(self._checked, key, lambda: self.store.kb_fingerprint(tenant, kb))
         return self.cache.get(key, fingerprint, lambda: self._build(tenant, kb, fingerprint))
 
     def _build(self, tenant: str, kb: str, fingerprint: str) -> Bm25Index:
