@@ -122,9 +122,14 @@ def mixed_corpus(en: ev.BeirDataset, zh: ev.BeirDataset) -> ev.BeirDataset:
     return ev.BeirDataset(name="xquad-mixed", corpus=corpus, queries={}, qrels=qrels, split=en.split)
 
 
+def answer_index(data: ev.BeirDataset, qid: str) -> int:
+    """The index of the question's (one) relevant paragraph."""
+    return paragraph_index(next(iter(data.qrels[qid])))
+
+
 def half_of(data: ev.BeirDataset, qid: str) -> str:
     """Tune on paragraphs 0, 1 (mod 4), report on 2, 3: each half asks about both languages' paragraphs."""
-    return "tune" if paragraph_index(next(iter(data.qrels[qid]))) % 4 < 2 else "report"
+    return "tune" if answer_index(data, qid) % 4 < 2 else "report"
 
 
 def mixed(en: ev.BeirDataset, zh: ev.BeirDataset, settings, embedder, store: ChunkStore, args) -> None:
@@ -163,7 +168,7 @@ def mixed(en: ev.BeirDataset, zh: ev.BeirDataset, settings, embedder, store: Chu
 
 def crosses(data: ev.BeirDataset, qid: str, q_lang: str) -> bool:
     """Whether the question's paragraph is in the other language (odd paragraphs are Chinese)."""
-    chinese = paragraph_index(next(iter(data.qrels[qid]))) % 2 == 1
+    chinese = answer_index(data, qid) % 2 == 1
     return chinese != (q_lang == "zh")
 
 

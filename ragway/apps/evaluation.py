@@ -341,11 +341,12 @@ class PrecomputedQueries:
         if progress:
             progress.start(len(unique))
         self.across: dict[str, list[float]] = {}
-        if hasattr(embedder, "embed_query_across"):  # the paired embedder's second reading (retriever.QueryVectors)
+        reads_across = hasattr(embedder, "embed_query_across")  # the paired embedder (retriever.QueryVectors)
+        if reads_across:
             self.embed_query_across = self._embed_query_across
         for text in unique:
             self.vectors[text] = embedder.embed_query(text)
-            if hasattr(self, "embed_query_across"):
+            if reads_across:
                 self.across[text] = embedder.embed_query_across(text)
             if progress:
                 progress.advance(1)
