@@ -140,7 +140,8 @@ def mixed(en: ev.BeirDataset, zh: ev.BeirDataset, settings, embedder, store: Chu
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     rows = []
     for floor in floors:
-        retriever = Retriever(settings.model_copy(update={"cross_lingual_floor": floor}), base, store)
+        floors_now = {"cross_lingual_floor": floor, "cross_lingual_floor_cjk": floor}  # each for one question language
+        retriever = Retriever(settings.model_copy(update=floors_now), base, store)
         for q_lang, questions in (("en", en), ("zh", zh)):
             asked = ev.BeirDataset(name=data.name, corpus=data.corpus, queries=questions.queries, qrels=data.qrels,
                                    split=data.split)

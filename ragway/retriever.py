@@ -18,7 +18,9 @@ best first. What `Hit.score` means depends on the mode:
 
 Under the paired embedder (embedder.PairedEmbedder) a query not in CJK script over a kb with CJK chunks
 also gets the multilingual model's vector, which reads those chunks across languages (`QueryVectors`;
-dense, hybrid and the cosines of BM25 hits; MMR keeps the main vector).
+dense, hybrid and the cosines of BM25 hits; MMR keeps the main vector). Where every chunk has that
+model's half (`multilingual_chunks=all`), a CJK query reads the chunks without CJK text too, and dense
+search runs once per script (each chunk records its script in metadata) so neither crowds the other out.
 
 Every hit also carries `metadata["retrieval"] = {"mode", "dense", "bm25"}` with the dense cosine
 (filled in for BM25 hits too, from their stored embeddings) and the BM25 score
@@ -44,12 +46,12 @@ from typing import get_args
 
 import numpy as np
 
-from ragway import timing
+from ragway import filters, timing
 from ragway.chunk_index import ChunkIndex
-from ragway.embedder import Embedder, has_cjk_half
+from ragway.embedder import Embedder
 from ragway.errors import InvalidRequest
-from ragway.lexical import Bm25Cache, Bm25Index, LexicalHit, Tokenizer
-from ragway.records import Hit, indexed_text
+from ragway.lexical import Bm25Cache, Bm25Index, LexicalHit, Tokenizer, has_cjk_half
+from ragway.records import CJK_TEXT_KEY, Hit, indexed_text
 from ragway.settings import RetrievalMode, Settings, relevance_floor
 
 log = logging.getLogger(__name__)
@@ -96,6 +98,11 @@ def fuse_across(dense: Sequence[tuple[str, float]], lexical: Sequence[tuple[str,
     return sorted(fused.items(), key=lambda kv: -kv[1])
 
 
+def script_filter(cjk: bool) -> str:
+    """Chunks with (or without) CJK text, where every chunk records which (`multilingual_chunks=all`)."""
+    return f'metadata["{CJK_TEXT_KEY}"] == {"true" if cjk else "false"}'
+
+
 def mmr_order(query_sims: np.ndarray, vectors: np.ndarray, top_k: int, lam: float) -> list[int]:
     """Greedy MMR: next = argmax lam * sim(q, d) - (1 - lam) * max sim(d, chosen); vectors normalised."""
     n = len(query_sims)
@@ -126,20 +133,37 @@ class QueryVectors:
     across: np.ndarray | None = None
     main_floor: float = 0.0
     across_floor: float = 0.0
+    # A CJK query's multilingual vector where every chunk has that model's half (`multilingual_chunks=all`):
+    # it reads chunks without CJK text too, across languages.
+    main_reads_all: bool = False
+
+    @property
+    def crosses(self) -> bool:
+        """Whether this query reads chunks written in the other script than its own."""
+        return self.across is not None or self.main_reads_all
+
+    def other_script(self, text: str) -> bool:
+        """Whether a chunk this query reads is in the other script (BM25 can match only names and numbers)."""
+        if self.across is not None:
+            return has_cjk_half(text)
+        return self.main_reads_all and not has_cjk_half(text)
 
     def on_main_scale(self, cosine: float) -> float:
         """The multilingual model's cosine mapped linearly so that the floors (the main model's answer
         threshold, 0.2 for all-MiniLM-L6-v2; `cross_lingual_floor` for the other) and 1.0 coincide."""
         return self.main_floor + (cosine - self.across_floor) * (1 - self.main_floor) / (1 - self.across_floor)
 
-    def cosine(self, vector: Sequence[float]) -> float:
-        """The query-chunk cosine for a chunk's stored vector."""
+    def cosine(self, vector: Sequence[float], text: str) -> float:
+        """The query-chunk cosine for a chunk's stored vector and text."""
         v = np.asarray(vector, dtype=np.float32)
-        if self.across is not None:
-            across = float(np.dot(self.across, v))
-            if across != 0:  # the chunk has a CJK half
-                return self.on_main_scale(across)
-        return float(np.dot(self.main, v))
+        if self.across is not None and has_cjk_half(text):
+            return self.on_main_scale(float(np.dot(self.across, v)))
+        return self.main_score(float(np.dot(self.main, v)), text)
+
+    def main_score(self, cosine: float, text: str) -> float:
+        """The main vector's cosine with a chunk, on the scale of the query's own language: where it reads
+        chunks in the other script (`main_reads_all`), theirs is mapped as `on_main_scale` maps."""
+        return self.on_main_scale(cosine) if self.main_reads_all and self.other_script(text) else cosine
 
 
 def _with_scores(hit: Hit, score: float, mode: str, dense: float | None, bm25: float | None) -> Hit:
@@ -194,12 +218,20 @@ class Retriever:
     def query_vectors(self, tenant: str, kb: str, query: str) -> QueryVectors:
         with timing.phase("embed"):
             main = np.asarray(self.embedder.embed_query(query), dtype=np.float32)
+            if self._reads_all_chunks(query):
+                return self._all_chunks_vectors(main)
             if not self._reads_across(tenant, kb, query):
                 return QueryVectors(main)
             across = np.asarray(self.embedder.embed_query_across(query), dtype=np.float32)
         s = self.settings
         return QueryVectors(main, across, main_floor=relevance_floor(s.main_embedding_model_id),
                             across_floor=s.cross_lingual_floor)
+
+    def _all_chunks_vectors(self, main: np.ndarray) -> QueryVectors:
+        """A CJK query's vectors where every chunk has the multilingual half: one model reads both scripts,
+        the other script's cosines (lower for the same relevance) mapped onto its own floor."""
+        return QueryVectors(main, main_reads_all=True, main_floor=relevance_floor(self.settings.cjk_model_id),
+                            across_floor=self.settings.cross_lingual_floor_cjk)
 
     def _reads_across(self, tenant: str, kb: str, query: str) -> bool:
         """Whether a query also gets the paired multilingual model's vector: `cross_lingual_dense`, a query
@@ -209,10 +241,19 @@ class Retriever:
             return False
         if self.settings.is_cjk_query(query):
             return False
+        return self._recent(self._has_cjk, (self.store.collection, tenant, kb), lambda: self._probe_cjk(tenant, kb))
+
+    def _probe_cjk(self, tenant: str, kb: str) -> bool:
+        """Whether the kb holds chunks with CJK text: only they have the multilingual half, unless every chunk
+        has (`multilingual_chunks=all`), where each records whether it is CJK text."""
         if self._cjk_probe is None:  # e5 vectors are all within ~40 degrees: any one scores every CJK chunk > 0
             self._cjk_probe = self.embedder.embed_query_across("文档")
-        return self._recent(self._has_cjk, (self.store.collection, tenant, kb),
-                            lambda: any(h.score > 0 for h in self.store.search(tenant, kb, self._cjk_probe, 1)))
+        if self.settings.paired_reads_all_chunks:
+            return bool(self.store.search(tenant, kb, self._cjk_probe, 1, extra_filter=script_filter(True)))
+        return any(h.score > 0 for h in self.store.search(tenant, kb, self._cjk_probe, 1))
+
+    def _reads_all_chunks(self, query: str) -> bool:
+        return self.settings.paired_reads_all_chunks and self.settings.is_cjk_query(query)
 
     def _recent(self, cache: dict, key: tuple[str, str, str], read):
         """`read()`'s value for a kb, read again at most every `bm25_check_interval_s`."""
@@ -232,6 +273,9 @@ class Retriever:
         """Nearest chunks; `positive`: only those with a positive score, for fusion (a CJK query scores 0 on a
         chunk without a CJK half, embedder.PairedEmbedder, and such a chunk is no dense hit). With an
         `across` vector, chunks with CJK text come from its search instead, on the main model's scale."""
+        if self.settings.paired_reads_all_chunks and vector.crosses:
+            hits = self._dense_by_script(tenant, kb, vector, top_k, extra_filter)
+            return [h for h in hits if h.score > 0] if positive else hits
         if vector.across is None:
             hits = self.store.search(tenant, kb, vector.main.tolist(), top_k, extra_filter=extra_filter)
             return [h for h in hits if h.score > 0] if positive else hits
@@ -242,6 +286,19 @@ class Retriever:
         merged = [h for h in hits if not has_cjk_half(h.text)]
         merged += [replace(h, score=vector.on_main_scale(h.score)) for h in across if h.score > 0]
         return sorted(merged, key=lambda h: -h.score)[:top_k]
+
+    def _dense_by_script(self, tenant: str, kb: str, vector: QueryVectors, top_k: int,
+                         extra_filter: str) -> list[Hit]:
+        """Where every chunk has the multilingual half (`multilingual_chunks=all`): one search per script, by
+        the vector that reads it (CJK chunks: `across` for an English query), the other script's cosines put on
+        the query's scale. Apart, so one script's chunks cannot crowd the other's out of the top."""
+        hits: list[Hit] = []
+        for cjk, vec in ((True, vector.main if vector.across is None else vector.across), (False, vector.main)):
+            expr = filters.all_of(extra_filter, script_filter(cjk))
+            for h in self.store.search(tenant, kb, vec.tolist(), top_k, extra_filter=expr):
+                hits.append(replace(h, score=vector.on_main_scale(h.score) if vector.other_script(h.text)
+                                    else h.score))
+        return sorted(hits, key=lambda h: -h.score)[:top_k]
 
     def _mmr(self, tenant: str, kb: str, vector: list[float], top_k: int, extra_filter: str) -> list[Hit]:
         candidates = self.store.search_with_vectors(tenant, kb, vector, max(self.settings.mmr_fetch_k, top_k),
@@ -266,7 +323,7 @@ class Retriever:
         for cid, score in ranked:
             if cid in found:
                 base, vec = found[cid]
-                hits.append(_with_scores(base, score, "bm25", vector.cosine(vec), score))
+                hits.append(_with_scores(base, score, "bm25", vector.cosine(vec, base.text), score))
         return hits[:top_k]
 
     def dense_weight(self, query: str) -> float:
@@ -291,8 +348,8 @@ class Retriever:
         if s.hybrid_fusion == "rrf":
             fused = rrf_fuse([[h.chunk_id for h in dense], [cid for cid, _ in lexical]], k=s.rrf_k,
                              weights=[2 * w, 2 * (1 - w)])  # 0.5: plain RRF
-        elif vector.across is not None:
-            unread = {h.chunk_id for h in dense if has_cjk_half(h.text)}
+        elif vector.crosses:
+            unread = {h.chunk_id for h in dense if vector.other_script(h.text)}
             fused = fuse_across([(h.chunk_id, h.score) for h in dense], lexical, w, unread)
         else:
             fused = weighted_fuse([[(h.chunk_id, h.score) for h in dense], lexical], [w, 1.0 - w])
@@ -307,7 +364,7 @@ class Retriever:
                 base, cosine = dense_by_id[cid], dense_by_id[cid].score
             elif cid in fetched:
                 base, vec = fetched[cid]
-                cosine = vector.cosine(vec)
+                cosine = vector.cosine(vec, base.text)
             else:
                 continue  # beyond the fetched head, or excluded by the filter
             hits.append(_with_scores(base, score, "hybrid", cosine, bm25_by_id.get(cid)))
@@ -321,7 +378,7 @@ class Retriever:
                                                      self.settings.rrf_k, extra_filter)
         vectors = self.store.fetch_hits(tenant, kb, [h.chunk_id for h in fused_hits], with_vectors=True)
         return [_with_scores(h, h.score, "hybrid",
-                             vector.cosine(vectors[h.chunk_id][1]) if h.chunk_id in vectors else None, None)
+                             vector.cosine(vectors[h.chunk_id][1], h.text) if h.chunk_id in vectors else None, None)
                 for h in fused_hits]
 
     def _lexical_list(self, tenant: str, kb: str, query: str, top_k: int, extra_filter: str) -> list[tuple[str, float]]:

@@ -130,6 +130,13 @@ class Settings(BaseSettings):
                               "(ragway/embedder.py, PairedEmbedder). `multilingual-e5-small` (bundled) or a local "
                               "folder; empty = none, CJK queries then rely on BM25. Unused when the main model is "
                               "multilingual-e5-small")
+    multilingual_chunks: Literal["cjk", "all"] = Field(
+        "cjk", description="With the paired cjk_embedding_model: which chunks also carry its vector. `cjk`: chunks "
+                           "with CJK text (English questions find Chinese passages, cross_lingual_dense; Chinese "
+                           "questions find English ones through BM25 only). `all`: every chunk, so a question in "
+                           "CJK script also finds English passages by meaning; ingestion encodes every chunk with "
+                           "both models (~2x slower). A collection holds one kind: `ragway kb reindex` re-encodes it "
+                           "after a change")
     embedding_batch_size: int = 32
     embedding_cache_chunks: int = Field(
         8192, ge=0, description="Passage vectors an ingest process keeps by text (~3 KB each at 768 dimensions), so "
@@ -280,6 +287,10 @@ class Settings(BaseSettings):
                                   "1.000/0.407, 0.74 0.997/0.793, 0.72 0.994/0.890, 0.7 0.977/0.917; dev set hybrid "
                                   "hit@5 0.950 at each, MRR@10 0.830 at 0.8 down to 0.813 at 0.72, and 0.66 lost "
                                   "two answers)")
+    cross_lingual_floor_cjk: float = Field(
+        0.78, lt=1.0, description="multilingual_chunks=all: the same, for a question in CJK script and the chunks "
+                                  "without CJK text it reads (the multilingual model's cosine mapped onto its own "
+                                  "same-language floor, 0.8 for multilingual-e5-small)")
     hybrid_fetch_k: int = Field(50, description="Hybrid: candidates taken from each list (at least top_k)")
     lexical_backend: Literal["auto", "milvus", "memory"] = Field(
         "auto", description="BM25 in Milvus (>= 2.5, collection made with full-text fields) or in process; "
@@ -332,6 +343,11 @@ class Settings(BaseSettings):
         return Path(self.embedding_model).name if self.embedding_model else BUNDLED_EMBEDDING_MODEL
 
     @property
+    def cjk_model_id(self) -> str:
+        """A short name of the paired CJK model."""
+        return Path(self.cjk_embedding_model).name
+
+    @property
     def pairs_cjk_embedder(self) -> bool:
         """Whether chunks and queries in CJK script also get `cjk_embedding_model`'s vector."""
         return bool(self.cjk_embedding_model) and self.main_embedding_model_id != E5_MODEL
@@ -339,10 +355,16 @@ class Settings(BaseSettings):
     @property
     def embedding_model_id(self) -> str:
         """A short name of what the vectors hold, recorded in the collection's schema (no spaces):
-        `all-MiniLM-L6-v2+cjk:multilingual-e5-small` for the paired default."""
+        `all-MiniLM-L6-v2+cjk:multilingual-e5-small` for the paired default (`+all:` when every chunk has
+        the second vector)."""
         if not self.pairs_cjk_embedder:
             return self.main_embedding_model_id
-        return f"{self.main_embedding_model_id}+cjk:{Path(self.cjk_embedding_model).name}"
+        return f"{self.main_embedding_model_id}+{self.multilingual_chunks}:{self.cjk_model_id}"
+
+    @property
+    def paired_reads_all_chunks(self) -> bool:
+        """Whether every chunk carries the paired multilingual model's vector (`multilingual_chunks=all`)."""
+        return self.pairs_cjk_embedder and self.multilingual_chunks == "all"
 
     def is_cjk_query(self, text: str) -> bool:
         """Whether a query counts as written in CJK script (`cjk_query_share`): it is then embedded by the

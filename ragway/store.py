@@ -17,7 +17,8 @@ from pymilvus.exceptions import MilvusException
 from ragway import filters, timing
 from ragway.errors import ConfigurationError, DependencyUnavailable
 from ragway.freshness import WriteMarks
-from ragway.records import Chunk, Hit, indexed_text
+from ragway.lexical import has_cjk_half
+from ragway.records import CJK_TEXT_KEY, Chunk, Hit, indexed_text
 from ragway.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -265,8 +266,9 @@ class ChunkStore:
             raise ConfigurationError(
                 f"collection {self.collection!r} holds {model} embeddings ({dim} dims), but this process embeds "
                 f"with {self.settings.embedding_model_id} ({self.dim} dims): set RAGWAY_EMBEDDING_BACKEND / "
-                f"RAGWAY_EMBEDDING_MODEL / RAGWAY_CJK_EMBEDDING_MODEL back (a collection made before the CJK model "
-                f"was paired: RAGWAY_CJK_EMBEDDING_MODEL=), or re-embed its chunks with the configured models: "
+                f"RAGWAY_EMBEDDING_MODEL / RAGWAY_CJK_EMBEDDING_MODEL / RAGWAY_MULTILINGUAL_CHUNKS back (a "
+                f"collection made before the CJK model was paired: RAGWAY_CJK_EMBEDDING_MODEL=), or re-embed its "
+                f"chunks with the configured models: "
                 f"ragway kb reindex --collection {self.collection}")
 
     def recorded_embedding_model(self) -> tuple[str, int] | None:
@@ -306,8 +308,13 @@ class ChunkStore:
             **({SCOPE_FIELD: scope(c.tenant, c.kb)} if self.has_scope() else {}),
             "doc_id": c.doc_id, "source": _truncate_utf8(c.source, SOURCE_MAX_BYTES), "page": c.page,
             "chunk_index": c.chunk_index, "content_hash": c.content_hash, "created_at": c.created_at,
-            "metadata": c.metadata,
+            "metadata": self._metadata(c),
         }
+
+    def _metadata(self, c: Chunk) -> dict[str, Any]:
+        if self.settings.paired_reads_all_chunks:
+            return {**c.metadata, CJK_TEXT_KEY: has_cjk_half(c.text)}
+        return c.metadata
 
     def delete_chunks_from(self, tenant: str, kb: str, doc_id: str, first_stale_index: int) -> None:
         """Remove chunks a shorter new version of a document no longer has. Call it before upserting

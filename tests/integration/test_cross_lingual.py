@@ -47,3 +47,65 @@ def test_the_answer_from_the_chinese_passage_cites_it(client, kb):
     assert not answer["declined"], answer
     assert [c["source"] for c in answer["citations"]] == ["休假制度.txt"], answer
     assert "18" in answer["answer"] or "eighteen" in answer["answer"].lower(), answer["answer"]
+
+
+# English documents beside DOCS that a Chinese question about one of them must not prefer
+MORE_EN = {
+    "security.md": "# IT security\n\nPasswords are changed every 90 days and hold at least 14 characters. Laptops "
+                   "are encrypted and locked when unattended.",
+    "canteen.md": "# Canteen\n\nThe canteen on the ground floor serves lunch from 11:30 to 14:00. Vegetarian dishes "
+                  "are offered every day.",
+    "onboarding.md": "# Onboarding\n\nNew employees meet their mentor on the first day and complete the safety "
+                     "training within two weeks.",
+}
+
+
+@pytest.fixture(scope="module")
+def every_chunk_retriever(settings):
+    """DOCS and MORE_EN where every chunk carries both halves (`RAGWAY_MULTILINGUAL_CHUNKS=all`), in a
+    collection of their own on the real Milvus 2.3.5 server (its JSON filters pick one script's chunks)."""
+    import uuid
+
+    from ragway import ids
+    from ragway.embedder import get_embedder
+    from ragway.records import Chunk
+    from ragway.retriever import Retriever
+    from ragway.store import ChunkStore
+
+    s = settings.model_copy(update={"collection": f"ragway_it_all_{uuid.uuid4().hex[:8]}",
+                                    "multilingual_chunks": "all", "bm25_check_interval_s": 0.0})
+    embedder = get_embedder(s)
+    store = ChunkStore(s, dim=embedder.dim)
+    store.ensure_collection()
+    texts = {name: text.strip() for name, text in {**DOCS, **MORE_EN}.items()}
+    vectors = embedder.embed(list(texts.values()))
+    store.upsert([Chunk(chunk_id=ids.chunk_id("t1", "kb", ids.document_id("t1", "kb", name), 0), tenant="t1", kb="kb",
+                        doc_id=ids.document_id("t1", "kb", name), source=name, page=0, chunk_index=0,
+                        content_hash="h", text=text, created_at=0, metadata={"chunk_count": 1}, embedding=v)
+                  for (name, text), v in zip(texts.items(), vectors, strict=True)])
+    store.settle()
+    try:
+        yield Retriever(s, embedder, store)
+    finally:
+        store.client.drop_collection(s.collection)
+
+
+def test_chinese_questions_find_english_passages_where_every_chunk_has_both_halves(every_chunk_retriever):
+    retriever = every_chunk_retriever
+    assert retriever.store.recorded_embedding_model()[0] == "all-MiniLM-L6-v2+all:multilingual-e5-small"
+    for question in ("出租车费用超过多少欧元需要经理批准？", "差旅费用须在行程结束后多少天内提交？"):
+        assert retriever.retrieve("t1", "kb", question, 5, mode="hybrid")[0].source == "expenses.md", question
+        # Dense: first of the English documents. e5-small scores a passage in the question's own language
+        # higher, so the Chinese policy can still come before it (README, "Across languages").
+        dense = [h.source for h in retriever.retrieve("t1", "kb", question, 5, mode="dense")]
+        assert [s for s in dense if s != "休假制度.txt"][0] == "expenses.md", (question, dense)
+    for question, source in (("新员工第一年有多少天年假？", "休假制度.txt"),
+                             ("How many paid sick days do employees get each year?", "休假制度.txt"),
+                             ("Within how many days must travel expenses be submitted?", "expenses.md")):
+        for mode in ("dense", "hybrid"):
+            hits = retriever.retrieve("t1", "kb", question, 5, mode=mode)
+            assert hits[0].source == source, (question, mode, [h.source for h in hits])
+    every_chunk = [h.chunk_id for h in retriever.retrieve("t1", "kb", "年假", 10)]
+    stored = retriever.store.fetch_hits("t1", "kb", every_chunk)
+    assert {hit.source: hit.metadata["cjk_text"] for hit, _ in stored.values()} == \
+        {"休假制度.txt": True, **{name: False for name in [*DOCS, *MORE_EN] if name != "休假制度.txt"}}

@@ -63,3 +63,11 @@ def test_a_chinese_chunk_found_for_an_english_question_keeps_its_sentences_by_ra
     # A Chinese question reads the Chinese chunk by its terms, as before.
     zh = fit("未使用的年假可以结转几天？", [hit(LEAVE_ZH, 0), hit(TRAVEL, 1)], 60, TOKENIZER, question_in_cjk=True)
     assert "结转" in zh[0].text and "病假" not in zh[0].text
+
+
+def test_an_english_chunk_found_for_a_chinese_question_keeps_its_sentences_by_rank():
+    # Found by meaning (multilingual_chunks=all), it shares no term with the question: by term overlap all its
+    # sentences would score 0 and be dropped for the Chinese chunk's unrelated ones.
+    passages = fit("逾期提交的差旅报销按多少比例支付？", [hit(TRAVEL, 0), hit(LEAVE_ZH, 1)], 60, TOKENIZER,
+                   question_in_cjk=True)
+    assert passages[0].hit.chunk_id == "c0" and "Late claims are paid at 50 percent." in passages[0].text

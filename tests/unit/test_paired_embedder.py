@@ -146,3 +146,71 @@ def test_a_kb_without_cjk_chunks_costs_no_second_embedding(paired_store):
                             for i, (t, v) in enumerate(zip(texts[3:], vectors, strict=True))])
     assert retriever.query_vectors("t1", english_only, "When are travel expenses due?").across is None
     assert retriever.query_vectors("t1", "kb", "When are travel expenses due?").across is not None
+
+
+def test_every_chunk_gets_both_halves_when_asked():
+    main, cjk = Counting(4, "main"), Counting(3, "cjk")
+    settings = Settings(multilingual_chunks="all")
+    assert settings.embedding_model_id == "all-MiniLM-L6-v2+all:multilingual-e5-small"  # another collection
+    paired = PairedEmbedder(main, cjk, settings)
+    texts = ["Annual leave is fifteen days.", "年假为十五天。"]
+    vectors = np.array(paired.embed(texts))
+    assert np.allclose(np.linalg.norm(vectors[:, 4:], axis=1), 1.0) and cjk.seen == texts
+    assert not Settings(multilingual_chunks="all", cjk_embedding_model="").paired_reads_all_chunks
+
+
+@pytest.fixture(scope="module")
+def every_chunk_store(tmp_path_factory, paired_store):
+    """paired_store's chunks, each with both halves (`multilingual_chunks=all`)."""
+    _, texts = paired_store
+    settings = Settings(collection="paired_all_chunks", num_partitions=4, bm25_check_interval_s=0.0,
+                        lexical_backend="memory", multilingual_chunks="all")
+    embedder = get_embedder(settings)
+    client = MilvusClient(str(tmp_path_factory.mktemp("paired-all") / "lite.db"))
+    store = ChunkStore(settings, dim=embedder.dim, client=client)
+    store.ensure_collection()
+    for kb, rows in (("kb", texts), ("kb-en", texts[3:])):
+        doc = ids.document_id("t1", kb, "notes.md")
+        store.upsert([Chunk(chunk_id=ids.chunk_id("t1", kb, doc, i), tenant="t1", kb=kb, doc_id=doc,
+                            source="notes.md", page=0, chunk_index=i, content_hash="h", text=t, created_at=0,
+                            metadata={"chunk_count": len(rows)}, embedding=v)
+                      for i, (t, v) in enumerate(zip(rows, embedder.embed(rows), strict=True))])
+    return Retriever(settings, embedder, store), texts
+
+
+def test_a_chinese_question_finds_an_english_passage_where_every_chunk_has_both_halves(paired_store,
+                                                                                       every_chunk_store):
+    question = "实验室的 GPU 服务器怎么预约？"  # texts[3]: "GPU servers are reserved in the lab calendar"
+    retriever, texts = every_chunk_store
+    assert retriever.retrieve("t1", "kb", question, 3, mode="hybrid")[0].text == texts[3]
+    # Dense: its cosine is put on the Chinese passages' scale (e5 scores a passage in the question's own
+    # language higher), which lifts it above the unrelated Chinese ones, level with the one on GPUs.
+    e5 = get_embedder(cjk_model_settings(Settings()))
+    dense = retriever.retrieve("t1", "kb", question, 5, mode="dense")
+    found = next(h for h in dense if h.text == texts[3])
+    cosine = float(np.dot(e5.embed_query(question), e5.embed(texts)[3]))  # batched as ingested
+    floor = retriever.settings.cross_lingual_floor_cjk
+    assert found.score == pytest.approx(0.8 + (cosine - floor) * 0.2 / (1 - floor), abs=1e-3)
+    assert {h.text for h in dense[:2]} == {texts[0], texts[3]}
+    assert cosine < next(h.score for h in dense if h.text == texts[0])  # unmapped it would come second
+    cjk_only, _ = paired_store  # the default: English chunks have no multilingual half, so dense cannot
+    assert all(h.score == 0.0 for h in cjk_only.retrieve("t1", "kb", question, 5, mode="dense")
+               if h.text in texts[3:])
+
+
+def test_english_questions_are_unchanged_where_every_chunk_has_both_halves(paired_store, every_chunk_store):
+    retriever, texts = every_chunk_store
+    default, _ = paired_store
+    for question, expected in (("Why are model weights compressed to lower precision?", texts[2]),
+                               ("When are travel expenses due?", texts[4])):
+        for mode in ("dense", "hybrid"):
+            hits = retriever.retrieve("t1", "kb", question, 5, mode=mode)
+            assert hits[0].text == expected, (question, mode)
+            assert len({h.chunk_id for h in hits}) == len(hits)  # a chunk comes once, from one of the two searches
+        every, cjk_only = (r.retrieve("t1", "kb", question, 5, mode="dense") for r in (retriever, default))
+        assert [h.text for h in every] == [h.text for h in cjk_only]
+        # equal up to int8 activations quantized per batch (e5 encoded 5 passages here, 3 there)
+        assert [h.score for h in every] == pytest.approx([h.score for h in cjk_only], abs=0.01)
+    # Every chunk answers the multilingual probe: the kb's own text tells whether it holds CJK chunks.
+    assert retriever.query_vectors("t1", "kb-en", "When are travel expenses due?").across is None
+    assert retriever.query_vectors("t1", "kb", "When are travel expenses due?").across is not None

@@ -144,6 +144,16 @@ def test_re_embed_with_chunk_context_embeds_what_ingestion_embeds(env):
     assert "ctx a.txt\nalpha" in fake.seen and "alpha" not in fake.seen
 
 
+def test_re_embedding_for_every_chunk_records_each_chunks_script(env):
+    settings, client = env
+    ChunkStore(settings, dim=DIM, client=client).upsert(chunks("t1", "kb", "z.txt", ["年假为十五天"]))
+    every_chunk = settings.model_copy(update={"multilingual_chunks": "all"})
+    reindex.rebuild(every_chunk, client, reindex.plan(every_chunk, client, NAME, re_embed=True),
+                    embedder=lambda: FakeEmbedder(), clock=Ticks())
+    scripts = {r["text"]: r["metadata"].get("cjk_text") for r in rows(client, NAME).values()}
+    assert scripts == {"alpha": False, "beta": False, "gamma": False, "other tenant": False, "年假为十五天": True}
+
+
 def test_a_write_during_the_copy_refuses_the_flip_and_leaves_the_name_alone(env):
     settings, client = env
     p = reindex.plan(settings, client, NAME)
