@@ -155,15 +155,9 @@ class QueryVectors:
 
     def cosine(self, vector: Sequence[float], text: str) -> float:
         """The query-chunk cosine for a chunk's stored vector and text."""
-        v = np.asarray(vector, dtype=np.float32)
-        if self.across is not None and has_cjk_half(text):
-            return self.on_main_scale(float(np.dot(self.across, v)))
-        return self.main_score(float(np.dot(self.main, v)), text)
-
-    def main_score(self, cosine: float, text: str) -> float:
-        """The main vector's cosine with a chunk, on the scale of the query's own language: where it reads
-        chunks in the other script (`main_reads_all`), theirs is mapped as `on_main_scale` maps."""
-        return self.on_main_scale(cosine) if self.main_reads_all and self.other_script(text) else cosine
+        reader = self.across if self.across is not None and has_cjk_half(text) else self.main
+        cosine = float(np.dot(reader, np.asarray(vector, dtype=np.float32)))
+        return self.on_main_scale(cosine) if self.other_script(text) else cosine
 
 
 def _with_scores(hit: Hit, score: float, mode: str, dense: float | None, bm25: float | None) -> Hit:
