@@ -153,11 +153,18 @@ class QueryVectors:
         threshold, 0.2 for all-MiniLM-L6-v2; `cross_lingual_floor` for the other) and 1.0 coincide."""
         return self.main_floor + (cosine - self.across_floor) * (1 - self.main_floor) / (1 - self.across_floor)
 
+    def reader(self, cjk: bool) -> np.ndarray:
+        """The vector that reads chunks with (or without) CJK text: `across` reads an English query's CJK chunks."""
+        return self.across if cjk and self.across is not None else self.main
+
+    def scaled(self, cosine: float, text: str) -> float:
+        """A chunk's cosine from its reader, on the scale of the query's own language."""
+        return self.on_main_scale(cosine) if self.other_script(text) else cosine
+
     def cosine(self, vector: Sequence[float], text: str) -> float:
         """The query-chunk cosine for a chunk's stored vector and text."""
-        reader = self.across if self.across is not None and has_cjk_half(text) else self.main
-        cosine = float(np.dot(reader, np.asarray(vector, dtype=np.float32)))
-        return self.on_main_scale(cosine) if self.other_script(text) else cosine
+        cosine = float(np.dot(self.reader(has_cjk_half(text)), np.asarray(vector, dtype=np.float32)))
+        return self.scaled(cosine, text)
 
 
 def _with_scores(hit: Hit, score: float, mode: str, dense: float | None, bm25: float | None) -> Hit:
@@ -287,11 +294,10 @@ class Retriever:
         the vector that reads it (CJK chunks: `across` for an English query), the other script's cosines put on
         the query's scale. Apart, so one script's chunks cannot crowd the other's out of the top."""
         hits: list[Hit] = []
-        for cjk, vec in ((True, vector.main if vector.across is None else vector.across), (False, vector.main)):
+        for cjk in (True, False):
             expr = filters.all_of(extra_filter, script_filter(cjk))
-            for h in self.store.search(tenant, kb, vec.tolist(), top_k, extra_filter=expr):
-                hits.append(replace(h, score=vector.on_main_scale(h.score) if vector.other_script(h.text)
-                                    else h.score))
+            for h in self.store.search(tenant, kb, vector.reader(cjk).tolist(), top_k, extra_filter=expr):
+                hits.append(replace(h, score=vector.scaled(h.score, h.text)))
         return sorted(hits, key=lambda h: -h.score)[:top_k]
 
     def _mmr(self, tenant: str, kb: str, vector: list[float], top_k: int, extra_filter: str) -> list[Hit]:

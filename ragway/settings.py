@@ -135,8 +135,8 @@ class Settings(BaseSettings):
                            "with CJK text (English questions find Chinese passages, cross_lingual_dense; Chinese "
                            "questions find English ones through BM25 only). `all`: every chunk, so a question in "
                            "CJK script also finds English passages by meaning; ingestion encodes every chunk with "
-                           "both models (~2x slower). A collection holds one kind: `ragway kb reindex` re-encodes it "
-                           "after a change")
+                           "both models (English ~3x slower: bench/paired_embedding.py). A collection holds one "
+                           "kind: `ragway kb reindex` re-encodes it after a change")
     embedding_batch_size: int = 32
     embedding_cache_chunks: int = Field(
         8192, ge=0, description="Passage vectors an ingest process keeps by text (~3 KB each at 768 dimensions), so "
