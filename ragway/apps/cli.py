@@ -337,7 +337,9 @@ def ask(question: str, kb: str = typer.Option(..., "--kb"),
 
 def print_answer(result: dict) -> None:
     typer.echo(f"Answer: {result['answer']}")
-    if result.get("declined"):
+    if result.get("declined") and result.get("unsupported"):
+        typer.echo(f"(declined: the model's answer was withdrawn, unsupported: {', '.join(result['unsupported'])})")
+    elif result.get("declined"):
         typer.echo("(declined: no passage holds the answer)")
     elif not result.get("grounded", True):
         typer.echo(f"(unsupported by the cited passages: {', '.join(result['unsupported'])})")

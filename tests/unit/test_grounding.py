@@ -137,6 +137,14 @@ def test_an_answer_bringing_in_words_of_its_own_is_unsupported():
                           question="When are travel expenses due?")
     assert own.grounded and grounding.novel_words(own.text, [h.text for h in travel], "When due?") == ["required"]
     assert grounding.novel_words("Gene CYP27B1, named by Besançon [1].", [], "") == ["Gene", "named"]
+    # One new word is too many when it is most of what the answer adds to the question.
+    flights = [*travel, hit("Business class is allowed for flights of six hours or more.")]
+    attire = grounding.check("The dress code for client meetings is business attire, as stated in Passage [3].",
+                             flights, "en", question="What is the dress code for client meetings?")
+    assert attire.withdrawn and attire.unsupported == ["attire"]
+    held = grounding.check("Business class is allowed for flights of six hours or more [3].", flights, "en",
+                           question="When may staff fly business class?")
+    assert held.grounded and not held.declined
     zh = grounding.check("着装要求是正式 [1]。", [hit("差旅费用须在出差结束后 30 天内提交。")], "zh",
                          question="年会着装要求是什么？")
     assert zh.grounded  # English answers only: Chinese answers paraphrase more (CMRC) and are not measured yet
@@ -165,3 +173,23 @@ def test_a_spelled_out_number_moves_a_citation_to_the_passage_that_holds_it_in_a
     # A spelled number no passage holds is the model's own framing, not a reason to withdraw.
     framed = grounding.check("Two rules apply: change passwords every 90 days [1].", passages, "en")
     assert framed.citations == [1] and not framed.declined
+
+
+def test_a_reply_that_repeats_the_question_is_withdrawn_not_passed_as_an_answer():
+    question = "多长时间的航班可以坐商务舱？"
+    echo = grounding.check("多长时间的航班可以坐商务舱？[1]", PASSAGES, "zh", question=question)
+    assert echo.declined and echo.withdrawn and not echo.grounded and echo.text == grounding.NOT_FOUND["zh"]
+    assert echo.unsupported == [grounding.REPEATS_QUESTION["zh"]]
+    assert grounding.ungrounded_note(echo.unsupported, "zh", withdrawn=True) == grounding.REPEATED_NOTE["zh"]
+    # Without its question mark, or asked back in other words of the question, it is still no answer.
+    assert grounding.check("When are travel expenses due [1]", PASSAGES, "en",
+                           question="When are travel expenses due?").withdrawn
+    assert grounding.check("When are the travel expenses due? [1]", PASSAGES, "en",
+                           question="When are travel expenses due?").withdrawn
+    # Answers built from the question's words are answers: a yes/no question restated, a choice picked.
+    for answer, asked in [("差旅费用须在30天内提交[3]。", "差旅费用须在30天内提交吗？"),
+                          ("Yes, expenses are due within 30 days [1].", "Are expenses due within 30 days?"),
+                          ("30 days [1].", "Are expenses due within 30 or 60 days?")]:
+        checked = grounding.check(answer, PASSAGES, grounding.language_of(asked), question=asked)
+        assert not checked.declined and checked.grounded, answer
+    assert not grounding.repeats_question("Expenses are due within 30 days [1].", "")
