@@ -278,8 +278,10 @@ def check(answer: str, hits: list[Hit], language: str, withdraw_unsupported: boo
     if is_decline(text):
         return Checked(NOT_FOUND[language], declined=True, language=language)
     if question and repeats_question(text, question):
-        return Checked(NOT_FOUND[language], declined=True, grounded=False, unsupported=[REPEATS_QUESTION[language]],
-                       language=language, withdrawn=True)
+        if withdraw_unsupported:
+            return Checked(NOT_FOUND[language], declined=True, grounded=False,
+                           unsupported=[REPEATS_QUESTION[language]], language=language, withdrawn=True)
+        return Checked(text, grounded=False, unsupported=[REPEATS_QUESTION[language]], language=language)
     cited = cited_numbers(text, len(hits))
     passages = [h.text for h in hits]
     holders = _holders(claims(text), passages)

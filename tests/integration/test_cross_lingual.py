@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.conftest import new_kb, wait_for_job
+from ragway.apps.client import GatewayClient
+from tests.integration.conftest import extra_gateway, extra_worker, new_kb, wait_for_job
+from tests.ports import free_port
 
 LEAVE_ZH = ("Contoso 休假制度\n\n年假：新员工入职第一年享有十八天带薪年假，之后每工作满一年增加一天。\n"
             "年假须至少提前三周通过人事系统申请，并由直属经理批准。\n\n"
@@ -109,3 +111,36 @@ def test_chinese_questions_find_english_passages_where_every_chunk_has_both_halv
     stored = retriever.store.fetch_hits("t1", "kb", every_chunk)
     assert {hit.source: hit.metadata["cjk_text"] for hit, _ in stored.values()} == \
         {"休假制度.txt": True, **{name: False for name in [*DOCS, *MORE_EN] if name != "休假制度.txt"}}
+
+
+def test_a_gateway_and_worker_where_every_chunk_has_both_halves(settings, client, milvus, tmp_path):
+    """`RAGWAY_MULTILINGUAL_CHUNKS=all` end to end: a worker and gateway of their own on a collection of their
+    own. The Celery worker encodes English chunks with both models and flags their script, the gateway's
+    search reads each script with its own vector, and a Chinese question is answered from an English policy."""
+    import uuid
+
+    collection = f"ragway_it_all_{uuid.uuid4().hex[:8]}"
+    queue = f"ragway.ingest.test-{uuid.uuid4().hex[:8]}"
+    for name, text in {**DOCS, **MORE_EN}.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    mode = {"multilingual_chunks": "all", "collection": collection}
+    try:
+        with extra_worker(queue, **mode), extra_gateway(settings, free_port(), ingest_queue=queue, **mode) as url:
+            ours = GatewayClient(url, api_key=client.api_key)
+            kb = new_kb(ours, "every-chunk")
+            job = wait_for_job(ours, ours.upload(kb, sorted(tmp_path.iterdir()))["job_id"])
+            assert job["status"] == "done", job
+            for question in ("出租车费用超过多少欧元需要经理批准？", "差旅费用须在行程结束后多少天内提交？"):
+                hits = ours.search(kb, question)["hits"]
+                assert hits[0]["source"] == "expenses.md", (question, [h["source"] for h in hits])
+            hits = ours.search(kb, "How many paid sick days do employees get each year?")["hits"]
+            assert hits[0]["source"] == "休假制度.txt", [h["source"] for h in hits]
+            answer = ours.ask(kb, "差旅费用须在行程结束后多少天内提交？")
+            assert not answer["declined"] and "45" in answer["answer"], answer
+            assert [c["source"] for c in answer["citations"]] == ["expenses.md"], answer
+            ours.delete_kb(kb)
+        fields = milvus.describe_collection(collection)["fields"]
+        described = next(f.get("description", "") for f in fields if f["name"] == "embedding")
+        assert "by model all-MiniLM-L6-v2+all:multilingual-e5-small " in described, described
+    finally:
+        milvus.drop_collection(collection)

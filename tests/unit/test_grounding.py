@@ -181,6 +181,9 @@ def test_a_reply_that_repeats_the_question_is_withdrawn_not_passed_as_an_answer(
     assert echo.declined and echo.withdrawn and not echo.grounded and echo.text == grounding.NOT_FOUND["zh"]
     assert echo.unsupported == [grounding.REPEATS_QUESTION["zh"]]
     assert grounding.ungrounded_note(echo.unsupported, "zh", withdrawn=True) == grounding.REPEATED_NOTE["zh"]
+    kept = grounding.check("多长时间的航班可以坐商务舱？[1]", PASSAGES, "zh", withdraw_unsupported=False,
+                           question=question)
+    assert not kept.declined and not kept.grounded and kept.unsupported == [grounding.REPEATS_QUESTION["zh"]]
     # Without its question mark, or asked back in other words of the question, it is still no answer.
     assert grounding.check("When are travel expenses due [1]", PASSAGES, "en",
                            question="When are travel expenses due?").withdrawn
