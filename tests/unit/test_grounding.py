@@ -196,3 +196,14 @@ def test_a_reply_that_repeats_the_question_is_withdrawn_not_passed_as_an_answer(
         checked = grounding.check(answer, PASSAGES, grounding.language_of(asked), question=asked)
         assert not checked.declined and checked.grounded, answer
     assert not grounding.repeats_question("Expenses are due within 30 days [1].", "")
+
+
+def test_ragway_ask_says_why_an_answer_was_withdrawn(capsys):
+    from ragway.apps.cli import print_answer
+
+    result = {"answer": grounding.NOT_FOUND["zh"], "declined": True, "grounded": False, "citations": [],
+              "unsupported": [grounding.REPEATS_QUESTION["zh"]], "sources": []}
+    print_answer(result)
+    assert f"withdrawn, unsupported: {grounding.REPEATS_QUESTION['zh']}" in capsys.readouterr().out
+    print_answer({**result, "unsupported": [], "grounded": True})
+    assert "(declined: no passage holds the answer)" in capsys.readouterr().out
