@@ -242,8 +242,10 @@ def _archive_sections(filename: str, data: bytes) -> list[Section]:
                 sections += load(f"{filename}/{member.name}", content)
             except DocumentError as exc:
                 log.info("member of %s not read: %s", filename, exc.message)
-    except ArchiveError as exc:
-        raise DocumentError(filename, f"ZIP: {exc}") from exc
+    except ArchiveError as exc:  # e.g. a .docx cut off in transfer: name the format its name claims
+        claimed = BINARY_SUFFIXES.get(filename.rsplit(".", 1)[-1].lower(), "ZIP")
+        raise DocumentError(filename, f"{claimed}: the file is corrupt or truncated: its ZIP container cannot be "
+                                      f"read ({exc.__cause__ or exc})") from exc
     if not sections:
         raise DocumentError(filename, "ZIP: a zip archive (named otherwise) holding no readable file")
     return sections
