@@ -16,7 +16,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from ragway.lexical import CJK_TEXT_CHAR, HAN_CHAR
+from ragway.lexical import CJK_TEXT_CHAR, HAN_CHAR, has_cjk_half
 from ragway.records import Hit
 
 NOT_FOUND = {
@@ -266,14 +266,21 @@ def repeats_question(answer: str, question: str) -> bool:
     return ends_as_question and sum(u in set(asked) for u in said) >= ECHO_SHARE * len(said)
 
 
+def _translates(support: list[int], passages: list[str]) -> bool:
+    """Whether an English answer rests on a passage in CJK script (all passages, when it cites none): its
+    words are a translation then, which no word of the passage can confirm ("fifteen days … in their first
+    year" from "入职第一年享有十五天带薪年假"); its numbers, names and quotes are still checked."""
+    return any(has_cjk_half(passages[n - 1]) for n in support or range(1, len(passages) + 1))
+
+
 def check(answer: str, hits: list[Hit], language: str, withdraw_unsupported: bool = True,
           question: str = "") -> Checked:
     """Citations, decline and groundedness of a generated answer over its numbered passages.
     `withdraw_unsupported`: an answer stating what no passage holds becomes a decline. With the
     `question`, an English answer that brings in content words found in neither the passages nor the
     question is unsupported too (`brings_in_its_own`: the prompt asks for the passages' own words; "The
-    dress code is formal and conservative" from a travel policy). So is a reply that only repeats the
-    question."""
+    dress code is formal and conservative" from a travel policy), unless it translates a CJK passage. So is
+    a reply that only repeats the question."""
     text = attach_lone_marks(drop_invalid_citations(answer.strip(), len(hits)))
     if is_decline(text):
         return Checked(NOT_FOUND[language], declined=True, language=language)
@@ -290,7 +297,7 @@ def check(answer: str, hits: list[Hit], language: str, withdraw_unsupported: boo
     if any(c in _SPELLED for c in missing):  # a spelled-out number repairs citations, never withdraws
         support, missing = _support(cited, {c: held for c, held in holders.items() if c not in _SPELLED},
                                     len(hits))
-    if question and language == "en":
+    if question and language == "en" and not _translates(support, passages):
         missing = [*missing, *brings_in_its_own(text, passages, question)]
     if missing and withdraw_unsupported:
         return Checked(NOT_FOUND[language], declined=True, grounded=False, unsupported=missing, language=language,

@@ -44,11 +44,17 @@ def test_an_english_question_finds_the_chinese_passage_first(client, kb, setting
     assert hits[0]["source"] == "expenses.md"
 
 
-def test_the_answer_from_the_chinese_passage_cites_it(client, kb):
-    answer = client.ask(kb, "How many days of annual leave does a new employee get in the first year?")
+@pytest.mark.parametrize(("question", "number"), [
+    ("How many days of annual leave does a new employee get in the first year?", ("18", "eighteen")),
+    ("How many days of annual leave does a new employee get?", ("18", "eighteen")),
+    ("How many paid sick days do employees get each year?", ("12", "twelve")),
+])
+def test_the_answer_from_the_chinese_passage_cites_it(client, kb, question, number):
+    """The English answer translates the passage, so its words are not checked against it (its numbers are)."""
+    answer = client.ask(kb, question)
     assert not answer["declined"], answer
     assert [c["source"] for c in answer["citations"]] == ["休假制度.txt"], answer
-    assert "18" in answer["answer"] or "eighteen" in answer["answer"].lower(), answer["answer"]
+    assert any(n in answer["answer"].lower() for n in number), answer["answer"]
 
 
 # English documents beside DOCS that a Chinese question about one of them must not prefer
