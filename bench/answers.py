@@ -14,7 +14,9 @@ Models (name=worker kind): the new default (llama.cpp, Qwen2.5-Coder-1.5B), the 
 (llama.cpp, 0.5B) and the old default (SmolLM2-135M on FastChat's transformers worker). A model
 the stack does not serve gets a FastChat worker of its own for the run, registered with the stack's
 controller, then stopped. Sets (RAGWAY_DATA_DIR, default ../shared/data): SQuAD 2.0 dev half
-(answerable and unanswerable), CMRC 2018 dev (Chinese), XQuAD English and Chinese.
+(answerable and unanswerable), CMRC 2018 dev (Chinese), XQuAD English and Chinese; on request
+(`--sets xquad-en-over-zh`), XQuAD's English questions over its Chinese paragraphs, scored against
+the English answers.
 
 Reports per model and set: share of answers containing a gold answer, token F1 (characters for
 Chinese), unanswerable declined, answerable wrongly declined, answers flagged ungrounded,
@@ -60,6 +62,8 @@ SETS = {  # name: (folder under the data root, has unanswerable questions)
     "xquad-en": ("xquad/beir-en", False),
     "xquad-zh": ("xquad/beir-zh", False),
 }
+# Sets of questions in one language over the other's corpus (XQuAD is parallel): name: (corpus set, question set).
+ACROSS = {"xquad-en-over-zh": ("xquad-zh", "xquad-en")}
 
 
 def data_root() -> Path:
@@ -331,21 +335,26 @@ def main() -> None:
     store.ensure_collection()
     root = data_root()
     chosen = [s.strip() for s in args.sets.split(",") if s.strip()]
-    if not (root / SETS[chosen[0]][0]).exists():
-        sys.exit(f"{root} has no {SETS[chosen[0]][0]}: set RAGWAY_DATA_DIR to the shared evaluation data")
+    unknown = [name for name in chosen if name not in SETS and name not in ACROSS]
+    if unknown:
+        sys.exit(f"unknown set(s) {', '.join(unknown)}: choose from {', '.join([*SETS, *ACROSS])}")
+    corpus_of = {name: ACROSS.get(name, (name, name))[0] for name in chosen}
+    if not (root / SETS[corpus_of[chosen[0]]][0]).exists():
+        sys.exit(f"{root} has no {SETS[corpus_of[chosen[0]]][0]}: set RAGWAY_DATA_DIR to the shared evaluation data")
 
     # Retrieval once per question; every model answers from the same passages.
     contexts: list[tuple[Question, list, list, bool]] = []
     rag = RagService(settings, embedder, store, Generator(settings))
     for name in chosen:
-        folder = root / SETS[name][0]
+        corpus, asked = ACROSS.get(name, (name, name))
+        folder = root / SETS[corpus][0]
         data = ev.load_beir(folder, "test")
         kb = ev.eval_kb_name(data, settings, embedder.model_name)
         if not ev.kept_kb_is_complete(data, store, kb):
             print(f"ingesting {name} ({len(data.corpus)} documents) into kb {kb} (kept for later runs) ...", flush=True)
             store.delete_kb(ev.EVAL_TENANT, kb)
             ev.ingest_corpus(data, settings, embedder, store, kb)
-        for q in sample(name, folder, SETS[name][1], args.split, args.per_set):
+        for q in sample(name, root / SETS[asked][0], SETS[asked][1], args.split, args.per_set):
             hits = rag.search(ev.EVAL_TENANT, kb, q.text, RetrievalOptions())[: settings.context_chunks]
             gated = rag.below_threshold(q.text, hits)
             contexts.append((q, hits, rag.passages(q.text, hits), gated))

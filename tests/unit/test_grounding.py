@@ -145,15 +145,17 @@ def test_an_answer_bringing_in_words_of_its_own_is_unsupported():
     held = grounding.check("Business class is allowed for flights of six hours or more [3].", flights, "en",
                            question="When may staff fly business class?")
     assert held.grounded and not held.declined
-    # An English answer from a Chinese passage translates it: its words cannot be in the passage.
+    # An English answer from a Chinese passage translates it: one word of its own is no invention there
+    # (its words cannot be in the passage); two or more still are, and numbers are still checked.
     leave = [hit("Northwind 休假制度\n年假：新员工入职第一年享有十五天带薪年假，之后每工作满一年增加一天。",
                  "leave-zh.txt")]
-    translated = grounding.check("A new employee gets fifteen days of annual leave in their first year, and one "
-                                 "more day for each subsequent year [1].", leave, "en",
-                                 question="How many days of annual leave does a new employee get?")
+    asked = "How many days of annual leave does a new employee get?"
+    translated = grounding.check("A new employee gets fifteen days of annual leave in their first year [1].", leave,
+                                 "en", question=asked)
     assert translated.grounded and not translated.declined and translated.citations == [1]
-    assert grounding.check("A new employee gets 18 days of annual leave [1].", leave, "en",
-                           question="How many days of annual leave does a new employee get?").withdrawn  # numbers still
+    assert grounding.check("A new employee gets fifteen days of annual leave in their first year, with a bonus "
+                           "for seniority [1].", leave, "en", question=asked).withdrawn
+    assert grounding.check("A new employee gets 18 days of annual leave [1].", leave, "en", question=asked).withdrawn
     zh = grounding.check("着装要求是正式 [1]。", [hit("差旅费用须在出差结束后 30 天内提交。")], "zh",
                          question="年会着装要求是什么？")
     assert zh.grounded  # English answers only: Chinese answers paraphrase more (CMRC) and are not measured yet
