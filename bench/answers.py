@@ -338,9 +338,9 @@ def main() -> None:
     unknown = [name for name in chosen if name not in SETS and name not in ACROSS]
     if unknown:
         sys.exit(f"unknown set(s) {', '.join(unknown)}: choose from {', '.join([*SETS, *ACROSS])}")
-    corpus_of = {name: ACROSS.get(name, (name, name))[0] for name in chosen}
-    if not (root / SETS[corpus_of[chosen[0]]][0]).exists():
-        sys.exit(f"{root} has no {SETS[corpus_of[chosen[0]]][0]}: set RAGWAY_DATA_DIR to the shared evaluation data")
+    first = SETS[ACROSS.get(chosen[0], (chosen[0],))[0]][0]
+    if not (root / first).exists():
+        sys.exit(f"{root} has no {first}: set RAGWAY_DATA_DIR to the shared evaluation data")
 
     # Retrieval once per question; every model answers from the same passages.
     contexts: list[tuple[Question, list, list, bool]] = []

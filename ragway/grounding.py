@@ -284,8 +284,8 @@ def check(answer: str, hits: list[Hit], language: str, withdraw_unsupported: boo
     `withdraw_unsupported`: an answer stating what no passage holds becomes a decline. With the
     `question`, an English answer that brings in content words found in neither the passages nor the
     question is unsupported too (`brings_in_its_own`: the prompt asks for the passages' own words; "The
-    dress code is formal and conservative" from a travel policy; `brings_in_its_own`). So is a reply that
-    only repeats the question."""
+    dress code is formal and conservative" from a travel policy). So is a reply that only repeats the
+    question."""
     text = attach_lone_marks(drop_invalid_citations(answer.strip(), len(hits)))
     if is_decline(text):
         return Checked(NOT_FOUND[language], declined=True, language=language)

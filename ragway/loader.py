@@ -158,11 +158,16 @@ BINARY_SUFFIXES = {"docx": "DOCX", "xlsx": "XLSX", "pptx": "PPTX", "docm": "DOCX
                    "pdf": "PDF", "msg": "MSG"}
 
 
+def claimed_type(filename: str) -> str | None:
+    """The binary format a file's name claims (`report.docx`: DOCX), whatever its bytes are."""
+    return BINARY_SUFFIXES.get(filename.rsplit(".", 1)[-1].lower()) if "." in filename else None
+
+
 def load(filename: str, data: bytes) -> list[Section]:
     if not data or not data.strip():
         raise DocumentError(filename, "the file is empty")
     file_type = detect_type(filename, data)
-    claimed = BINARY_SUFFIXES.get(filename.rsplit(".", 1)[-1].lower()) if "." in filename else None
+    claimed = claimed_type(filename)
     if claimed and file_type in TEXT_TYPES:
         raise DocumentError(filename, f"{claimed}: the file is corrupt: it holds plain text ({file_type}), "
                                       f"not a {claimed} document")
@@ -243,9 +248,9 @@ def _archive_sections(filename: str, data: bytes) -> list[Section]:
             except DocumentError as exc:
                 log.info("member of %s not read: %s", filename, exc.message)
     except ArchiveError as exc:  # e.g. a .docx cut off in transfer: name the format its name claims
-        claimed = BINARY_SUFFIXES.get(filename.rsplit(".", 1)[-1].lower(), "ZIP")
-        raise DocumentError(filename, f"{claimed}: the file is corrupt or truncated: its ZIP container cannot be "
-                                      f"read ({exc.__cause__ or exc})") from exc
+        kind = claimed_type(filename) or "ZIP"
+        raise DocumentError(filename, f"{kind}: the file is corrupt or truncated: its ZIP container cannot be read "
+                                      f"({exc.__cause__ or exc})") from exc
     if not sections:
         raise DocumentError(filename, "ZIP: a zip archive (named otherwise) holding no readable file")
     return sections
