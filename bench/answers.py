@@ -66,6 +66,11 @@ SETS = {  # name: (folder under the data root, has unanswerable questions)
 ACROSS = {"xquad-en-over-zh": ("xquad-zh", "xquad-en")}
 
 
+def corpus_and_questions(name: str) -> tuple[str, str]:
+    """The sets a set's corpus and questions come from (the same one but for ACROSS)."""
+    return ACROSS.get(name, (name, name))
+
+
 def data_root() -> Path:
     return Path(os.environ.get("RAGWAY_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
@@ -319,6 +324,14 @@ def main() -> None:
     parser.add_argument("--sweep", default="", help="Comma-separated thresholds to report declines at")
     parser.add_argument("--json", type=Path, default=None, help="Write every answer and the summary here")
     args = parser.parse_args()
+    root = data_root()
+    chosen = [s.strip() for s in args.sets.split(",") if s.strip()]
+    unknown = [name for name in chosen if name not in SETS and name not in ACROSS]
+    if unknown:
+        sys.exit(f"unknown set(s) {', '.join(unknown)}: choose from {', '.join([*SETS, *ACROSS])}")
+    first = SETS[corpus_and_questions(chosen[0])[0]][0]
+    if not (root / first).exists():
+        sys.exit(f"{root} has no {first}: set RAGWAY_DATA_DIR to the shared evaluation data")
 
     base = get_settings()
     updates = {"collection": ev.eval_collection(base), "search_consistency": "Bounded",
@@ -333,20 +346,12 @@ def main() -> None:
     embedder = get_embedder(settings)
     store = ChunkStore(settings, dim=embedder.dim)
     store.ensure_collection()
-    root = data_root()
-    chosen = [s.strip() for s in args.sets.split(",") if s.strip()]
-    unknown = [name for name in chosen if name not in SETS and name not in ACROSS]
-    if unknown:
-        sys.exit(f"unknown set(s) {', '.join(unknown)}: choose from {', '.join([*SETS, *ACROSS])}")
-    first = SETS[ACROSS.get(chosen[0], (chosen[0],))[0]][0]
-    if not (root / first).exists():
-        sys.exit(f"{root} has no {first}: set RAGWAY_DATA_DIR to the shared evaluation data")
 
     # Retrieval once per question; every model answers from the same passages.
     contexts: list[tuple[Question, list, list, bool]] = []
     rag = RagService(settings, embedder, store, Generator(settings))
     for name in chosen:
-        corpus, asked = ACROSS.get(name, (name, name))
+        corpus, asked = corpus_and_questions(name)
         folder = root / SETS[corpus][0]
         data = ev.load_beir(folder, "test")
         kb = ev.eval_kb_name(data, settings, embedder.model_name)

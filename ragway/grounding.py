@@ -268,7 +268,8 @@ def repeats_question(answer: str, question: str) -> bool:
     if said == asked:
         return True
     ends_as_question = CITATION_MARK.sub("", answer).rstrip().endswith(("?", "？"))
-    return ends_as_question and sum(u in set(asked) for u in said) >= ECHO_SHARE * len(said)
+    asked_units = set(asked)
+    return ends_as_question and sum(u in asked_units for u in said) >= ECHO_SHARE * len(said)
 
 
 def _translates(support: list[int], passages: list[str]) -> bool:

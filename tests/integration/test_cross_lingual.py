@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from ragway.apps.client import GatewayClient
+from ragway.store import ChunkStore
 from tests.integration.conftest import extra_gateway, extra_worker, new_kb, wait_for_job
 from tests.ports import free_port
 
@@ -145,8 +146,7 @@ def test_a_gateway_and_worker_where_every_chunk_has_both_halves(settings, client
             assert not answer["declined"] and "45" in answer["answer"], answer
             assert [c["source"] for c in answer["citations"]] == ["expenses.md"], answer
             ours.delete_kb(kb)
-        fields = milvus.describe_collection(collection)["fields"]
-        described = next(f.get("description", "") for f in fields if f["name"] == "embedding")
-        assert "by model all-MiniLM-L6-v2+all:multilingual-e5-small " in described, described
+        store = ChunkStore(settings.model_copy(update={"collection": collection}), dim=768, client=milvus)
+        assert store.recorded_embedding_model() == ("all-MiniLM-L6-v2+all:multilingual-e5-small", 768)
     finally:
         milvus.drop_collection(collection)
