@@ -76,6 +76,25 @@ for _n in range(100):  # Chinese numerals: 十五 = 15, 二十五 = 25
 # itself (a count the model makes, "Two rules:", is its own framing). Not "one", more often a pronoun.
 _SPELLED = {w: n for n, words in _NUMBER_WORDS.items() for w in words if w.isascii() and w not in ("one", "zero")}
 _SPELLED_NUMBER = re.compile(r"\b(" + "|".join(sorted(_SPELLED, key=len, reverse=True)) + r")\b", re.IGNORECASE)
+# The unit after a number, where it says what the number counts: "3小时" is not held by a passage's "三天".
+# Units of one class are one claim ("3 hours", "3小时"); a number without a unit in the passage holds any.
+_UNIT_CLASSES = {
+    "hour": ["个小时", "小时", "钟头", "hours", "hour", "hrs", "hr"],
+    "minute": ["分钟", "minutes", "minute", "mins", "min"],
+    "day": ["个工作日", "工作日", "天", "日", "working days", "business days", "calendar days", "days", "day"],
+    "week": ["个星期", "星期", "个礼拜", "礼拜", "周", "weeks", "week"],
+    "month": ["个月", "月", "months", "month"],
+    "year": ["年", "years", "year"],
+    "age": ["岁", "周岁"],
+    "percent": ["%", "percent", "per cent"],
+    "euro": ["欧元", "euros", "euro", "eur"],
+    "dollar": ["美元", "dollars", "dollar", "usd"],
+    "yuan": ["元", "人民币", "yuan", "rmb", "cny"],
+}
+_UNIT_CLASS = {unit: name for name, units in _UNIT_CLASSES.items() for unit in units}
+_UNIT_AFTER = re.compile(r"[ \t]?-?[ \t]?(" + "|".join(re.escape(u) for u in sorted(_UNIT_CLASS, key=len, reverse=True))
+                         + r")(?![A-Za-z])", re.IGNORECASE)
+_NUMBER_AND_UNIT = re.compile(r"(\d+(?:[.,]\d+)*)(.*)", re.DOTALL)
 # An answer may add a word of its own ("The limit is 180 euros, which is found in [1]"); from two on it
 # makes things up. On SQuAD 2.0's tune half no right answer had two, stopwords left out. Nor did one
 # of the 60 right answers of SQuAD 2.0 and XQuAD-en (tune halves) have as many novel words as words
@@ -144,7 +163,7 @@ def _normal(text: str) -> str:
 def claims(answer: str) -> list[str]:
     """The checkable parts of an answer: numbers, quoted phrases and proper names."""
     text = _PASSAGE_REFERENCE.sub(" ", CITATION_MARK.sub(" ", answer))
-    found = [m.group(0) for m in _NUMBER.finditer(text)]
+    found = [m.group(0) + _unit_after(text, m.end()) for m in _NUMBER.finditer(text)]
     found += [m.group(1).lower() for m in _SPELLED_NUMBER.finditer(text)]
     found += [m.group(1).strip() for m in _QUOTED.finditer(text)]
     found += [m.group(1) for m in _NAME.finditer(text) if m.group(1) not in _COMMON]
@@ -153,6 +172,17 @@ def claims(answer: str) -> list[str]:
         if item not in unique:
             unique.append(item)
     return unique
+
+
+def _unit_after(text: str, end: int) -> str:
+    """The unit right after a number ending at `end` ("小时" in "3小时以上", " days" in "30 days"), or ""."""
+    unit = _UNIT_AFTER.match(text, end)
+    return unit.group(0) if unit else ""
+
+
+def _unit_class(text: str, end: int) -> str | None:
+    unit = _UNIT_AFTER.match(text, end)
+    return _UNIT_CLASS[unit.group(1).lower()] if unit else None
 
 
 def _number_pattern(number: str) -> str:
@@ -170,10 +200,20 @@ def _holders(items: list[str], passages: list[str]) -> dict[str, set[int]]:
     found: dict[str, set[int]] = {}
     for claim in items:
         needle = _SPELLED.get(_normal(claim), _normal(claim).rstrip(".,"))
+        unit = None
+        if needle and needle[0].isdigit() and (parts := _NUMBER_AND_UNIT.fullmatch(needle)):
+            needle, unit = parts.group(1).rstrip(".,"), _unit_class(parts.group(2), 0)
         if needle:
             pattern = re.compile(_number_pattern(needle) if needle[0].isdigit() else re.escape(needle))
-            found[claim] = {i for i, text in enumerate(normal, 1) if pattern.search(text)}
+            found[claim] = {i for i, text in enumerate(normal, 1)
+                            if any(_counts_the_same(unit, text, m.end()) for m in pattern.finditer(text))}
     return found
+
+
+def _counts_the_same(unit: str | None, text: str, end: int) -> bool:
+    """Whether a number found in a passage can be the claim's: the claim names no unit, the passage's number
+    has none, or both units are of one class (hours, days, euros...)."""
+    return unit is None or _unit_class(text, end) in (None, unit)
 
 
 def _support(cited: list[int], holders: dict[str, set[int]], passages: int) -> tuple[list[int], list[str]]:

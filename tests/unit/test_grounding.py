@@ -23,14 +23,14 @@ def test_cited_answer_is_grounded_and_maps_its_numbers():
 def test_an_answer_stating_what_no_passage_holds_is_withdrawn_as_a_decline():
     checked = grounding.check("Expenses are due within 18 days [1].", PASSAGES, "en")
     assert checked.declined and checked.withdrawn and checked.text == grounding.NOT_FOUND["en"]
-    assert not checked.grounded and checked.unsupported == ["18"] and checked.citations == []
-    assert "18" in grounding.ungrounded_note(checked.unsupported, "en", withdrawn=True)
+    assert not checked.grounded and checked.unsupported == ["18 days"] and checked.citations == []
+    assert "18 days" in grounding.ungrounded_note(checked.unsupported, "en", withdrawn=True)
     assert grounding.ungrounded_note([], "en") == ""
 
 
 def test_kept_unsupported_answers_are_flagged_not_passed_off():
     checked = grounding.check("Expenses are due within 18 days [1].", PASSAGES, "en", withdraw_unsupported=False)
-    assert not checked.declined and not checked.grounded and checked.unsupported == ["18"]
+    assert not checked.declined and not checked.grounded and checked.unsupported == ["18 days"]
     assert checked.text.startswith("Expenses are due within 18 days")
     assert "18" in grounding.ungrounded_note(checked.unsupported, "en")
 
@@ -51,7 +51,7 @@ def test_facts_scattered_over_passages_it_does_not_cite_are_unsupported():
 
 
 def test_numbers_match_whole_numbers_only():
-    assert grounding.check("Within 3 days [1].", PASSAGES, "en").unsupported == ["3"]
+    assert grounding.check("Within 3 days [1].", PASSAGES, "en").unsupported == ["3 days"]
     assert grounding.check("Within 30 days [1].", PASSAGES, "en").grounded
 
 
@@ -101,7 +101,26 @@ def test_chinese_answer_checks_digits_in_chinese_passages():
     checked = grounding.check("出差结束后30天内提交[3]。", PASSAGES, "zh")
     assert checked.grounded and checked.citations == [3]
     declined = grounding.check("出差结束后18天内提交[3]。", PASSAGES, "zh")
-    assert declined.declined and declined.text == grounding.NOT_FOUND["zh"] and declined.unsupported == ["18"]
+    assert declined.declined and declined.text == grounding.NOT_FOUND["zh"] and declined.unsupported == ["18天"]
+
+
+def test_a_number_counts_what_its_unit_says():
+    """"3小时" is not held by a passage's "三天": a number with a unit is a claim about that unit, in either script,
+    where the passage gives the number a unit too; units of one class match."""
+    leave = [hit("病假每年十天，连续病假超过三天需提供医院证明。", "年假.md")]
+    made_up = grounding.check("3小时以上的航班可以坐商务舱。[1]", leave, "zh", question="多长时间的航班可以坐商务舱？")
+    assert made_up.withdrawn and made_up.unsupported == ["3小时"]
+    assert grounding.check("连续病假超过3天需要医院证明[1]。", leave, "zh").grounded
+    assert grounding.check("Sick leave over 3 days needs a doctor's note [1].", leave, "en").grounded  # across scripts
+    assert grounding.check("Expenses are due within 30 days [3].", PASSAGES, "en").grounded  # 30天
+    assert grounding.check("差旅费用须在30日内提交[1]。", PASSAGES, "zh").grounded  # days: 天, 日, days
+    assert grounding.check("Expenses are due within 30 hours [1].", PASSAGES, "en").unsupported == ["30 hours"]
+    hotel = [hit("Hotels are reimbursed up to 180 EUR per night; flights over 6 hours may go business class.")]
+    assert grounding.check("Up to 180 euros a night [1].", hotel, "en").grounded
+    assert grounding.check("Up to 180 dollars a night [1].", hotel, "en").unsupported[0] == "180 dollars"
+    # A number the passage gives no unit holds any: "at age 39" for "39 years old".
+    age = [hit("Peyton Manning, at age 39, became the oldest quarterback to win a Super Bowl.")]
+    assert "39 years" not in grounding.check("Peyton Manning was 39 years old [1].", age, "en").unsupported
 
 
 def test_language_of_question():
@@ -118,7 +137,7 @@ def test_a_streamed_answer_whose_citations_were_corrected_gets_a_sources_note():
 
 
 def test_the_models_words_about_passages_are_no_claims():
-    assert grounding.claims("Within 30 days, as stated in passage 1 and found in 2 passages [1].") == ["30"]
+    assert grounding.claims("Within 30 days, as stated in passage 1 and found in 2 passages [1].") == ["30 days"]
     assert grounding.check("Within 30 days. This is found in 2 passages.", PASSAGES, "en").grounded
 
 
