@@ -118,9 +118,12 @@ def test_a_number_counts_what_its_unit_says():
     hotel = [hit("Hotels are reimbursed up to 180 EUR per night; flights over 6 hours may go business class.")]
     assert grounding.check("Up to 180 euros a night [1].", hotel, "en").grounded
     assert grounding.check("Up to 180 dollars a night [1].", hotel, "en").unsupported[0] == "180 dollars"
-    # A number the passage gives no unit holds any: "at age 39" for "39 years old".
+    # A number the passage gives no unit holds any: "at age 39" for "39 years old"; and the unit, checked with
+    # its number, is no word the answer brings in of its own.
     age = [hit("Peyton Manning, at age 39, became the oldest quarterback to win a Super Bowl.")]
-    assert "39 years" not in grounding.check("Peyton Manning was 39 years old [1].", age, "en").unsupported
+    assert grounding.check("Peyton Manning was 39 years old [1].", age, "en", question="How old was Manning?").grounded
+    assert grounding.novel_words("He was 39 years old [1].", [age[0].text], "How old was he?") == []
+    assert grounding.novel_words("He was many years old [1].", [age[0].text], "How old was he?") == ["years"]
 
 
 def test_language_of_question():
