@@ -448,7 +448,10 @@ def eval_command(
     if collection == "ragway_chunks" or collection == get_settings().collection:
         raise typer.BadParameter("use a collection of its own for evaluation, not the service's")
     collection = collection or ev.eval_collection(get_settings())
-    data = ev.load_dataset(dataset, split)
+    try:
+        data = ev.load_dataset(dataset, split)
+    except FileNotFoundError as exc:  # not a BEIR folder, or no such split
+        raise typer.BadParameter(str(exc), param_hint="--dataset") from exc
     # The corpus does not change once ingested (checked with a Strong count): Bounded reads are exact
     # here and ~30 ms faster per call on 2.3.5; --consistency Strong measures the service's default.
     # The kb is static during the run: its BM25 fingerprint (a scan of ~1 row per document) is read once.

@@ -131,3 +131,14 @@ def test_run_answers_counts_declines_and_gold_answers(tmp_path):
     report = run_answers(CannedRag(), "kb", data, answerability, 5, RetrievalOptions()).as_dict()
     assert report == {"unanswerable": 2, "answerable": 2, "declined_unanswerable": 0.5, "declined_by_threshold": 0.5,
                       "false_declines_answerable": 0.5, "gold_in_answer_answerable": 0.5}
+
+
+def test_eval_names_a_folder_that_is_no_dataset_without_a_traceback(tmp_path):
+    from typer.testing import CliRunner
+
+    from ragway.apps.cli import app
+
+    result = CliRunner().invoke(app, ["eval", "--dataset", str(tmp_path), "--modes", "hybrid"])
+    assert result.exit_code == 2, result.output
+    words = " ".join(result.output.translate({ord(c): " " for c in "│╭╮╰╯─"}).split())  # rich's error box
+    assert "corpus.jsonl is missing" in words and "Traceback" not in result.output
