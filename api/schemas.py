@@ -63,6 +63,13 @@ class SearchRequest(RetrievalParams):
     query: str = Field(..., min_length=1, max_length=8_000, description="Question or keywords")
 
 
+class ChunkRefOut(BaseModel):
+    chunk_id: str
+    doc_id: str
+    source: str
+    page: int
+
+
 class ChunkOut(BaseModel):
     chunk_id: str
     score: float = Field(..., description="Higher is closer. dense, mmr: cosine similarity; bm25: BM25 score; "
@@ -73,11 +80,14 @@ class ChunkOut(BaseModel):
     page: int = Field(..., description="1-based page, 0 when the format has no pages")
     chunk_index: int
     metadata: dict[str, Any]
+    also_in: list[ChunkRefOut] = Field([], description="Other chunks with this same text (the same table as CSV and "
+                                                       "as XLSX, one notice in two files), folded into this hit")
 
     @classmethod
     def of(cls, hit: Hit) -> ChunkOut:
         return cls(chunk_id=hit.chunk_id, score=hit.score, text=hit.text, doc_id=hit.doc_id, source=hit.source,
-                   page=hit.page, chunk_index=hit.chunk_index, metadata=hit.metadata)
+                   page=hit.page, chunk_index=hit.chunk_index, metadata=hit.metadata,
+                   also_in=[ChunkRefOut(**vars(r)) for r in hit.also_in])
 
 
 class SearchResponse(BaseModel):

@@ -110,7 +110,7 @@ def run_qa(args) -> None:
         found: dict[str, set[str]] = {row: set() for row in ROWS}
         for item in items:
             for row, hits in lists.rows(item.question).items():
-                if any(item.holds(h.source, h.text) for h in hits[:5]):
+                if any(item.found_in(h) for h in hits[:5]):
                     found[row].add(item.id)
         for row in ROWS:
             cells = [f"{sum(i.id in found[row] for i in g) / len(g):.3f}" for g in groups.values()]

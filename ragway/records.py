@@ -78,8 +78,19 @@ class Chunk:
 
 
 @dataclass(frozen=True)
+class ChunkRef:
+    """Where another chunk with a hit's text is: the same rows as CSV and as XLSX, one notice in two files."""
+
+    chunk_id: str
+    doc_id: str
+    source: str
+    page: int
+
+
+@dataclass(frozen=True)
 class Hit:
-    """A retrieved chunk and its cosine similarity to the query (higher is closer)."""
+    """A retrieved chunk and its cosine similarity to the query (higher is closer). `also_in`: lower-ranked
+    chunks with the same text, folded into this one (retriever.fold_repeats)."""
 
     chunk_id: str
     score: float
@@ -90,3 +101,13 @@ class Hit:
     page: int
     chunk_index: int
     metadata: dict[str, Any]
+    also_in: tuple[ChunkRef, ...] = ()
+
+    @property
+    def ref(self) -> ChunkRef:
+        return ChunkRef(chunk_id=self.chunk_id, doc_id=self.doc_id, source=self.source, page=self.page)
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The files that hold this text: its own, then those of the chunks folded into it."""
+        return (self.source, *(r.source for r in self.also_in))

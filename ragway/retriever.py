@@ -22,6 +22,9 @@ dense, hybrid and the cosines of BM25 hits; MMR keeps the main vector). Where ev
 model's half (`multilingual_chunks=all`), a CJK query reads the chunks without CJK text too, and dense
 search runs once per script (each chunk records its script in metadata) so neither crowds the other out.
 
+Hits with the same text (the same rows as CSV and as XLSX) take one place: the best one, listing the
+others in `Hit.also_in` (`fold_repeated_text`).
+
 Every hit also carries `metadata["retrieval"] = {"mode", "dense", "bm25"}` with the dense cosine
 (filled in for BM25 hits too, from their stored embeddings) and the BM25 score
 where known, so a caller can apply one cosine threshold ("not found") whatever the mode.
@@ -68,6 +71,22 @@ def rrf_fuse(rankings: Sequence[Sequence[str]], k: int = 60,
         for rank, item in enumerate(ranking, start=1):
             scores[item] = scores.get(item, 0.0) + w / (k + rank)
     return sorted(scores.items(), key=lambda kv: -kv[1])
+
+
+def fold_repeats(hits: Sequence[Hit]) -> list[Hit]:
+    """The hits with each text once: a hit whose text (whitespace aside) a better one already has is folded
+    into that one's `also_in`, so the same table kept as CSV and as XLSX takes one place, not two."""
+    first: dict[str, int] = {}
+    kept: list[Hit] = []
+    for hit in hits:
+        key = " ".join(hit.text.split())
+        if key in first:
+            i = first[key]
+            kept[i] = replace(kept[i], also_in=(*kept[i].also_in, hit.ref))
+        else:
+            first[key] = len(kept)
+            kept.append(hit)
+    return kept
 
 
 def min_max(items: Sequence[tuple[str, float]]) -> dict[str, float]:
@@ -206,6 +225,13 @@ class Retriever:
             raise InvalidRequest(f"retrieval mode {mode!r} is unknown; use one of {', '.join(MODES)}")
         if top_k <= 0 or not query.strip():
             return []
+        if not self.settings.fold_repeated_text:
+            return self._ranked(tenant, kb, query, top_k, mode, extra_filter)
+        # Twice as many, as repeats are folded: a kb with a table in two formats repeats most of its hits.
+        return fold_repeats(self._ranked(tenant, kb, query, 2 * top_k, mode, extra_filter))[:top_k]
+
+    def _ranked(self, tenant: str, kb: str, query: str, top_k: int, mode: RetrievalMode,
+                extra_filter: str) -> list[Hit]:
         vector = self.query_vectors(tenant, kb, query)
         if mode == "bm25":
             return self._bm25(tenant, kb, query, vector, top_k, extra_filter)

@@ -495,6 +495,10 @@ class QaItem:
         found = normalize_evidence(text)
         return all(normalize_evidence(e) in found for e in self.evidence)
 
+    def found_in(self, hit) -> bool:
+        """Whether a hit holds the evidence, from its own file or one whose same text was folded into it."""
+        return any(self.holds(source, hit.text) for source in hit.sources)
+
 
 def load_qa(path: Path, split: str = "all") -> list[QaItem]:
     """The questions of a QA file, of one split (`tune`, `report`) or `all`."""
@@ -590,7 +594,7 @@ def run_qa(retriever, kb: str, items: Sequence[QaItem], mode: str, depth: int = 
         head = hits[: retriever.settings.context_chunks]
         result.best_cosine[item.id] = max((cosine_of(h) for h in head), default=0.0)
         if item.answerable:
-            result.ranks[item.id] = next((i for i, h in enumerate(hits, start=1) if item.holds(h.source, h.text)), None)
+            result.ranks[item.id] = next((i for i, h in enumerate(hits, start=1) if item.found_in(h)), None)
         if progress:
             progress.advance(1)
     return result

@@ -11,8 +11,8 @@ from pymilvus import MilvusClient
 
 from ragway import ids
 from ragway.lexical import Bm25Index, Tokenizer, cjk_share
-from ragway.records import Chunk
-from ragway.retriever import Retriever, fuse_across, mmr_order, rrf_fuse, weighted_fuse
+from ragway.records import Chunk, Hit
+from ragway.retriever import Retriever, fold_repeats, fuse_across, mmr_order, rrf_fuse, weighted_fuse
 from ragway.settings import Settings
 from ragway.store import ChunkStore, _supports_full_text
 
@@ -26,6 +26,7 @@ VECTORS = {
     "黑豹队的防守只丢了308分，在联赛中排名第六。": [0.0, 1.0, 0.0, 0.0],
     "New employees get twenty days of annual leave.": [0.0, 0.0, 0.0, 1.0],
     "ZX-417 heart regeneration": [0.9, 0.0, 0.2, 0.1],
+    "ZX-417 zebrafish": [0.1, 0.0, 1.0, 0.0],
     "防守 丢了 多少分": [0.1, 0.0, 0.0, 0.9],
 }
 
@@ -89,6 +90,22 @@ def test_mmr_by_hand():
     # lambda 1: relevance only. lambda 0.5: after 0, item 1 scores 0.5*0.89 - 0.5*0.999 < 0, item 2 0.25.
     assert mmr_order(sims, vecs, 3, 1.0) == [0, 1, 2]
     assert mmr_order(sims, vecs, 2, 0.5) == [0, 2]
+
+
+def _hit(chunk_id, text, source):
+    return Hit(chunk_id=chunk_id, score=1.0, text=text, kb="kb", doc_id="d-" + source, source=source, page=0,
+               chunk_index=0, metadata={})
+
+
+def test_fold_repeats_by_hand():
+    hits = [_hit("a", "Region: North | Units: 1,200", "sales.xlsx"), _hit("b", "Other text", "notes.md"),
+            _hit("c", "Region: North |  Units: 1,200\n", "sales.csv"),
+            _hit("d", "region: north | units: 1,200", "x.md")]
+    folded = fold_repeats(hits)
+    assert [h.chunk_id for h in folded] == ["a", "b", "d"]  # whitespace aside; letter case still counts
+    assert [r.chunk_id for r in folded[0].also_in] == ["c"]
+    assert folded[0].sources == ("sales.xlsx", "sales.csv")
+    assert folded[1].also_in == () and folded[1].sources == ("notes.md",)
 
 
 def test_tokenizer_english_and_chinese():
@@ -228,6 +245,24 @@ def test_new_chunks_are_found_after_a_change(retriever):
     assert retriever.cache.wait((retriever.store.collection, "t1", "kb"), timeout=60)
     hits = retriever.retrieve("t1", "kb", "ZX-417 heart regeneration", 5, mode="bm25")
     assert texts(hits)[0] == "ZX-417 heart regeneration"
+
+
+def test_every_mode_shows_a_text_kept_in_two_files_once(retriever):
+    """The same table as CSV and as XLSX: one place in the hits, the other file in `also_in`, and the next
+    place goes to another text."""
+    zebrafish = "The zebrafish kinase ZX-417 controls fin growth."
+    retriever.store.upsert(chunks_of("t1", "kb", "fish-copy.csv", [zebrafish]))
+    retriever.cache.wait((retriever.store.collection, "t1", "kb"), timeout=60)
+    q = "ZX-417 zebrafish"
+    for mode in ("dense", "bm25", "hybrid", "mmr"):
+        hits = retriever.retrieve("t1", "kb", q, 2, mode=mode)
+        assert texts(hits).count(zebrafish) == 1, mode
+        assert len(hits) == (1 if mode == "bm25" else 2), mode  # no other chunk has these words
+        if mode != "mmr":  # MMR passes over the copy by itself: its vector is the same
+            assert texts(hits)[0] == zebrafish, mode
+            assert set(hits[0].sources) == {"fish.txt", "fish-copy.csv"}, mode
+    retriever.settings = retriever.settings.model_copy(update={"fold_repeated_text": False})
+    assert texts(retriever.retrieve("t1", "kb", q, 2, mode="bm25")) == [zebrafish, zebrafish]
 
 
 def test_unknown_mode_and_empty_query(retriever):

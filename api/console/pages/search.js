@@ -91,6 +91,8 @@ function render(hits, mode) {
           typeof dense === "number" && mode !== "dense" && mode !== "mmr"
             ? h("span", { i18n: "search.cosine", i18nArgs: { score: dense.toFixed(4) } }) : null,
           h("span", { class: "hit-source", text: hit.source }),
+          hit.also_in?.length ? h("span", { class: "hit-also", i18n: "search.alsoIn",
+            i18nArgs: { sources: hit.also_in.map((ref) => ref.source).join(", ") } }) : null,
           hit.page ? h("span", { i18n: "page", i18nArgs: { page: hit.page } }) : null,
           h("span", { i18n: "chunkIndex", i18nArgs: { i: hit.chunk_index } })),
         text);
