@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -324,8 +325,15 @@ def search(query: str, kb: str = typer.Option(..., "--kb"),
                                                          "RAGWAY_RETRIEVAL_MODE)")) -> None:
     """Print the chunks closest to a query."""
     for hit in _client().search(kb, query, top_k, **({"mode": mode} if mode else {}))["hits"]:
-        console.print(f"[bold]{hit['score']:.3f}[/bold] {hit['source']} p.{hit['page']} #{hit['chunk_index']}")
-        console.print(f"   {hit['text'][:300]}")
+        where = escape(f"{hit['source']} p.{hit['page']} #{hit['chunk_index']}{_also_in(hit)}")
+        console.print(f"[bold]{hit['score']:.3f}[/bold] {where}", highlight=False)
+        console.print(f"   {hit['text'][:300]}", markup=False)
+
+
+def _also_in(hit: dict) -> str:
+    """" (also in a.csv, b.xlsx)" for a hit other files hold the same text of (retriever.fold_repeats)."""
+    others = [ref["source"] for ref in hit.get("also_in") or []]
+    return f" (also in {', '.join(others)})" if others else ""
 
 
 @app.command("ask")
@@ -348,7 +356,7 @@ def print_answer(result: dict) -> None:
     for i, src in enumerate(result["sources"], start=1):
         page = f", page {src['page']}" if src["page"] else ""
         mark = "*" if i in cited else " "
-        typer.echo(f" {mark}[{i}] {src['source']}{page}: {src['text'][:160]!r}")
+        typer.echo(f" {mark}[{i}] {src['source']}{page}{_also_in(src)}: {src['text'][:160]!r}")
 
 
 @app.command("demo")

@@ -240,3 +240,14 @@ def test_ragway_ask_says_why_an_answer_was_withdrawn(capsys):
     assert f"withdrawn, unsupported: {grounding.REPEATS_QUESTION['zh']}" in capsys.readouterr().out
     print_answer({**result, "unsupported": [], "grounded": True})
     assert "(declined: no passage holds the answer)" in capsys.readouterr().out
+
+
+def test_ragway_ask_names_the_other_files_of_a_folded_source(capsys):
+    from ragway.apps.cli import print_answer
+
+    source = {"source": "sales.xlsx", "page": 0, "text": "Region: North | Units: 1,200",
+              "also_in": [{"chunk_id": "c", "doc_id": "d", "source": "sales.csv", "page": 0}]}
+    print_answer({"answer": "1,200 units [1].", "declined": False, "grounded": True,
+                  "citations": [{"n": 1}], "sources": [source, {**source, "source": "notes.md", "also_in": []}]})
+    out = capsys.readouterr().out
+    assert "*[1] sales.xlsx (also in sales.csv): 'Region" in out and "[2] notes.md: 'Region" in out
