@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -87,7 +88,7 @@ class ChunkOut(BaseModel):
     def of(cls, hit: Hit) -> ChunkOut:
         return cls(chunk_id=hit.chunk_id, score=hit.score, text=hit.text, doc_id=hit.doc_id, source=hit.source,
                    page=hit.page, chunk_index=hit.chunk_index, metadata=hit.metadata,
-                   also_in=[ChunkRefOut(**vars(r)) for r in hit.also_in])
+                   also_in=[ChunkRefOut(**asdict(ref)) for ref in hit.also_in])
 
 
 class SearchResponse(BaseModel):

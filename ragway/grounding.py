@@ -275,8 +275,7 @@ def novel_words(answer: str, passages: list[str], question: str) -> list[str]:
     """The answer's English content words that neither the passages nor the question hold: what the
     model brought in from elsewhere. The unit after a number is the number's, checked with it ("39 years
     old" from "at age 39")."""
-    units = {_UNIT_AFTER.match(answer, m.end()).group(1).lower() for m in _NUMBER.finditer(answer)
-             if _UNIT_AFTER.match(answer, m.end())}
+    units = {unit.group(1).lower() for m in _NUMBER.finditer(answer) if (unit := _UNIT_AFTER.match(answer, m.end()))}
     return [w for w in _content_words(answer, question + "\n" + "\n".join(passages)) if w.lower() not in units]
 
 
