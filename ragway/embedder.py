@@ -294,9 +294,12 @@ class PairedEmbedder:
         self.model_name = f"{main.model_name} + {cjk.model_name} ({'all chunks' if self.every_chunk else 'CJK'})"
         self.settings = settings
 
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+    def embed(self, texts: Sequence[str], cjk: Sequence[bool] | None = None) -> list[list[float]]:
+        """`cjk`: which texts get the CJK half, where they are not the chunks' own texts (`embed_chunks`);
+        by default those that are CJK text."""
         main = self.main.embed(texts)
-        cjk_rows = [i for i, text in enumerate(texts) if self.every_chunk or has_cjk_half(text)]
+        flags = [has_cjk_half(text) for text in texts] if cjk is None else cjk
+        cjk_rows = [i for i, flag in enumerate(flags) if self.every_chunk or flag]
         cjk = dict(zip(cjk_rows, self.cjk.embed([texts[i] for i in cjk_rows]), strict=True))
         zeros = [0.0] * self.cjk.dim
         return [vector + cjk.get(i, zeros) for i, vector in enumerate(main)]
@@ -313,6 +316,15 @@ class PairedEmbedder:
         """`[0 | cjk(q)]` for any query: it scores only chunks with CJK text, by the multilingual model's
         cosine, so a question in English also finds a Chinese passage (retriever.QueryVectors)."""
         return [0.0] * self.main.dim + self.cjk.embed_query(text)
+
+
+def embed_chunks(embedder: Embedder, texts: Sequence[str], own_texts: Sequence[str]) -> list[list[float]]:
+    """Vectors of chunks embedded as `texts` (after their context where `embed_chunk_context`): a paired
+    embedder gives the CJK half by each chunk's own text, as the store and the retriever read it, so a
+    Chinese title over an English chunk does not make it CJK text."""
+    if isinstance(embedder, PairedEmbedder):
+        return embedder.embed(texts, cjk=[has_cjk_half(text) for text in own_texts])
+    return embedder.embed(texts)
 
 
 _loaded: dict[tuple[str, str], Embedder] = {}

@@ -20,7 +20,7 @@ import numpy as np
 
 from ragway import ids, loader
 from ragway.chunk_index import ChunkIndex
-from ragway.embedder import Embedder
+from ragway.embedder import Embedder, embed_chunks
 from ragway.errors import DocumentError
 from ragway.records import CONTEXT_KEY, Chunk, chunk_context, document_name, indexed_text
 from ragway.splitter import Splitter, TextPiece
@@ -67,8 +67,12 @@ class VectorCache:
         self._lock = threading.Lock()
 
     @staticmethod
-    def key(text: str) -> bytes:
-        return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    def key(text: str, own: str | None = None) -> bytes:
+        """A chunk's key: what is embedded and, where that holds its context too, the chunk's own text."""
+        digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16)
+        if own is not None and own != text:
+            digest.update(b"\x00" + own.encode("utf-8", "surrogatepass"))
+        return digest.digest()
 
     def get(self, key: bytes) -> list[float] | None:
         with self._lock:
@@ -142,11 +146,12 @@ class Ingestor:
         write that fails stops the rest and is raised here, after the writer has stopped, so no write
         goes on behind the caller's back."""
         texts = [t for d in documents for t in self._embedded_texts(d)]
+        own = [p.text for d in documents for p in d.pieces]
         results, vectors, pending = [], [], list(documents)
         with _Writer(self._store) as writer:
             for start in range(0, len(texts), self.embed_slice):
                 writer.check()
-                vectors += self._embed(texts[start:start + self.embed_slice])
+                vectors += self._embed(texts[start:start + self.embed_slice], own[start:start + self.embed_slice])
                 while pending and len(vectors) >= len(pending[0].pieces):
                     doc = pending.pop(0)
                     chunks = self._chunks(doc, vectors[:len(doc.pieces)])
@@ -155,15 +160,16 @@ class Ingestor:
                     results.append(IngestResult(doc_id=doc.doc_id, chunks=len(chunks), skipped=False))
         return results
 
-    def _embed(self, texts: Sequence[str]) -> list[list[float]]:
+    def _embed(self, texts: Sequence[str], own: Sequence[str]) -> list[list[float]]:
         """Each distinct text encoded once: a repeat, or a text this process embedded lately, comes from the
-        cache (a corpus holds the same table as CSV and XLSX, or one file under two names)."""
-        keys = [VectorCache.key(t) for t in texts]
+        cache (a corpus holds the same table as CSV and XLSX, or one file under two names). `own`: the chunks'
+        own texts, where `texts` carry their context too (`embed_chunks`)."""
+        keys = [VectorCache.key(t, o) for t, o in zip(texts, own, strict=True)]
         known = {k: v for k in set(keys) if (v := self.vectors.get(k)) is not None}
-        todo = {k: t for k, t in zip(keys, texts, strict=True) if k not in known}
+        todo = {k: (t, o) for k, t, o in zip(keys, texts, own, strict=True) if k not in known}
         if todo:
             with phase("embed"):
-                fresh = self.embedder.embed(list(todo.values()))
+                fresh = embed_chunks(self.embedder, [t for t, _ in todo.values()], [o for _, o in todo.values()])
             for k, v in zip(todo, fresh, strict=True):
                 known[k] = v
                 self.vectors.put(k, v)

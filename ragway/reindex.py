@@ -47,7 +47,7 @@ from typing import Any, Protocol
 from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
 
-from ragway.embedder import Embedder
+from ragway.embedder import Embedder, embed_chunks
 from ragway.errors import RagwayError
 from ragway.records import Chunk, indexed_text
 from ragway.settings import Settings
@@ -243,7 +243,7 @@ def _copy(client: MilvusClient, source: str, writer: ChunkStore, settings: Setti
         chunks = [_chunk(r) for r in rows]
         if model is not None:
             texts = [indexed_text(c.text, c.metadata) if settings.embed_chunk_context else c.text for c in chunks]
-            for c, vector in zip(chunks, model.embed(texts), strict=True):
+            for c, vector in zip(chunks, embed_chunks(model, texts, [c.text for c in chunks]), strict=True):
                 c.embedding = vector
         for start in range(0, len(chunks), INSERT_ROWS):
             client.insert(writer.collection, data=[writer._row(c) for c in chunks[start:start + INSERT_ROWS]])

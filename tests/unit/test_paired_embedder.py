@@ -214,3 +214,24 @@ def test_english_questions_are_unchanged_where_every_chunk_has_both_halves(paire
     # Every chunk answers the multilingual probe: the kb's own text tells whether it holds CJK chunks.
     assert retriever.query_vectors("t1", "kb-en", "When are travel expenses due?").across is None
     assert retriever.query_vectors("t1", "kb", "When are travel expenses due?").across is not None
+
+
+def test_a_chunk_embedded_after_its_context_is_cjk_text_by_its_own_text(tmp_path):
+    """With `embed_chunk_context`, what is embedded starts with the document's title: a Chinese title over an
+    English chunk must not give it the CJK half (the store and the retriever read its own, English, text),
+    nor an English title over a Chinese chunk take the half away."""
+    from ragway.ingest import Ingestor
+    from ragway.splitter import Splitter
+
+    main, cjk = Counting(4, "main"), Counting(3, "cjk")
+    settings = Settings(collection="paired_context", num_partitions=4, embed_chunk_context=True)
+    store = ChunkStore(settings, dim=7, client=MilvusClient(str(tmp_path / "lite.db")))
+    store.ensure_collection()
+    ingestor = Ingestor(Splitter(settings), PairedEmbedder(main, cjk, settings), store)
+    ingestor.ingest("t1", "kb", "员工手册.txt", b"Badges open the basement door.\n")
+    ingestor.ingest("t1", "kb", "handbook-of-the-northwind-trading-company.txt", "年假为十五天。\n".encode())
+    assert cjk.seen == ["handbook of the northwind trading company\n年假为十五天。"]
+    assert main.seen[0] == "员工手册\nBadges open the basement door."  # the context is embedded with it
+    rows = {r["source"]: r for r in store.iter_rows("t1", "kb", ["source", "embedding"])}
+    assert not any(rows["员工手册.txt"]["embedding"][4:])
+    assert any(rows["handbook-of-the-northwind-trading-company.txt"]["embedding"][4:])
