@@ -83,3 +83,10 @@ export function table(columns, rows, attrs = {}) {
 export function fill(el, ...children) {
   return append(clear(el), ...children);
 }
+
+// "also in a.csv, b.xlsx" for a hit or source other files hold the same text of (folded by the server).
+export function alsoIn(chunk, attrs = {}) {
+  if (!chunk.also_in?.length) return null;
+  return h("span", { class: "also-in", ...attrs, i18n: "alsoIn",
+    i18nArgs: { sources: chunk.also_in.map((ref) => ref.source).join(", ") } });
+}

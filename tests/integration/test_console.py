@@ -393,6 +393,23 @@ def test_search_in_two_modes_with_phase_timings(browser, state):
     shot(browser, "search")
 
 
+def test_a_text_kept_in_two_files_is_one_hit_naming_the_other(browser, state, settings, admin_key, tmp_path):
+    copy = tmp_path / "expense-policy (copy).md"
+    copy.write_text(ENGLISH[1], encoding="utf-8")
+    client = GatewayClient(settings.gateway_url, api_key=admin_key)
+    assert wait_for_job(client, client.upload(state["kb"], [copy])["job_id"])["status"] == "done"
+    try:
+        go(browser, "search")
+        el(browser, "#search-filter").clear()  # the previous test's filter
+        sources = _search(browser, "When are expense reports due?", "hybrid")
+        assert sources.count(ENGLISH[0]) + sources.count(copy.name) == 1, sources
+        also = el(browser, "#search-results .hit .also-in").text
+        assert also == f"also in {copy.name if sources[0] == ENGLISH[0] else ENGLISH[0]}", also
+    finally:
+        doc_id = next(d["doc_id"] for d in client.documents(state["kb"]) if d["source"] == copy.name)
+        client.delete_document(state["kb"], doc_id)
+
+
 def test_chinese_ui(browser):
     el(browser, "#lang-toggle").click()
     wait(browser, lambda d: el(d, "#tab-kbs").text == "知识库")

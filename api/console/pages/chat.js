@@ -3,7 +3,7 @@
 // page); the conversation is sent again with each question, so follow-ups are understood; an
 // answer the documents do not hold is shown as such.
 import { call, events } from "../api.js";
-import { append, clear, fill, h } from "../dom.js";
+import { alsoIn, append, clear, fill, h } from "../dom.js";
 
 export const id = "chat";
 export const role = "reader";
@@ -91,7 +91,8 @@ function openSource(n, source) {
     h("p", { class: "chunk-meta" },
       source.page ? h("span", { id: "citation-page", i18n: "page", i18nArgs: { page: source.page } }) : null,
       h("span", { i18n: "chunkIndex", i18nArgs: { i: source.chunk_index } }),
-      h("span", { i18n: "score", i18nArgs: { score: source.score.toFixed(3) } })),
+      h("span", { i18n: "score", i18nArgs: { score: source.score.toFixed(3) } }),
+      alsoIn(source, { id: "citation-also-in" })),
     h("div", { id: "citation-text", class: "chunk-text", text: source.text }));
   els.citation.hidden = false;
 }
@@ -116,7 +117,8 @@ function renderAnswer(body, text, final, question) {
       h("summary", { i18n: "chat.sources", i18nArgs: { n: sources.length } }),
       h("ol", {}, sources.map((s, i) => h("li", { class: cited.has(i + 1) ? "cited" : "" },
         h("button", { type: "button", class: "link source-link", text: s.source, onclick: () => openSource(i + 1, s) }),
-        s.page ? h("span", { class: "muted", i18n: "page", i18nArgs: { page: s.page } }) : null)))));
+        s.page ? h("span", { class: "muted", i18n: "page", i18nArgs: { page: s.page } }) : null,
+        alsoIn(s, { class: "also-in muted" }))))));
   }
   fill(body, ...parts);
 }

@@ -2,7 +2,7 @@
 // with their scores, and the phases the gateway reports in its Server-Timing header. Mode and top-k
 // left at "server default" are not sent, so the page searches as every other client does.
 import { call, serverTiming } from "../api.js";
-import { append, clear, fill, h } from "../dom.js";
+import { alsoIn, append, clear, fill, h } from "../dom.js";
 
 export const id = "search";
 export const role = "reader";
@@ -91,8 +91,7 @@ function render(hits, mode) {
           typeof dense === "number" && mode !== "dense" && mode !== "mmr"
             ? h("span", { i18n: "search.cosine", i18nArgs: { score: dense.toFixed(4) } }) : null,
           h("span", { class: "hit-source", text: hit.source }),
-          hit.also_in?.length ? h("span", { class: "hit-also", i18n: "search.alsoIn",
-            i18nArgs: { sources: hit.also_in.map((ref) => ref.source).join(", ") } }) : null,
+          alsoIn(hit),
           hit.page ? h("span", { i18n: "page", i18nArgs: { page: hit.page } }) : null,
           h("span", { i18n: "chunkIndex", i18nArgs: { i: hit.chunk_index } })),
         text);
