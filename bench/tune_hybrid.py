@@ -19,6 +19,8 @@ import os
 import sys
 from pathlib import Path
 
+from pydantic import TypeAdapter
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -36,8 +38,8 @@ def parse_grid(items: list[str]) -> dict[str, list]:
         name, _, values = item.partition("=")
         if name not in fields or not values:
             raise SystemExit(f"--grid {item!r}: expected <setting>=v1,v2,... with a Ragway setting name")
-        kind = fields[name].annotation
-        grid[name] = [kind(v) if kind in (int, float) else v for v in values.split(",")]
+        kind = TypeAdapter(fields[name].annotation)  # "0.4" -> 0.4, also for `float | None`
+        grid[name] = [kind.validate_python(v) for v in values.split(",")]
     return grid
 
 
