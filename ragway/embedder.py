@@ -300,9 +300,9 @@ class PairedEmbedder:
         main = self.main.embed(texts)
         flags = [has_cjk_half(text) for text in texts] if cjk is None else cjk
         cjk_rows = [i for i, flag in enumerate(flags) if self.every_chunk or flag]
-        cjk = dict(zip(cjk_rows, self.cjk.embed([texts[i] for i in cjk_rows]), strict=True))
+        cjk_vectors = dict(zip(cjk_rows, self.cjk.embed([texts[i] for i in cjk_rows]), strict=True))
         zeros = [0.0] * self.cjk.dim
-        return [vector + cjk.get(i, zeros) for i, vector in enumerate(main)]
+        return [vector + cjk_vectors.get(i, zeros) for i, vector in enumerate(main)]
 
     def embed_queries(self, texts: Sequence[str]) -> list[list[float]]:
         return [self.embed_query(text) for text in texts]
